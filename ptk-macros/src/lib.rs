@@ -1,0 +1,1 @@
+//! Procedural macros of ptk. See the `ptk` crate for documentation.

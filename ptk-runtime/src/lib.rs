@@ -1,0 +1,42 @@
+//! The ptk runtime: generational handles, user-owned pools, the protothread core and (with the
+//! default `std` feature) the single-threaded `mio` event loop with its sources.
+//!
+//! # Design in brief
+//!
+//! * **Handles.** Every resource is named by a 64-bit [`RawHandle`] (type, loop id,
+//!   generation, slot), typed as [`Handle<T>`] for the compiler. A stale handle, a handle of
+//!   another loop or of another type resolves to [`Error::InvalidHandle`], never to a live
+//!   resource and never to a panic.
+//! * **Storage.** The caller decides every capacity and where the memory lives; a [`Pool`]
+//!   borrows a slice of [`Slot`]s and never grows by itself. A full pool is
+//!   [`Error::OutOfResources`] naming the capacity to raise.
+//! * **Protothreads.** A context struct embeds a [`Pt`]; its resume function (usually generated
+//!   by `#[protothread]`) returns a [`Step`]. The loop drives types implementing
+//!   [`Protothread`] and passes them a [`Cx`].
+//!
+//! Without default features the crate is `#![no_std]` and uses no `alloc`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+mod cx;
+mod error;
+mod handle;
+mod pool;
+mod pt;
+
+pub use cx::Cx;
+pub use error::{Capacity, Error, Result};
+pub use handle::{
+    Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, TcpListener, TcpStream, Timer,
+    UdpSocket, UserEvents,
+};
+
+/// The marker types of [`Handle<T>`], all in one place. They are re-exported at the crate root
+/// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.
+pub mod kind {
+    pub use crate::handle::{
+        Loop, Protothread, Semaphore, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
+    };
+}
+pub use pool::{Pool, Slot};
+pub use pt::{Protothread, Pt, Site, Status, Step};

@@ -1,0 +1,13 @@
+//! ptk — protocol drivers as protothreads on a zero-allocation event loop.
+//!
+//! This facade re-exports [`ptk_runtime`] and the `#[protothread]` attribute of `ptk-macros`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+pub use ptk_runtime::*;
+
+/// Items generated code reaches through; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use ptk_runtime::*;
+}
