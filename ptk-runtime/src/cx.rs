@@ -1,51 +1,107 @@
 //! [`Cx`], the runtime context a protothread (or a handler) receives on every resume.
 //!
-//! `Cx` is how running code reaches the event loop: the poll-style operations
-//! (`cx.read(..)`, `cx.accept(..)`, `cx.sleep_until(..)`, ...) are methods on it, and a
-//! `Pending` answer registers a one-shot wake-up of whoever is running. Without the `std`
-//! feature, or when a test drives a protothread by hand, a [`Cx::detached`] context has no loop
-//! behind it.
+//! `Cx` is how running code reaches its event loop: it dereferences to [`dyn Io`](Io), so the
+//! poll-style operations are called as `cx.read(..)`, `cx.accept(..)`, `cx.timer_start(..)`,
+//! and a `Pending` answer registers a one-shot wake-up of whoever is running. Without the
+//! `std` feature, or when a test drives a protothread by hand, a [`Cx::detached`] context has
+//! no loop behind it and every operation is [`Error::NotSupported`](crate::Error::NotSupported).
 
+use core::ops::{Deref, DerefMut};
+
+use crate::error::Result;
+use crate::event::{Event, Trigger};
 use crate::handle::{Handle, Protothread as ProtothreadKind, RawHandle};
+use crate::io::{Detached, Io};
 
-/// The loop side of a [`Cx`]: implemented by event loop backends.
-pub(crate) trait Driver {}
+/// A handler: a plain function called on the loop's thread with the loop's application state
+/// `A`, the loop's operations and the event. Plain `fn`s keep registration allocation-free;
+/// per-resource state lives in `A` (index it by [`Event::handle`] or by your own table).
+pub type Handler<A> = fn(&mut A, &mut Cx<'_>, Event);
 
-/// The runtime context handed to a resume.
+/// The runtime context handed to a resume or a handler.
 ///
 /// # Examples
 ///
 /// ```
-/// use ptk_runtime::Cx;
+/// use ptk_runtime::{Cx, Error};
 ///
-/// let cx = Cx::detached();
+/// let mut cx = Cx::detached();
 /// assert!(cx.is_detached());
-/// assert_eq!(cx.current(), None);
+/// assert_eq!(cx.timer_create(), Err(Error::NotSupported));
 /// ```
 pub struct Cx<'a> {
-    #[allow(dead_code)]
-    pub(crate) driver: Option<&'a mut (dyn Driver + 'a)>,
-    pub(crate) current: Option<RawHandle>,
+    io: Option<&'a mut (dyn Io + 'a)>,
+    detached: Detached,
+    current: Option<RawHandle>,
 }
 
 impl Cx<'static> {
     /// A context with no event loop behind it, for driving protothreads by hand (tests,
-    /// `no_std` targets with their own scheduler). Loop operations on it fail with
-    /// [`Error::NotSupported`](crate::Error::NotSupported).
+    /// `no_std` targets with their own scheduler).
     pub const fn detached() -> Cx<'static> {
-        Cx { driver: None, current: None }
+        Cx {
+            io: None,
+            detached: Detached,
+            current: None,
+        }
     }
 }
 
 impl<'a> Cx<'a> {
+    /// A context over a loop's operations, resuming `current` (a protothread) or a handler
+    /// (`None`). Used by loop backends.
+    pub fn new(io: &'a mut (dyn Io + 'a), current: Option<Handle<ProtothreadKind>>) -> Cx<'a> {
+        Cx {
+            io: Some(io),
+            detached: Detached,
+            current: current.map(Handle::raw),
+        }
+    }
+
     /// Whether there is no event loop behind this context.
     pub fn is_detached(&self) -> bool {
-        self.driver.is_none()
+        self.io.is_none()
     }
 
     /// The protothread being resumed, if a loop is resuming one.
     pub fn current(&self) -> Option<Handle<ProtothreadKind>> {
         self.current.map(Handle::from_raw_unchecked)
+    }
+
+    /// Sets (or replaces) the handler of `handle` for `trigger`. `A` must be the application
+    /// state type of the loop.
+    ///
+    /// # Errors
+    ///
+    /// As [`Io::set_handler_any`]: [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// when `A` is not the loop's state type.
+    pub fn set_handler<A: 'static>(
+        &mut self,
+        handle: impl Into<RawHandle>,
+        trigger: Trigger,
+        handler: Handler<A>,
+    ) -> Result<()> {
+        self.set_handler_any(handle.into(), trigger, &handler)
+    }
+}
+
+impl<'a> Deref for Cx<'a> {
+    type Target = dyn Io + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        match &self.io {
+            Some(io) => &**io,
+            None => &self.detached,
+        }
+    }
+}
+
+impl<'a> DerefMut for Cx<'a> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match &mut self.io {
+            Some(io) => &mut **io,
+            None => &mut self.detached,
+        }
     }
 }
 

@@ -1,21 +1,4 @@
-//! 64-bit generational handles.
-//!
-//! A [`RawHandle`] packs four fields into a `NonZeroU64`:
-//!
-//! | bits  | field      | meaning                                               |
-//! |-------|------------|-------------------------------------------------------|
-//! | 0-7   | type       | the [`ResourceType`] (never 0, so no handle is 0)     |
-//! | 8-15  | loop id    | the event loop that owns the resource                 |
-//! | 16-31 | generation | bumped each time the slot is reused                   |
-//! | 32-63 | slot       | index into the loop's pool for that type              |
-//!
-//! A pool resolves a handle only if all four fields match a live slot, so a stale handle, a
-//! handle of another loop and a handle of another type all fail with
-//! [`Error::InvalidHandle`](crate::Error::InvalidHandle) instead of reaching a live resource.
-//!
-//! [`Handle<T>`] wraps a raw handle with a marker type so that passing a timer where a TCP
-//! stream is expected is a compile error; the type field still catches confusion at run time
-//! for raw handles that come from FFI, logs or fuzzers.
+//! 64-bit generational handles: [`RawHandle`] and typed [`Handle<T>`].
 
 use core::fmt;
 use core::hash::{Hash, Hasher};
@@ -76,7 +59,24 @@ impl ResourceType {
     }
 }
 
-/// An untyped 64-bit generational handle (see the [module docs](self) for its layout).
+/// An untyped 64-bit generational handle.
+///
+/// A [`RawHandle`] packs four fields into a `NonZeroU64`:
+///
+/// | bits  | field      | meaning                                               |
+/// |-------|------------|-------------------------------------------------------|
+/// | 0-7   | type       | the [`ResourceType`] (never 0, so no handle is 0)     |
+/// | 8-15  | loop id    | the event loop that owns the resource                 |
+/// | 16-31 | generation | bumped each time the slot is reused                   |
+/// | 32-63 | slot       | index into the loop's pool for that type              |
+///
+/// A pool resolves a handle only if all four fields match a live slot, so a stale handle, a
+/// handle of another loop and a handle of another type all fail with
+/// [`Error::InvalidHandle`](crate::Error::InvalidHandle) instead of reaching a live resource.
+///
+/// [`Handle<T>`] wraps a raw handle with a marker type so that passing a timer where a TCP
+/// stream is expected is a compile error; the type field still catches confusion at run time
+/// for raw handles that come from FFI, logs or fuzzers.
 ///
 /// `Option<RawHandle>` is 8 bytes: zero is never a valid handle.
 ///
@@ -97,7 +97,9 @@ pub struct RawHandle(NonZeroU64);
 impl RawHandle {
     /// Packs the four fields into a handle.
     pub const fn new(ty: ResourceType, loop_id: u8, generation: u16, slot: u32) -> RawHandle {
-        let v = (ty as u64) | ((loop_id as u64) << 8) | ((generation as u64) << 16)
+        let v = (ty as u64)
+            | ((loop_id as u64) << 8)
+            | ((generation as u64) << 16)
             | ((slot as u64) << 32);
         match NonZeroU64::new(v) {
             Some(nz) => RawHandle(nz),
@@ -155,7 +157,10 @@ impl RawHandle {
     /// [`Error::InvalidHandle`](crate::Error::InvalidHandle) if the handle names another type.
     pub fn typed<T: Resource>(self) -> crate::Result<Handle<T>> {
         if self.resource_type() == T::TYPE {
-            Ok(Handle { raw: self, _marker: PhantomData })
+            Ok(Handle {
+                raw: self,
+                _marker: PhantomData,
+            })
         } else {
             Err(crate::Error::InvalidHandle)
         }
@@ -256,7 +261,10 @@ impl<T: Resource> Handle<T> {
 
     /// Wraps a raw handle the runtime knows to be of type `T`.
     pub(crate) const fn from_raw_unchecked(raw: RawHandle) -> Handle<T> {
-        Handle { raw, _marker: PhantomData }
+        Handle {
+            raw,
+            _marker: PhantomData,
+        }
     }
 }
 

@@ -20,16 +20,28 @@
 
 mod cx;
 mod error;
+mod event;
+#[cfg(feature = "std")]
+mod event_loop;
 mod handle;
+mod io;
 mod pool;
 mod pt;
 
-pub use cx::Cx;
+pub use cx::{Cx, Handler};
 pub use error::{Capacity, Error, Result};
+pub use event::{Event, EventKind, ListenOptions, Shutdown, Trigger};
+#[cfg(feature = "std")]
+pub use event_loop::{
+    Capacities, Config, EventLoop, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn,
+    Ready, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry,
+    USER_EVENT_IDS,
+};
 pub use handle::{
     Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, TcpListener, TcpStream, Timer,
     UdpSocket, UserEvents,
 };
+pub use io::{Io, MulticastInterface};
 
 /// The marker types of [`Handle<T>`], all in one place. They are re-exported at the crate root
 /// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.

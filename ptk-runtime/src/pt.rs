@@ -40,7 +40,10 @@ pub enum Status {
 impl Pt {
     /// A protothread that has not started.
     pub const fn new() -> Pt {
-        Pt { resume: 0, status: Status::Initial }
+        Pt {
+            resume: 0,
+            status: Status::Initial,
+        }
     }
 
     /// The resume point: 0 before the first suspension, otherwise the 1-based index of the
@@ -197,7 +200,8 @@ pub trait Protothread {
         if pt.status() != Status::Suspended {
             return None;
         }
-        self.sites().get(usize::from(pt.resume_point()).checked_sub(1)?)
+        self.sites()
+            .get(usize::from(pt.resume_point()).checked_sub(1)?)
     }
 }
 
@@ -212,9 +216,17 @@ mod tests {
 
     #[test]
     fn site_displays_file_name_line_and_text() {
-        let s = Site { file: "src/driver.rs", line: 42, column: 9, text: "pt_await!(cx.read(..))" };
+        let s = Site {
+            file: "src/driver.rs",
+            line: 42,
+            column: 9,
+            text: "pt_await!(cx.read(..))",
+        };
         let mut buf = [0u8; 64];
-        let mut w = Buf { buf: &mut buf, len: 0 };
+        let mut w = Buf {
+            buf: &mut buf,
+            len: 0,
+        };
         fmt::write(&mut w, format_args!("{s}")).unwrap();
         let len = w.len;
         assert_eq!(&buf[..len], b"driver.rs:42 pt_await!(cx.read(..))");
@@ -227,7 +239,10 @@ mod tests {
     impl fmt::Write for Buf<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             let end = self.len + s.len();
-            self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
             self.len = end;
             Ok(())
         }

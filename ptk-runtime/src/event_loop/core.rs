@@ -1,0 +1,141 @@
+//! The loop's state behind [`Cx`](crate::Cx): pools, poller, clock and shared half.
+//!
+//! `Core` implements [`Io`](crate::Io) (in `io_impl.rs`); each source adds its own methods in
+//! its own file (`tcp.rs`, `udp.rs`, ...). Dispatch to handlers lives in `mod.rs`, which owns
+//! the application state next to the core.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::Token;
+
+use crate::error::{Error, Result};
+use crate::handle::{RawHandle, ResourceType};
+use crate::pool::Pool;
+
+use super::ready::{Dir, ReadyQueue};
+use super::remote::Shared;
+use super::tcp::{ListenerEntry, StreamEntry};
+use super::timers::{TimerEntry, TimerQueue};
+use super::udp::UdpEntry;
+use super::user_events::UserEventsEntry;
+use super::waiter::Waiter;
+
+/// The token of the doorbell. Resource tokens are handles, which are never 0.
+pub(crate) const WAKER: Token = Token(0);
+
+const _: () = assert!(usize::BITS >= 64, "mio tokens carry whole 64-bit handles");
+
+pub(crate) fn token(h: RawHandle) -> Token {
+    Token(h.to_u64() as usize)
+}
+
+pub(crate) struct Core<'s, A> {
+    pub(crate) id: u8,
+    pub(crate) poll: mio::Poll,
+    pub(crate) timers: Pool<'s, TimerEntry<A>>,
+    pub(crate) timer_queue: TimerQueue<'s>,
+    pub(crate) listeners: Pool<'s, ListenerEntry<A>>,
+    pub(crate) streams: Pool<'s, StreamEntry<A>>,
+    pub(crate) udp: Pool<'s, UdpEntry<A>>,
+    pub(crate) user: Pool<'s, UserEventsEntry<A>>,
+    pub(crate) shared: Arc<Shared<A>>,
+    pub(crate) ready: ReadyQueue<'s>,
+    pub(crate) epoch: Instant,
+    pub(crate) now: u64,
+    pub(crate) last_error: Option<Error>,
+    /// A descriptor kept in reserve so an `accept` that hits `EMFILE` can still take the
+    /// pending connection off the queue (and close it) instead of spinning on it.
+    pub(crate) spare_fd: Option<std::fs::File>,
+}
+
+impl<A> Core<'_, A> {
+    /// Milliseconds since the loop started, read from the clock.
+    pub(crate) fn clock(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Records `e` as the loop's last error and returns it.
+    pub(crate) fn fail(&mut self, e: Error) -> Error {
+        self.last_error = Some(e);
+        e
+    }
+
+    pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = r {
+            self.last_error = Some(e);
+        }
+        r
+    }
+
+    /// Whether work is waiting that a blocking poll would delay.
+    pub(crate) fn has_immediate_work(&self) -> bool {
+        self.ready.len() > 0
+            || self
+                .shared
+                .doorbell
+                .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The waiter of `(h, dir)` and whether that direction is still ready.
+    pub(crate) fn io_waiter(&self, h: RawHandle, dir: Dir) -> Option<(Waiter<A>, bool)> {
+        match h.resource_type() {
+            ResourceType::TcpListener => {
+                let l = self.listeners.get(h).ok()?;
+                (dir == Dir::Read).then_some((l.read, l.readable))
+            }
+            ResourceType::TcpStream => {
+                let s = self.streams.get(h).ok()?;
+                Some(match dir {
+                    Dir::Read => (s.read, s.readable),
+                    Dir::Write => (s.write, s.writable),
+                })
+            }
+            ResourceType::UdpSocket => {
+                let u = self.udp.get(h).ok()?;
+                Some(match dir {
+                    Dir::Read => (u.read, u.readable),
+                    Dir::Write => (u.write, u.writable),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn queued_flag(&mut self, h: RawHandle, dir: Dir) -> Option<&mut bool> {
+        let i = match dir {
+            Dir::Read => 0,
+            Dir::Write => 1,
+        };
+        match h.resource_type() {
+            ResourceType::TcpListener => self.listeners.get_mut(h).ok().map(|l| &mut l.queued),
+            ResourceType::TcpStream => self.streams.get_mut(h).ok().map(|s| &mut s.queued[i]),
+            ResourceType::UdpSocket => self.udp.get_mut(h).ok().map(|u| &mut u.queued[i]),
+            _ => None,
+        }
+    }
+
+    /// Queues `(h, dir)` for dispatch on the next iteration if it is ready, has a handler and
+    /// is not queued already.
+    pub(crate) fn requeue_if_ready(&mut self, h: RawHandle, dir: Dir) {
+        let Some((waiter, ready)) = self.io_waiter(h, dir) else {
+            return;
+        };
+        if !ready || !waiter.is_some() {
+            return;
+        }
+        if let Some(q) = self.queued_flag(h, dir) {
+            if !*q {
+                *q = true;
+                self.ready.push(h, dir);
+            }
+        }
+    }
+
+    /// Clears the queued mark of an entry taken off the ready queue.
+    pub(crate) fn unqueue(&mut self, h: RawHandle, dir: Dir) {
+        if let Some(q) = self.queued_flag(h, dir) {
+            *q = false;
+        }
+    }
+}

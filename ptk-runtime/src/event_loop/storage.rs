@@ -1,0 +1,137 @@
+//! The memory an [`EventLoop`](super::EventLoop) runs in, decided and placed by the caller.
+//!
+//! [`Storage`] is a set of borrowed slices, one per pool. Put them wherever you like: arrays on
+//! the stack, a leaked `Box`, or let [`OwnedStorage`] make one boxed slice per pool at start-up
+//! from a [`Capacities`]. The loop never allocates pool memory itself, and a full pool is an
+//! [`Error::OutOfResources`](crate::Error::OutOfResources) naming the field to enlarge.
+
+use crate::pool::Slot;
+
+use super::ready::Ready;
+use super::tcp::{ListenerEntry, StreamEntry};
+use super::timers::TimerEntry;
+use super::udp::UdpEntry;
+use super::user_events::UserEventsEntry;
+
+/// Borrowed pool memory for one event loop, with application state type `A`.
+///
+/// `timer_queue` must have at least `timers.len()` entries and `ready` at least
+/// [`Capacities::ready_len`] of the pool lengths; [`EventLoop::new`](super::EventLoop::new)
+/// checks both.
+pub struct Storage<'s, A = ()> {
+    /// Timer slots (connects with a timeout borrow one while connecting).
+    pub timers: &'s mut [Slot<TimerEntry<A>>],
+    /// The deadline queue of armed timers, one entry per timer slot.
+    pub timer_queue: &'s mut [u32],
+    /// TCP listener slots.
+    pub tcp_listeners: &'s mut [Slot<ListenerEntry<A>>],
+    /// TCP stream slots.
+    pub tcp_streams: &'s mut [Slot<StreamEntry<A>>],
+    /// UDP socket slots.
+    pub udp_sockets: &'s mut [Slot<UdpEntry<A>>],
+    /// User event source slots (the cross-thread half is sized from this at start-up).
+    pub user_events: &'s mut [Slot<UserEventsEntry<A>>],
+    /// The queue of sockets that are still ready after their handler ran.
+    pub ready: &'s mut [Ready],
+}
+
+/// How many of each resource a loop can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacities {
+    /// Timers.
+    pub timers: usize,
+    /// TCP listeners.
+    pub tcp_listeners: usize,
+    /// TCP streams (accepted and connected).
+    pub tcp_streams: usize,
+    /// UDP sockets.
+    pub udp_sockets: usize,
+    /// User event sources.
+    pub user_event_sources: usize,
+}
+
+impl Default for Capacities {
+    /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources.
+    fn default() -> Self {
+        Capacities {
+            timers: 64,
+            tcp_listeners: 4,
+            tcp_streams: 256,
+            udp_sockets: 8,
+            user_event_sources: 8,
+        }
+    }
+}
+
+impl Capacities {
+    /// The length the `ready` queue needs for these pools: one entry per socket direction.
+    pub const fn ready_len(&self) -> usize {
+        self.tcp_listeners + 2 * (self.tcp_streams + self.udp_sockets)
+    }
+}
+
+/// Pool memory made once, at start-up, as one boxed slice per pool.
+///
+/// # Examples
+///
+/// ```
+/// use ptk_runtime::{Capacities, Config, EventLoop, OwnedStorage};
+///
+/// let mut memory = OwnedStorage::<()>::new(Capacities { tcp_streams: 1000, ..Capacities::default() });
+/// let ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+/// assert_eq!(ev.capacities().tcp_streams, 1000);
+/// ```
+pub struct OwnedStorage<A = ()> {
+    timers: Box<[Slot<TimerEntry<A>>]>,
+    timer_queue: Box<[u32]>,
+    tcp_listeners: Box<[Slot<ListenerEntry<A>>]>,
+    tcp_streams: Box<[Slot<StreamEntry<A>>]>,
+    udp_sockets: Box<[Slot<UdpEntry<A>>]>,
+    user_events: Box<[Slot<UserEventsEntry<A>>]>,
+    ready: Box<[Ready]>,
+}
+
+fn slots<T>(n: usize) -> Box<[Slot<T>]> {
+    std::iter::repeat_with(|| Slot::EMPTY).take(n).collect()
+}
+
+impl<A> OwnedStorage<A> {
+    /// Allocates every pool for `capacities` (the only allocation; the loop adds none).
+    pub fn new(capacities: Capacities) -> OwnedStorage<A> {
+        OwnedStorage {
+            timers: slots(capacities.timers),
+            timer_queue: vec![0; capacities.timers].into_boxed_slice(),
+            tcp_listeners: slots(capacities.tcp_listeners),
+            tcp_streams: slots(capacities.tcp_streams),
+            udp_sockets: slots(capacities.udp_sockets),
+            user_events: slots(capacities.user_event_sources),
+            ready: vec![Ready::EMPTY; capacities.ready_len()].into_boxed_slice(),
+        }
+    }
+
+    /// Lends the memory to a loop.
+    pub fn storage(&mut self) -> Storage<'_, A> {
+        Storage {
+            timers: &mut self.timers,
+            timer_queue: &mut self.timer_queue,
+            tcp_listeners: &mut self.tcp_listeners,
+            tcp_streams: &mut self.tcp_streams,
+            udp_sockets: &mut self.udp_sockets,
+            user_events: &mut self.user_events,
+            ready: &mut self.ready,
+        }
+    }
+}
+
+impl<A> Storage<'_, A> {
+    /// The capacities this storage provides.
+    pub fn capacities(&self) -> Capacities {
+        Capacities {
+            timers: self.timers.len(),
+            tcp_listeners: self.tcp_listeners.len(),
+            tcp_streams: self.tcp_streams.len(),
+            udp_sockets: self.udp_sockets.len(),
+            user_event_sources: self.user_events.len(),
+        }
+    }
+}

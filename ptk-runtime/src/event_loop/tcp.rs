@@ -1,0 +1,430 @@
+//! TCP listeners and streams.
+//!
+//! Each socket keeps edge-triggered readiness flags: set when mio reports an edge, cleared only
+//! when an operation meets `WouldBlock`. Read interest stays registered for a socket's life;
+//! write interest is armed only while someone waits to write (a connect in progress, a
+//! writable handler, a write that met `WouldBlock` with a waiter) and disarmed lazily, on the
+//! next writable edge that finds nobody waiting.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::task::Poll;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use crate::error::{Capacity, Error, Result};
+use crate::event::{ListenOptions, Shutdown};
+use crate::handle::{Handle, RawHandle, TcpListener, TcpStream};
+
+use super::core::Core;
+use super::timers::{Purpose, TimerEntry};
+use super::waiter::Waiter;
+
+/// The state of one TCP listener (opaque; see
+/// [`Storage::tcp_listeners`](super::Storage::tcp_listeners)).
+pub struct ListenerEntry<A> {
+    pub(crate) sock: mio::net::TcpListener,
+    pub(crate) readable: bool,
+    pub(crate) queued: bool,
+    pub(crate) read: Waiter<A>,
+}
+
+/// The state of one TCP stream (opaque; see
+/// [`Storage::tcp_streams`](super::Storage::tcp_streams)).
+pub struct StreamEntry<A> {
+    pub(crate) sock: mio::net::TcpStream,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    pub(crate) write_armed: bool,
+    pub(crate) connecting: bool,
+    pub(crate) connect_error: Option<Error>,
+    pub(crate) connect_timer: Option<RawHandle>,
+    pub(crate) queued: [bool; 2],
+    pub(crate) read: Waiter<A>,
+    pub(crate) write: Waiter<A>,
+}
+
+impl<A> StreamEntry<A> {
+    fn new(sock: mio::net::TcpStream, connecting: bool) -> Self {
+        StreamEntry {
+            sock,
+            readable: false,
+            writable: !connecting,
+            write_armed: connecting,
+            connecting,
+            connect_error: None,
+            connect_timer: None,
+            queued: [false; 2],
+            read: Waiter::None,
+            write: Waiter::None,
+        }
+    }
+}
+
+fn listener_socket(addr: SocketAddr, o: &ListenOptions) -> std::io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(o.reuse_address)?;
+    if o.reuse_port {
+        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+        sock.set_reuse_port(true)?;
+        #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
+        return Err(std::io::ErrorKind::Unsupported.into());
+    }
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(o.backlog.min(i32::MAX as u32) as i32)?;
+    Ok(sock)
+}
+
+impl<A> Core<'_, A> {
+    pub(crate) fn tcp_listen(
+        &mut self,
+        addr: SocketAddr,
+        o: &ListenOptions,
+    ) -> Result<Handle<TcpListener>> {
+        if self.listeners.len() == self.listeners.capacity() {
+            return Err(Error::OutOfResources(Capacity::TcpListeners));
+        }
+        let sock = listener_socket(addr, o)?;
+        let std_listener: std::net::TcpListener = sock.into();
+        let mio_listener = mio::net::TcpListener::from_std(std_listener);
+        let entry = ListenerEntry {
+            sock: mio_listener,
+            readable: false,
+            queued: false,
+            read: Waiter::None,
+        };
+        let h = self.listeners.insert(entry).map_err(|(_, e)| e)?;
+        let registered = match self.listeners.get_mut(h) {
+            Ok(l) => self.poll.registry().register(
+                &mut l.sock,
+                super::core::token(h),
+                mio::Interest::READABLE,
+            ),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = registered {
+            let _ = self.listeners.remove(h);
+            return Err(e.into());
+        }
+        Ok(Handle::from_raw_unchecked(h))
+    }
+
+    pub(crate) fn accept(
+        &mut self,
+        l: Handle<TcpListener>,
+    ) -> Poll<Result<(Handle<TcpStream>, SocketAddr)>> {
+        let full = self.streams.len() == self.streams.capacity();
+        let entry = match self.listeners.get_mut(l.raw()) {
+            Ok(e) => e,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let (sock, peer) = match entry.sock.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                entry.readable = false;
+                return Poll::Pending;
+            }
+            Err(e)
+                if e.kind() == ErrorKind::Interrupted
+                    || e.kind() == ErrorKind::ConnectionAborted =>
+            {
+                // The peer gave up before we took it; the listener itself is fine.
+                return Poll::Ready(Err(Error::ConnectionReset));
+            }
+            Err(e) => {
+                let err = Error::from(e);
+                if err == Error::OutOfResources(Capacity::FileDescriptors) {
+                    // Use the reserve descriptor to take the connection off the queue and
+                    // close it, so the listener does not stay readable forever.
+                    self.spare_fd = None;
+                    if let Ok(l) = self.listeners.get_mut(l.raw()) {
+                        drop(l.sock.accept());
+                    }
+                    self.spare_fd = open_spare();
+                }
+                return Poll::Ready(Err(err));
+            }
+        };
+        if full {
+            drop(sock); // closes: the peer sees end-of-stream or a reset
+            return Poll::Ready(Err(Error::OutOfResources(Capacity::TcpStreams)));
+        }
+        match self.streams.insert(StreamEntry::new(sock, false)) {
+            Ok(h) => {
+                if let Err(e) = self.register_stream(h, false) {
+                    let _ = self.streams.remove(h);
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(Ok((Handle::from_raw_unchecked(h), peer)))
+            }
+            Err((_, e)) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn register_stream(&mut self, h: RawHandle, write: bool) -> Result<()> {
+        let registry = self.poll.registry();
+        match self.streams.get_mut(h) {
+            Ok(s) => {
+                let interest = if write {
+                    mio::Interest::READABLE | mio::Interest::WRITABLE
+                } else {
+                    mio::Interest::READABLE
+                };
+                registry
+                    .register(&mut s.sock, super::core::token(h), interest)
+                    .map_err(Error::from)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn tcp_connect(
+        &mut self,
+        addr: SocketAddr,
+        timeout_ms: Option<u64>,
+    ) -> Result<Handle<TcpStream>> {
+        if self.streams.len() == self.streams.capacity() {
+            return Err(Error::OutOfResources(Capacity::TcpStreams));
+        }
+        if timeout_ms == Some(0) {
+            return Err(Error::InvalidArgument);
+        }
+        if timeout_ms.is_some() && self.timers.len() == self.timers.capacity() {
+            return Err(Error::OutOfResources(Capacity::Timers));
+        }
+        let sock = mio::net::TcpStream::connect(addr)?;
+        let h = self
+            .streams
+            .insert(StreamEntry::new(sock, true))
+            .map_err(|(_, e)| e)?;
+        if let Err(e) = self.register_stream(h, true) {
+            let _ = self.streams.remove(h);
+            return Err(e);
+        }
+        if let Some(ms) = timeout_ms {
+            let t = match self
+                .timers
+                .insert(TimerEntry::new(Purpose::ConnectDeadline(h)))
+            {
+                Ok(t) => t,
+                Err((_, e)) => {
+                    self.close_stream(h);
+                    return Err(e);
+                }
+            };
+            let deadline = self.clock().saturating_add(ms);
+            self.timer_queue.arm(&mut self.timers, t.slot(), deadline);
+            if let Ok(s) = self.streams.get_mut(h) {
+                s.connect_timer = Some(t);
+            }
+        }
+        Ok(Handle::from_raw_unchecked(h))
+    }
+
+    /// Settles a connect after a writable edge: connected, failed, or still in progress.
+    pub(crate) fn finish_connect(&mut self, h: RawHandle) {
+        let Ok(s) = self.streams.get_mut(h) else {
+            return;
+        };
+        if !s.connecting {
+            return;
+        }
+        let outcome = match s.sock.take_error() {
+            Ok(Some(e)) | Err(e) => Some(Err(Error::from(e))),
+            Ok(None) => match s.sock.peer_addr() {
+                Ok(_) => Some(Ok(())),
+                Err(e) if e.kind() == ErrorKind::NotConnected => None,
+                Err(e) => Some(Err(Error::from(e))),
+            },
+        };
+        match outcome {
+            None => s.writable = false,
+            Some(r) => {
+                s.connecting = false;
+                s.writable = true;
+                s.connect_error = r.err();
+                let timer = s.connect_timer.take();
+                if let Some(t) = timer {
+                    self.timer_queue.disarm(&mut self.timers, t.slot());
+                    let _ = self.timers.remove(t);
+                }
+            }
+        }
+    }
+
+    /// A connect deadline passed.
+    pub(crate) fn connect_timed_out(&mut self, h: RawHandle) {
+        if let Ok(s) = self.streams.get_mut(h) {
+            if s.connecting {
+                s.connecting = false;
+                s.writable = true;
+                s.connect_error = Some(Error::Timeout);
+                s.connect_timer = None;
+            }
+        }
+    }
+
+    pub(crate) fn connected(&mut self, h: Handle<TcpStream>) -> Poll<Result<()>> {
+        let s = match self.streams.get_mut(h.raw()) {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if s.connecting {
+            return Poll::Pending;
+        }
+        match s.connect_error {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    pub(crate) fn read(&mut self, h: Handle<TcpStream>, buf: &mut [u8]) -> Poll<Result<usize>> {
+        let s = match self.streams.get_mut(h.raw()) {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if s.connecting {
+            return Poll::Pending;
+        }
+        if let Some(e) = s.connect_error {
+            return Poll::Ready(Err(e));
+        }
+        loop {
+            match s.sock.read(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    s.readable = false;
+                    return Poll::Pending;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+    }
+
+    pub(crate) fn write(&mut self, h: Handle<TcpStream>, buf: &[u8]) -> Poll<Result<usize>> {
+        let registry = self.poll.registry();
+        let s = match self.streams.get_mut(h.raw()) {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if s.connecting {
+            return Poll::Pending;
+        }
+        if let Some(e) = s.connect_error {
+            return Poll::Ready(Err(e));
+        }
+        loop {
+            match s.sock.write(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    s.writable = false;
+                    if s.write.is_some() && !s.write_armed {
+                        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+                        if let Err(e) =
+                            registry.reregister(&mut s.sock, super::core::token(h.raw()), interest)
+                        {
+                            return Poll::Ready(Err(e.into()));
+                        }
+                        s.write_armed = true;
+                    }
+                    return Poll::Pending;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+    }
+
+    /// Arms write interest of a stream if it waits to write and is not known writable.
+    pub(crate) fn arm_stream_write(&mut self, h: RawHandle) -> Result<()> {
+        let registry = self.poll.registry();
+        let s = self.streams.get_mut(h)?;
+        if !s.write_armed && !s.writable {
+            registry.reregister(
+                &mut s.sock,
+                super::core::token(h),
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )?;
+            s.write_armed = true;
+        }
+        Ok(())
+    }
+
+    /// Disarms write interest of a stream nobody waits to write to.
+    pub(crate) fn disarm_stream_write(&mut self, h: RawHandle) {
+        let registry = self.poll.registry();
+        if let Ok(s) = self.streams.get_mut(h) {
+            if s.write_armed
+                && !s.write.is_some()
+                && !s.connecting
+                && registry
+                    .reregister(&mut s.sock, super::core::token(h), mio::Interest::READABLE)
+                    .is_ok()
+            {
+                s.write_armed = false;
+            }
+        }
+    }
+
+    pub(crate) fn shutdown(&mut self, h: Handle<TcpStream>, how: Shutdown) -> Result<()> {
+        let s = self.streams.get_mut(h.raw())?;
+        let how = match how {
+            Shutdown::Read => std::net::Shutdown::Read,
+            Shutdown::Write => std::net::Shutdown::Write,
+            Shutdown::Both => std::net::Shutdown::Both,
+        };
+        s.sock.shutdown(how).map_err(Error::from)
+    }
+
+    pub(crate) fn stream_sock(&self, h: RawHandle) -> Result<&mio::net::TcpStream> {
+        self.streams.get(h).map(|s| &s.sock)
+    }
+
+    pub(crate) fn set_keepalive(
+        &mut self,
+        h: Handle<TcpStream>,
+        idle_secs: Option<u32>,
+    ) -> Result<()> {
+        let sock = SockRef::from(self.stream_sock(h.raw())?);
+        match idle_secs {
+            None => sock.set_keepalive(false)?,
+            Some(secs) => {
+                let ka = socket2::TcpKeepalive::new()
+                    .with_time(std::time::Duration::from_secs(u64::from(secs.max(1))));
+                sock.set_tcp_keepalive(&ka)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a stream: deregisters it, frees its connect timer, drops (closes) the socket.
+    pub(crate) fn close_stream(&mut self, h: RawHandle) -> bool {
+        let Ok(mut s) = self.streams.remove(h) else {
+            return false;
+        };
+        let _ = self.poll.registry().deregister(&mut s.sock);
+        if let Some(t) = s.connect_timer.take() {
+            self.timer_queue.disarm(&mut self.timers, t.slot());
+            let _ = self.timers.remove(t);
+        }
+        true
+    }
+
+    pub(crate) fn close_listener(&mut self, h: RawHandle) -> bool {
+        let Ok(mut l) = self.listeners.remove(h) else {
+            return false;
+        };
+        let _ = self.poll.registry().deregister(&mut l.sock);
+        true
+    }
+}
+
+/// Opens the reserve descriptor used when `accept` meets `EMFILE`.
+pub(crate) fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
