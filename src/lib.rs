@@ -1,6 +1,4 @@
-//! ptk — protocol drivers as protothreads on a zero-allocation event loop.
-//!
-//! This facade re-exports [`ptk_runtime`] and the `#[protothread]` attribute of `ptk-macros`.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
