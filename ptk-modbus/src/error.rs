@@ -115,8 +115,11 @@ pub enum Violation {
     MeiType,
     /// The Read Device ID code is not 1 (basic), 2 (regular), 3 (extended) or 4 (individual).
     ReadDeviceIdCode,
-    /// A device identification object list is inconsistent with its object count or lengths.
-    ObjectList,
+    /// A Read Device Identification response is inconsistent: objects that do not fill the
+    /// PDU as their count and lengths say, a more-follows byte other than 0x00 or 0xFF, a
+    /// conformity level outside 0x01..=0x03 and 0x81..=0x83, or an individual access answered
+    /// with other than exactly one object.
+    DeviceIdentification,
 }
 
 impl Violation {
@@ -140,7 +143,10 @@ impl Violation {
             Violation::ExceptionFunction => "exception function code must be below 0x80",
             Violation::MeiType => "MEI type is not 14 (read device identification)",
             Violation::ReadDeviceIdCode => "read device ID code is not 1, 2, 3 or 4",
-            Violation::ObjectList => "device identification objects do not match their count",
+            Violation::DeviceIdentification => {
+                "device identification response is inconsistent (objects, more follows, \
+                 conformity level)"
+            }
         }
     }
 }

@@ -22,6 +22,11 @@
 //! ([`Response::parse`]), which is how a byte count is checked against the quantity asked for
 //! and a write echo against what was written.
 //!
+//! Function codes: 1 read coils, 2 read discrete inputs, 3 read holding registers, 4 read input
+//! registers, 5 write single coil, 6 write single register, 15 write multiple coils, 16 write
+//! multiple registers, 23 read/write multiple registers, and 43 / MEI type 14 read device
+//! identification; exception responses to any function code, with unknown exception codes kept.
+//!
 //! # Errors and what to do with them
 //!
 //! [`Error`] separates the decisions a driver makes. [`Error::Incomplete`] means "read more"
@@ -94,6 +99,7 @@
 #![deny(missing_docs)]
 
 mod bits;
+mod device_id;
 mod error;
 mod exception;
 mod function;
@@ -105,6 +111,9 @@ mod response;
 mod wire;
 
 pub use bits::{Bits, BitsIter};
+pub use device_id::{
+    DeviceIdentification, DeviceObject, DeviceObjects, DeviceObjectsIter, ReadDeviceIdCode,
+};
 pub use error::{Error, Result, Violation};
 pub use exception::ExceptionCode;
 pub use function::FunctionCode;

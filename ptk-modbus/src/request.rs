@@ -1,5 +1,6 @@
 //! Requests: the PDUs a client sends and a server parses.
 
+use crate::device_id::MEI_READ_DEVICE_ID;
 use crate::error::{Error, Result, Violation};
 use crate::limits::{
     bit_bytes, fits_address_space, MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS,
@@ -7,7 +8,7 @@ use crate::limits::{
 };
 use crate::mbap::Header;
 use crate::wire::{be16, Writer};
-use crate::{Bits, ExceptionCode, FunctionCode, Registers};
+use crate::{Bits, ExceptionCode, FunctionCode, ReadDeviceIdCode, Registers};
 
 /// The on-the-wire value of a coil that is on, in write single coil.
 pub(crate) const COIL_ON: u16 = 0xFF00;
@@ -115,6 +116,14 @@ pub enum Request<'a> {
         /// The values to write.
         values: Registers<'a>,
     },
+    /// 0x2B / 0x0E: read the device identification objects `code` selects, starting at (or,
+    /// for [`ReadDeviceIdCode::Individual`], only) `object_id`.
+    ReadDeviceIdentification {
+        /// Which objects to read and how.
+        code: ReadDeviceIdCode,
+        /// The first object to read (stream access) or the one object (individual access).
+        object_id: u8,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -130,10 +139,12 @@ impl<'a> Request<'a> {
     ///   `pdu` is empty or longer than 253 bytes (a [`Frame`](crate::Frame) never yields such
     ///   a PDU);
     /// * [`Error::Exception`] for a PDU the server must answer with an exception:
-    ///   - [`ExceptionCode::IllegalFunction`] for a function code the codec does not know;
+    ///   - [`ExceptionCode::IllegalFunction`] for a function code the codec does not know, or
+    ///     an encapsulated interface transport (43) of another MEI type than 14;
     ///   - [`ExceptionCode::IllegalDataValue`] for a quantity out of its range, a byte count
     ///     inconsistent with the quantity, a PDU whose length does not fit its function code,
-    ///     or a write single coil value other than 0xFF00 and 0x0000;
+    ///     a write single coil value other than 0xFF00 and 0x0000, or a Read Device ID code
+    ///     outside 1..=4;
     ///   - [`ExceptionCode::IllegalDataAddress`] when address plus quantity passes 0x10000.
     pub fn parse(pdu: &'a [u8]) -> Result<Request<'a>> {
         let Some((&function, body)) = pdu.split_first() else {
@@ -240,7 +251,19 @@ impl<'a> Request<'a> {
                 }
             }
             F::EncapsulatedInterfaceTransport => {
-                return Err((ExceptionCode::IllegalFunction, Violation::UnknownFunction))
+                let [mei, ref rest @ ..] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                if mei != MEI_READ_DEVICE_ID {
+                    return Err((ExceptionCode::IllegalFunction, Violation::MeiType));
+                }
+                let [code, object_id] = *rest else {
+                    return Err(BAD_LENGTH);
+                };
+                let Some(code) = ReadDeviceIdCode::from_u8(code) else {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::ReadDeviceIdCode));
+                };
+                Request::ReadDeviceIdentification { code, object_id }
             }
         })
     }
@@ -257,7 +280,9 @@ impl<'a> Request<'a> {
             | Request::ReadInputRegisters { address, quantity } => {
                 check_range(address, quantity, MAX_READ_REGISTERS)
             }
-            Request::WriteSingleCoil { .. } | Request::WriteSingleRegister { .. } => Ok(()),
+            Request::WriteSingleCoil { .. }
+            | Request::WriteSingleRegister { .. }
+            | Request::ReadDeviceIdentification { .. } => Ok(()),
             Request::WriteMultipleCoils { address, values } => {
                 check_range(address, count(values.len()), MAX_WRITE_BITS)
             }
@@ -291,6 +316,9 @@ impl<'a> Request<'a> {
             Request::WriteMultipleCoils { .. } => FunctionCode::WriteMultipleCoils,
             Request::WriteMultipleRegisters { .. } => FunctionCode::WriteMultipleRegisters,
             Request::ReadWriteMultipleRegisters { .. } => FunctionCode::ReadWriteMultipleRegisters,
+            Request::ReadDeviceIdentification { .. } => {
+                FunctionCode::EncapsulatedInterfaceTransport
+            }
         }
     }
 
@@ -300,6 +328,7 @@ impl<'a> Request<'a> {
             Request::WriteMultipleCoils { values, .. } => 6 + values.as_bytes().len(),
             Request::WriteMultipleRegisters { values, .. } => 6 + values.as_bytes().len(),
             Request::ReadWriteMultipleRegisters { values, .. } => 10 + values.as_bytes().len(),
+            Request::ReadDeviceIdentification { .. } => 4,
             _ => 5,
         }
     }
@@ -353,6 +382,9 @@ impl<'a> Request<'a> {
                     .u16(count(values.len()))
                     .u8(bytes.len() as u8)
                     .bytes(bytes)
+            }
+            Request::ReadDeviceIdentification { code, object_id } => {
+                w.u8(MEI_READ_DEVICE_ID).u8(code.as_u8()).u8(object_id)
             }
         };
         Ok(w.finish())

@@ -1,5 +1,6 @@
 //! Responses: the PDUs a server sends and a client parses against the request it sent.
 
+use crate::device_id::{DeviceIdentification, MEI_READ_DEVICE_ID};
 use crate::error::{Error, Result, Violation};
 use crate::limits::{
     bit_bytes, fits_address_space, MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_BITS,
@@ -85,6 +86,8 @@ pub enum Response<'a> {
     },
     /// 0x17: the registers read by a read/write multiple registers request.
     ReadWriteMultipleRegisters(Registers<'a>),
+    /// 0x2B / 0x0E: device identification objects.
+    ReadDeviceIdentification(DeviceIdentification<'a>),
     /// An exception response: `function | 0x80` and `code` on the wire.
     Exception {
         /// The function code of the request, below 0x80.
@@ -108,7 +111,8 @@ impl<'a> Response<'a> {
     ///   [`Violation::EchoMismatch`] for a write response that does not echo the request,
     ///   [`Violation::CoilValue`] for a write single coil echo other than 0xFF00 or 0x0000,
     ///   [`Violation::EmptyPdu`] or [`Violation::LengthTooLong`] for a PDU outside 1..=253
-    ///   bytes.
+    ///   bytes; for Read Device Identification, [`Violation::MeiType`],
+    ///   [`Violation::ReadDeviceIdCode`] and [`Violation::DeviceIdentification`] (see there).
     pub fn parse(pdu: &'a [u8], request: &Request<'_>) -> Result<Response<'a>> {
         let Some((&function, body)) = pdu.split_first() else {
             return Err(Error::Malformed(Violation::EmptyPdu));
@@ -170,6 +174,17 @@ impl<'a> Response<'a> {
                 check_echo(parse_pair(body)? == (address, quantity))?;
                 Response::WriteMultipleRegisters { address, quantity }
             }
+            Request::ReadDeviceIdentification { code, .. } => {
+                let [mei, ref rest @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                if mei != MEI_READ_DEVICE_ID {
+                    return Err(malformed(Violation::MeiType));
+                }
+                let identification = DeviceIdentification::parse(rest)?;
+                check_echo(identification.code == code)?;
+                Response::ReadDeviceIdentification(identification)
+            }
         })
     }
 
@@ -186,6 +201,7 @@ impl<'a> Response<'a> {
             Response::WriteMultipleCoils { .. } => 0x0F,
             Response::WriteMultipleRegisters { .. } => 0x10,
             Response::ReadWriteMultipleRegisters(_) => 0x17,
+            Response::ReadDeviceIdentification(_) => 0x2B,
             Response::Exception { function, .. } => *function,
         }
     }
@@ -228,6 +244,13 @@ impl<'a> Response<'a> {
             Response::WriteMultipleRegisters { address, quantity } => {
                 range(address, quantity, MAX_WRITE_REGISTERS)
             }
+            Response::ReadDeviceIdentification(identification) => {
+                identification.check()?;
+                if self.buffer_len() > MAX_PDU_LEN {
+                    return Err(Violation::LengthTooLong);
+                }
+                Ok(())
+            }
             Response::Exception { function, .. } if function & EXCEPTION_BIT != 0 => {
                 Err(Violation::ExceptionFunction)
             }
@@ -244,6 +267,7 @@ impl<'a> Response<'a> {
             Response::ReadHoldingRegisters(regs)
             | Response::ReadInputRegisters(regs)
             | Response::ReadWriteMultipleRegisters(regs) => 2 + regs.as_bytes().len(),
+            Response::ReadDeviceIdentification(identification) => 1 + identification.body_len(),
             Response::Exception { .. } => 2,
             _ => 5,
         }
@@ -256,7 +280,9 @@ impl<'a> Response<'a> {
     ///
     /// [`Error::Invalid`] if the response breaks a limit: [`Violation::Quantity`] for 0 or
     /// too many values, [`Violation::AddressRange`] for a write echo past 0x10000,
-    /// [`Violation::ExceptionFunction`] for an exception function code of 0x80 or more.
+    /// [`Violation::ExceptionFunction`] for an exception function code of 0x80 or more,
+    /// [`Violation::DeviceIdentification`] or [`Violation::LengthTooLong`] for an inconsistent
+    /// or oversized device identification.
     /// [`Error::BufferTooSmall`] if `buf` is shorter than the PDU. Nothing is written on
     /// error.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -290,6 +316,10 @@ impl<'a> Response<'a> {
                 address,
                 quantity: second,
             } => w.u8(self.function()).u16(address).u16(second),
+            Response::ReadDeviceIdentification(identification) => {
+                identification.emit_body(w.u8(self.function()));
+                &mut w
+            }
             Response::Exception { function, code } => {
                 w.u8(function | EXCEPTION_BIT).u8(code.as_u8())
             }

@@ -6,7 +6,10 @@ use ptk_modbus::limits::{
     MAX_FRAME_LEN, MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_READ_WRITE_REGISTERS,
     MAX_WRITE_BITS, MAX_WRITE_REGISTERS,
 };
-use ptk_modbus::{Bits, Error, ExceptionCode, Frame, Header, Registers, Request, Response};
+use ptk_modbus::{
+    Bits, DeviceIdentification, DeviceObject, DeviceObjects, Error, ExceptionCode, Frame, Header,
+    ReadDeviceIdCode, Registers, Request, Response,
+};
 
 /// The owned material a request borrows from; the request is rebuilt from it in each case.
 #[derive(Clone, Debug)]
@@ -37,6 +40,10 @@ enum RequestSpec {
         read_quantity: u16,
         write_address: u16,
         values: Vec<u16>,
+    },
+    DeviceId {
+        code: u8,
+        object_id: u8,
     },
 }
 
@@ -97,6 +104,8 @@ fn request_spec() -> impl Strategy<Value = RequestSpec> {
         coils,
         registers,
         read_write,
+        (1u8..=4, any::<u8>())
+            .prop_map(|(code, object_id)| RequestSpec::DeviceId { code, object_id }),
     ]
 }
 
@@ -141,11 +150,76 @@ fn build<'a>(spec: &RequestSpec, storage: &'a mut [u8; 256]) -> Request<'a> {
             write_address,
             values: Registers::encode(values, storage).unwrap(),
         },
+        RequestSpec::DeviceId { code, object_id } => Request::ReadDeviceIdentification {
+            code: ReadDeviceIdCode::from_u8(code).unwrap(),
+            object_id,
+        },
+    }
+}
+
+/// What a device identification response is made of, before it is encoded.
+#[derive(Clone, Debug)]
+struct IdentificationSpec {
+    conformity_level: u8,
+    more_follows: bool,
+    next_object_id: u8,
+    objects: Vec<(u8, Vec<u8>)>,
+}
+
+fn identification_spec() -> impl Strategy<Value = IdentificationSpec> {
+    (
+        prop::sample::select(vec![0x01, 0x02, 0x03, 0x81, 0x82, 0x83]),
+        any::<bool>(),
+        any::<u8>(),
+        prop::collection::vec(
+            (any::<u8>(), prop::collection::vec(any::<u8>(), 0..40)),
+            1..6,
+        ),
+    )
+        .prop_map(
+            |(conformity_level, more_follows, next_object_id, objects)| IdentificationSpec {
+                conformity_level,
+                more_follows,
+                next_object_id,
+                objects,
+            },
+        )
+}
+
+/// The identification answering `code`, its objects encoded into `storage`; an individual
+/// access gets one object and no more.
+fn identification<'a>(
+    code: ReadDeviceIdCode,
+    spec: &IdentificationSpec,
+    storage: &'a mut [u8; 256],
+) -> DeviceIdentification<'a> {
+    let individual = code == ReadDeviceIdCode::Individual;
+    let objects: Vec<_> = spec
+        .objects
+        .iter()
+        .map(|(id, value)| DeviceObject { id: *id, value })
+        .collect();
+    let objects = if individual {
+        &objects[..1]
+    } else {
+        &objects[..]
+    };
+    DeviceIdentification {
+        code,
+        conformity_level: spec.conformity_level,
+        more_follows: spec.more_follows && !individual,
+        next_object_id: spec.next_object_id,
+        objects: DeviceObjects::encode(objects, storage).unwrap(),
     }
 }
 
 /// A response that answers `request`, with data from `seed`.
-fn answer<'a>(request: &Request<'_>, seed: &'a [u8; 256], exception: Option<u8>) -> Response<'a> {
+fn answer<'a>(
+    request: &Request<'_>,
+    seed: &'a [u8; 256],
+    identification: DeviceIdentification<'a>,
+    exception: Option<u8>,
+) -> Response<'a> {
     if let Some(code) = exception {
         return Response::Exception {
             function: request.function_code().as_u8(),
@@ -180,6 +254,9 @@ fn answer<'a>(request: &Request<'_>, seed: &'a [u8; 256], exception: Option<u8>)
             address,
             quantity: values.len() as u16,
         },
+        Request::ReadDeviceIdentification { .. } => {
+            Response::ReadDeviceIdentification(identification)
+        }
         _ => unreachable!("the generator makes no other requests"),
     }
 }
@@ -206,6 +283,8 @@ proptest! {
         spec in request_spec(),
         seed in prop::array::uniform32(any::<u8>()),
         exception in prop::option::weighted(0.2, any::<u8>()),
+        id_spec in identification_spec(),
+        id_code in 1u8..=4,
     ) {
         let mut storage = [0u8; 256];
         let request = build(&spec, &mut storage);
@@ -213,7 +292,13 @@ proptest! {
         for (i, byte) in data.iter_mut().enumerate() {
             *byte = seed[i % 32].rotate_left(i as u32);
         }
-        let response = answer(&request, &data, exception);
+        let code = match request {
+            Request::ReadDeviceIdentification { code, .. } => code,
+            _ => ReadDeviceIdCode::from_u8(id_code).unwrap(),
+        };
+        let mut object_storage = [0u8; 256];
+        let identification = identification(code, &id_spec, &mut object_storage);
+        let response = answer(&request, &data, identification, exception);
         let mut pdu = [0u8; MAX_PDU_LEN];
         let n = response.emit(&mut pdu).unwrap();
         prop_assert_eq!(n, response.buffer_len());

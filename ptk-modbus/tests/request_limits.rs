@@ -389,3 +389,35 @@ fn emit_refuses_what_parse_refuses() {
         Ok(252)
     );
 }
+
+#[test]
+fn read_device_identification_needs_mei_14_and_a_code_of_1_to_4() {
+    for code in 1..=4 {
+        assert!(Request::parse(&[0x2B, 0x0E, code, 0x00]).is_ok());
+    }
+    for code in [0, 5, 0xFF] {
+        assert_eq!(
+            Request::parse(&[0x2B, 0x0E, code, 0x00]),
+            Err(refused(0x2B, VALUE, Violation::ReadDeviceIdCode))
+        );
+    }
+    // MEI type 13 is CANopen General Reference, which the codec does not implement.
+    assert_eq!(
+        Request::parse(&[0x2B, 0x0D, 0x01, 0x00]),
+        Err(refused(
+            0x2B,
+            ExceptionCode::IllegalFunction,
+            Violation::MeiType
+        ))
+    );
+    for pdu in [
+        &[0x2B][..],
+        &[0x2B, 0x0E, 0x01],
+        &[0x2B, 0x0E, 0x01, 0x00, 0x00],
+    ] {
+        assert_eq!(
+            Request::parse(pdu),
+            Err(refused(0x2B, VALUE, Violation::PduLength))
+        );
+    }
+}

@@ -245,3 +245,111 @@ fn emit_refuses_responses_out_of_limits() {
         Err(Error::BufferTooSmall { needed: 252 })
     );
 }
+
+#[test]
+fn device_identification_responses_are_checked_for_consistency() {
+    use ptk_modbus::ReadDeviceIdCode::{Basic, Individual};
+    let basic = Request::ReadDeviceIdentification {
+        code: Basic,
+        object_id: 0,
+    };
+    let individual = Request::ReadDeviceIdentification {
+        code: Individual,
+        object_id: 1,
+    };
+    let inconsistent = Err(malformed(Violation::DeviceIdentification));
+
+    assert!(Response::parse(b"\x2B\x0E\x01\x01\xFF\x01\x01\x00\x01A", &basic).is_ok());
+    assert!(Response::parse(b"\x2B\x0E\x01\x83\x00\x00\x00", &basic).is_ok());
+    // More follows must be 0x00 or 0xFF.
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x01\x01\x01\x00\x00", &basic),
+        inconsistent
+    );
+    // Conformity level 0x01..=0x03 or 0x81..=0x83.
+    for level in [0x00, 0x04, 0x80, 0x84] {
+        let pdu = [0x2B, 0x0E, 0x01, level, 0x00, 0x00, 0x00];
+        assert_eq!(Response::parse(&pdu, &basic), inconsistent);
+    }
+    // Objects must fill the PDU exactly as count and lengths say.
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x01\x01\x00\x00\x01\x00\x02A", &basic),
+        inconsistent
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x01\x01\x00\x00\x01\x00\x01AB", &basic),
+        inconsistent
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x01\x01\x00\x00\x02\x00\x01A", &basic),
+        inconsistent
+    );
+    // The code must echo the request's.
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x02\x01\x00\x00\x00", &basic),
+        Err(malformed(Violation::EchoMismatch))
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x07\x01\x00\x00\x00", &basic),
+        Err(malformed(Violation::ReadDeviceIdCode))
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0D\x01\x01\x00\x00\x00", &basic),
+        Err(malformed(Violation::MeiType))
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x01\x01\x00\x00", &basic),
+        Err(malformed(Violation::PduLength))
+    );
+    // An individual access returns exactly one object and nothing more.
+    assert!(Response::parse(b"\x2B\x0E\x04\x81\x00\x00\x01\x01\x01A", &individual).is_ok());
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x04\x81\x00\x00\x00", &individual),
+        inconsistent
+    );
+    assert_eq!(
+        Response::parse(b"\x2B\x0E\x04\x81\xFF\x02\x01\x01\x01A", &individual),
+        inconsistent
+    );
+}
+
+#[test]
+fn device_identification_emit_refuses_more_than_253_bytes() {
+    use ptk_modbus::{DeviceIdentification, DeviceObject, DeviceObjects, ReadDeviceIdCode};
+    let value = [b'x'; 244];
+    let mut storage = [0u8; 300];
+    let objects = DeviceObjects::encode(
+        &[DeviceObject {
+            id: 0x80,
+            value: &value,
+        }],
+        &mut storage,
+    )
+    .unwrap();
+    let mut identification = Response::ReadDeviceIdentification(DeviceIdentification {
+        code: ReadDeviceIdCode::Extended,
+        conformity_level: 0x03,
+        more_follows: false,
+        next_object_id: 0,
+        objects,
+    });
+    let mut buf = [0u8; 300];
+    assert_eq!(identification.emit(&mut buf), Ok(253));
+    let value = [b'x'; 245];
+    let mut storage = [0u8; 300];
+    let objects = DeviceObjects::encode(
+        &[DeviceObject {
+            id: 0x80,
+            value: &value,
+        }],
+        &mut storage,
+    )
+    .unwrap();
+    if let Response::ReadDeviceIdentification(id) = &mut identification {
+        id.objects = objects;
+    }
+    assert_eq!(
+        identification.emit(&mut buf),
+        Err(Error::Invalid(Violation::LengthTooLong))
+    );
+}

@@ -2,7 +2,10 @@
 //! section 6, byte for byte: each parses to the expected representation and emits back to the
 //! same bytes.
 
-use ptk_modbus::{Bits, ExceptionCode, Frame, Header, Registers, Request, Response};
+use ptk_modbus::{
+    Bits, DeviceIdentification, DeviceObject, DeviceObjects, ExceptionCode, Frame, Header,
+    ReadDeviceIdCode, Registers, Request, Response,
+};
 
 /// Parses `pdu` as a request, checks it is `expected`, and that it emits back to `pdu`.
 fn request_round_trip(pdu: &[u8], expected: Request<'_>) {
@@ -261,4 +264,76 @@ fn a_whole_frame_round_trips_with_its_header() {
     let mut buf = [0u8; 260];
     assert_eq!(request.emit_frame(header, &mut buf), Ok(wire.len()));
     assert_eq!(&buf[..wire.len()], &wire);
+}
+
+#[test]
+fn read_device_identification_basic_stream() {
+    // The layout of the specification's example (section 6.21), with object lengths that
+    // match their values.
+    let request = Request::ReadDeviceIdentification {
+        code: ReadDeviceIdCode::Basic,
+        object_id: 0,
+    };
+    request_round_trip(&[0x2B, 0x0E, 0x01, 0x00], request);
+    let mut pdu = vec![0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x03];
+    for (id, value) in [
+        (0u8, &b"Company identification"[..]),
+        (1, b"Product code XX"),
+        (2, b"V2.11"),
+    ] {
+        pdu.push(id);
+        pdu.push(value.len() as u8);
+        pdu.extend_from_slice(value);
+    }
+    let objects = DeviceObjects::new(&pdu[7..], 3).unwrap();
+    response_round_trip(
+        &pdu,
+        &request,
+        Response::ReadDeviceIdentification(DeviceIdentification {
+            code: ReadDeviceIdCode::Basic,
+            conformity_level: 0x01,
+            more_follows: false,
+            next_object_id: 0,
+            objects,
+        }),
+    );
+    let values: Vec<_> = objects.iter().map(|o| (o.id, o.value)).collect();
+    assert_eq!(
+        values,
+        [
+            (0, &b"Company identification"[..]),
+            (1, b"Product code XX"),
+            (2, b"V2.11")
+        ]
+    );
+}
+
+#[test]
+fn read_device_identification_individual_object() {
+    let request = Request::ReadDeviceIdentification {
+        code: ReadDeviceIdCode::Individual,
+        object_id: 0x02,
+    };
+    request_round_trip(&[0x2B, 0x0E, 0x04, 0x02], request);
+    let pdu = b"\x2B\x0E\x04\x81\x00\x00\x01\x02\x05V2.11";
+    let Response::ReadDeviceIdentification(id) = Response::parse(pdu, &request).unwrap() else {
+        panic!("expected identification");
+    };
+    assert_eq!(id.conformity_level, 0x81);
+    assert_eq!(
+        id.objects.iter().next(),
+        Some(DeviceObject {
+            id: 2,
+            value: b"V2.11"
+        })
+    );
+    response_round_trip(pdu, &request, Response::ReadDeviceIdentification(id));
+    response_round_trip(
+        &[0xAB, 0x02],
+        &request,
+        Response::Exception {
+            function: 0x2B,
+            code: ExceptionCode::IllegalDataAddress,
+        },
+    );
 }
