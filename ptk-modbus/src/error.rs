@@ -19,7 +19,7 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// | [`Invalid`](Error::Invalid) | `emit` | fix the representation: it breaks a protocol limit |
 /// | [`BufferTooSmall`](Error::BufferTooSmall) | `emit` | give a buffer of `needed` bytes ([`MAX_FRAME_LEN`](crate::limits::MAX_FRAME_LEN) always fits) |
 ///
-/// The enum is `Copy` and a few bytes wide, so returning it costs nothing.
+/// The enum is `Copy` and at most two words wide, so returning it costs nothing.
 ///
 /// # Examples
 ///
@@ -266,6 +266,11 @@ mod tests {
         for (codec, runtime) in cases {
             assert_eq!(Rt::from(codec), runtime, "{codec:?}");
         }
+    }
+
+    #[test]
+    fn error_is_at_most_two_words() {
+        assert!(core::mem::size_of::<Error>() <= 2 * core::mem::size_of::<usize>());
     }
 
     #[test]
