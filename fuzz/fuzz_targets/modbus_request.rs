@@ -16,14 +16,22 @@ fuzz_target!(|data: &[u8]| {
         let mut out = [0u8; MAX_FRAME_LEN];
         match Request::parse(frame.pdu()) {
             Ok(request) => {
-                let n = request.emit_frame(header, &mut out).expect("a parsed request emits");
-                assert_eq!(&out[..n], &rest[..len], "emit differs from the parsed bytes");
+                let n = request
+                    .emit_frame(header, &mut out)
+                    .expect("a parsed request emits");
+                assert_eq!(
+                    &out[..n],
+                    &rest[..len],
+                    "emit differs from the parsed bytes"
+                );
                 let again = Frame::new_checked(&out[..n]).expect("an emitted frame frames");
                 assert_eq!(Request::parse(again.pdu()), Ok(request));
             }
             Err(e @ Error::Exception { function, .. }) => {
                 let answer = e.exception_response().expect("exceptions have a response");
-                let n = answer.emit_frame(header, &mut out).expect("an exception emits");
+                let n = answer
+                    .emit_frame(header, &mut out)
+                    .expect("an exception emits");
                 assert_eq!(n, 9);
                 assert_eq!(out[7], function | 0x80);
             }
