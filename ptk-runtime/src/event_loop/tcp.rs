@@ -402,6 +402,30 @@ impl<A> Core<'_, A> {
         Ok(())
     }
 
+    pub(crate) fn keepalive(&self, h: Handle<TcpStream>) -> Result<Option<u32>> {
+        let sock = SockRef::from(self.stream_sock(h.raw())?);
+        if !sock.keepalive()? {
+            return Ok(None);
+        }
+        #[cfg(not(any(
+            windows,
+            target_os = "haiku",
+            target_os = "openbsd",
+            target_os = "vita"
+        )))]
+        {
+            let secs = sock.tcp_keepalive_time()?.as_secs();
+            Ok(Some(u32::try_from(secs).unwrap_or(u32::MAX)))
+        }
+        #[cfg(any(
+            windows,
+            target_os = "haiku",
+            target_os = "openbsd",
+            target_os = "vita"
+        ))]
+        Err(Error::NotSupported)
+    }
+
     /// Closes a stream: deregisters it, frees its connect timer, drops (closes) the socket.
     pub(crate) fn close_stream(&mut self, h: RawHandle) -> bool {
         let Ok(mut s) = self.streams.remove(h) else {
