@@ -49,3 +49,5 @@ pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+pub mod net;
