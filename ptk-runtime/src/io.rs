@@ -116,6 +116,17 @@ pub trait Io {
         Err(Error::NotSupported)
     }
 
+    /// When an armed timer expires next, in the milliseconds of [`now_ms`](Io::now_ms);
+    /// `None` for a stopped timer. Timers fire in the order of this deadline, and timers with
+    /// the same deadline in the order they were armed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`].
+    fn timer_deadline(&self, timer: Handle<Timer>) -> Result<Option<u64>> {
+        Err(Error::NotSupported)
+    }
+
     // ----- TCP -----
 
     /// Binds and listens on `addr`.
@@ -190,6 +201,25 @@ pub trait Io {
     ///
     /// [`Error::InvalidHandle`]; an OS error.
     fn set_nodelay(&mut self, stream: Handle<TcpStream>, on: bool) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`]; an OS error.
+    fn nodelay(&self, stream: Handle<TcpStream>) -> Result<bool> {
+        Err(Error::NotSupported)
+    }
+
+    /// The keep-alive idle time in seconds if keep-alive probes are on, else `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`]; an OS error; [`Error::NotSupported`] where the platform
+    /// cannot report the idle time.
+    fn keepalive(&self, stream: Handle<TcpStream>) -> Result<Option<u32>> {
         Err(Error::NotSupported)
     }
 

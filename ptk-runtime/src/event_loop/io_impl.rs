@@ -126,6 +126,11 @@ impl<A: 'static> Io for Core<'_, A> {
         self.timers.get(timer.raw()).map(TimerEntry::is_armed)
     }
 
+    fn timer_deadline(&self, timer: Handle<Timer>) -> Result<Option<u64>> {
+        let t = self.timers.get(timer.raw())?;
+        Ok(t.is_armed().then_some(t.deadline))
+    }
+
     fn tcp_listen(
         &mut self,
         addr: SocketAddr,
@@ -177,6 +182,14 @@ impl<A: 'static> Io for Core<'_, A> {
             .stream_sock(stream.raw())
             .and_then(|s| s.set_nodelay(on).map_err(Error::from));
         self.note(r)
+    }
+
+    fn nodelay(&self, stream: Handle<TcpStream>) -> Result<bool> {
+        Ok(self.stream_sock(stream.raw())?.nodelay()?)
+    }
+
+    fn keepalive(&self, stream: Handle<TcpStream>) -> Result<Option<u32>> {
+        Core::keepalive(self, stream)
     }
 
     fn set_keepalive(&mut self, stream: Handle<TcpStream>, idle_secs: Option<u32>) -> Result<()> {

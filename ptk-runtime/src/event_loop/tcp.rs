@@ -139,12 +139,28 @@ impl<A> Core<'_, A> {
                 let err = Error::from(e);
                 if err == Error::OutOfResources(Capacity::FileDescriptors) {
                     // Use the reserve descriptor to take the connection off the queue and
-                    // close it, so the listener does not stay readable forever.
+                    // close it, so the listener does not stay readable forever. Linux takes
+                    // the descriptor before it looks at the queue, so `EMFILE` also comes
+                    // with nothing pending: then the retry says `WouldBlock` and the listener
+                    // is simply not readable.
                     self.spare_fd = None;
-                    if let Ok(l) = self.listeners.get_mut(l.raw()) {
-                        drop(l.sock.accept());
-                    }
+                    let nothing_pending = match self.listeners.get_mut(l.raw()) {
+                        Ok(l) => match l.sock.accept() {
+                            Ok(taken) => {
+                                drop(taken);
+                                false
+                            }
+                            Err(e) => e.kind() == ErrorKind::WouldBlock,
+                        },
+                        Err(_) => false,
+                    };
                     self.spare_fd = open_spare();
+                    if nothing_pending {
+                        if let Ok(l) = self.listeners.get_mut(l.raw()) {
+                            l.readable = false;
+                        }
+                        return Poll::Pending;
+                    }
                 }
                 return Poll::Ready(Err(err));
             }
@@ -400,6 +416,30 @@ impl<A> Core<'_, A> {
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn keepalive(&self, h: Handle<TcpStream>) -> Result<Option<u32>> {
+        let sock = SockRef::from(self.stream_sock(h.raw())?);
+        if !sock.keepalive()? {
+            return Ok(None);
+        }
+        #[cfg(not(any(
+            windows,
+            target_os = "haiku",
+            target_os = "openbsd",
+            target_os = "vita"
+        )))]
+        {
+            let secs = sock.tcp_keepalive_time()?.as_secs();
+            Ok(Some(u32::try_from(secs).unwrap_or(u32::MAX)))
+        }
+        #[cfg(any(
+            windows,
+            target_os = "haiku",
+            target_os = "openbsd",
+            target_os = "vita"
+        ))]
+        Err(Error::NotSupported)
     }
 
     /// Closes a stream: deregisters it, frees its connect timer, drops (closes) the socket.
