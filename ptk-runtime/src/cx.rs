@@ -12,6 +12,8 @@ use crate::error::Result;
 use crate::event::{Event, Trigger};
 use crate::handle::{Handle, Protothread as ProtothreadKind, RawHandle};
 use crate::io::{Detached, Io};
+use crate::pt::Protothread;
+use crate::status::{Outcome, PtPool};
 
 /// A handler: a plain function called on the loop's thread with the loop's application state
 /// `A`, the loop's operations and the event. Plain `fn`s keep registration allocation-free;
@@ -82,6 +84,22 @@ impl<'a> Cx<'a> {
         handler: Handler<A>,
     ) -> Result<()> {
         self.set_handler_any(handle.into(), trigger, &handler)
+    }
+
+    /// Spawns a protothread with context `ctx` into `pool`; it first runs in the loop's
+    /// protothread step of this iteration or the next.
+    ///
+    /// # Errors
+    ///
+    /// As [`Io::spawn_any`]: [`Error::OutOfResources`](crate::Error::OutOfResources) when every
+    /// context of the pool is in use.
+    pub fn spawn<C>(&mut self, pool: PtPool<C>, ctx: C) -> Result<Handle<ProtothreadKind>>
+    where
+        C: Protothread + 'static,
+        C::Output: Into<Outcome>,
+    {
+        let mut value = Some(ctx);
+        self.spawn_any(pool.index, pool.loop_id, &mut value)
     }
 }
 

@@ -6,7 +6,11 @@ use core::task::Poll;
 
 use crate::error::{Error, Result};
 use crate::event::{ListenOptions, Shutdown, Trigger};
-use crate::handle::{Handle, RawHandle, TcpListener, TcpStream, Timer, UdpSocket, UserEvents};
+use crate::handle::{
+    Handle, Protothread as ProtothreadKind, RawHandle, TcpListener, TcpStream, Timer, UdpSocket,
+    UserEvents,
+};
+use crate::status::{Outcome, PtStatus};
 
 /// The runtime operations of an event loop.
 ///
@@ -401,6 +405,89 @@ pub trait Io {
     /// any, else `Pending` (registering a wake-up of the running protothread).
     fn take_event(&mut self, source: Handle<UserEvents>, id: u32) -> Poll<Result<u32>> {
         Poll::Ready(Err(Error::NotSupported))
+    }
+    // ----- protothreads -----
+
+    /// Spawns a protothread into pool `pool` of loop `loop_id`, moving the context out of
+    /// `ctx` (an `Option<C>` of the pool's context type). Prefer the typed
+    /// [`Cx::spawn`](crate::Cx::spawn).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`] when every context of the pool is in use;
+    /// [`Error::InvalidArgument`] for an unknown pool or a context of the wrong type;
+    /// [`Error::InvalidHandle`] for a pool of another loop.
+    #[doc(hidden)]
+    fn spawn_any(
+        &mut self,
+        pool: u8,
+        loop_id: u8,
+        ctx: &mut dyn Any,
+    ) -> Result<Handle<ProtothreadKind>> {
+        Err(Error::NotSupported)
+    }
+
+    /// Ends a protothread now: its registrations and timer are dropped, its joiner is woken
+    /// with [`Outcome::Killed`], its context slot is free for a new spawn. A protothread that
+    /// kills itself ends when its current resume returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] if it is not running.
+    fn kill(&mut self, pt: Handle<ProtothreadKind>) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// Makes a running protothread start over from the top on its next resume (queued now).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] if it is not running; [`Error::InvalidArgument`] for the
+    /// calling protothread itself (use `pt_restart!()`).
+    fn restart(&mut self, pt: Handle<ProtothreadKind>) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// Where a protothread is: runnable, running, waiting (on what, until when, at which
+    /// suspension point), or ended (how) while its slot has not been reused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] for a stale handle (its slot was reused) or a foreign one.
+    fn pt_status(&self, pt: Handle<ProtothreadKind>) -> Result<PtStatus> {
+        Err(Error::NotSupported)
+    }
+
+    /// Waits for another protothread to end and gives its [`Outcome`] (immediately if it has
+    /// ended and its slot was not reused). One joiner per protothread: a second replaces the
+    /// first.
+    fn join(&mut self, pt: Handle<ProtothreadKind>) -> Poll<Result<Outcome>> {
+        Poll::Ready(Err(Error::NotSupported))
+    }
+
+    /// `Ready` once the loop's clock reaches `at_ms` (see [`now_ms`](Io::now_ms)); a
+    /// protothread sleeping uses one timer slot. Compute `at_ms` once, before waiting, and
+    /// keep it in the context.
+    fn sleep_until(&mut self, at_ms: u64) -> Poll<Result<()>> {
+        Poll::Ready(Err(Error::NotSupported))
+    }
+
+    /// Sets (or with `None` clears) the deadline of the running protothread: from `at_ms` on,
+    /// any operation of this trait that would wait answers [`Error::Timeout`] instead (once;
+    /// the deadline is then cleared and the protothread continues as written). Uses one timer
+    /// slot while set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSupported`] outside a protothread; [`Error::OutOfResources`] when no timer
+    /// slot is free.
+    fn set_deadline(&mut self, at_ms: Option<u64>) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// `now_ms() + ms`, saturating: a deadline or sleep time `ms` milliseconds from now.
+    fn after_ms(&self, ms: u64) -> u64 {
+        self.now_ms().saturating_add(ms)
     }
 }
 

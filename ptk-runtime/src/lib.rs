@@ -27,6 +27,7 @@ mod handle;
 mod io;
 mod pool;
 mod pt;
+mod status;
 
 pub use cx::{Cx, Handler};
 pub use error::{Capacity, Error, Result};
@@ -52,3 +53,4 @@ pub mod kind {
 }
 pub use pool::{Pool, Slot};
 pub use pt::{Protothread, Pt, Site, Status, Step};
+pub use status::{Outcome, PtPool, PtStatus};

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::Pool;
 
+use super::protothreads::Protothreads;
 use super::ready::{Dir, ReadyQueue};
 use super::remote::Shared;
 use super::tcp::{ListenerEntry, StreamEntry};
@@ -47,6 +48,17 @@ pub(crate) struct Core<'s, A> {
     /// A descriptor kept in reserve so an `accept` that hits `EMFILE` can still take the
     /// pending connection off the queue (and close it) instead of spinning on it.
     pub(crate) spare_fd: Option<std::fs::File>,
+    pub(crate) pts: Protothreads<'s>,
+    /// The protothread being resumed, if any (handlers run with `None`).
+    pub(crate) current: Option<RawHandle>,
+    /// Operations the running protothread may still complete in this resume.
+    pub(crate) budget: u32,
+    /// The running protothread ran out of budget and must be queued again.
+    pub(crate) yield_requested: bool,
+    /// The running protothread killed itself; it ends when its resume returns.
+    pub(crate) kill_current: bool,
+    /// The running protothread registered a wake-up (resource, timer or join) in this resume.
+    pub(crate) registered: bool,
 }
 
 impl<A> Core<'_, A> {
@@ -71,6 +83,7 @@ impl<A> Core<'_, A> {
     /// Whether work is waiting that a blocking poll would delay.
     pub(crate) fn has_immediate_work(&self) -> bool {
         self.ready.len() > 0
+            || self.pts.run_len() > self.pts.repolls()
             || self
                 .shared
                 .doorbell

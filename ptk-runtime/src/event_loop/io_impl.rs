@@ -12,20 +12,35 @@ use crate::cx::Handler;
 use crate::error::{Error, Result};
 use crate::event::{ListenOptions, Shutdown, Trigger};
 use crate::handle::{
-    Handle, RawHandle, ResourceType, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
+    Handle, Protothread as ProtothreadKind, RawHandle, ResourceType, TcpListener, TcpStream, Timer,
+    UdpSocket, UserEvents,
 };
 use crate::io::{Io, MulticastInterface};
+use crate::status::{Outcome, PtStatus};
 
 use super::core::Core;
 use super::timers::{Purpose, TimerEntry};
 use super::user_events::UserEventsEntry;
 use super::waiter::Waiter;
 
-fn ready_err<T>(core: &mut Core<'_, impl Sized>, p: Poll<Result<T>>) -> Poll<Result<T>> {
-    if let Poll::Ready(Err(e)) = &p {
-        core.last_error = Some(*e);
+impl<A> Core<'_, A> {
+    /// Runs an operation that may have to wait on `(h, trigger)`: spends budget first,
+    /// registers the running protothread when it answers `Pending`, records errors.
+    fn waiting_op<T>(
+        &mut self,
+        h: RawHandle,
+        trigger: Trigger,
+        op: impl FnOnce(&mut Self) -> Poll<Result<T>>,
+    ) -> Poll<Result<T>> {
+        if self.out_of_budget() {
+            return Poll::Pending;
+        }
+        match op(self) {
+            Poll::Pending => self.pend(Some((h, trigger))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            ready => ready,
+        }
     }
-    p
 }
 
 impl<A: 'static> Io for Core<'_, A> {
@@ -42,6 +57,7 @@ impl<A: 'static> Io for Core<'_, A> {
     }
 
     fn close(&mut self, h: RawHandle) -> Result<()> {
+        self.wake_waiters_of(h);
         let closed = match h.resource_type() {
             ResourceType::Timer => match self.timers.get(h) {
                 Ok(t) if t.purpose == Purpose::User => {
@@ -144,8 +160,9 @@ impl<A: 'static> Io for Core<'_, A> {
         &mut self,
         listener: Handle<TcpListener>,
     ) -> Poll<Result<(Handle<TcpStream>, SocketAddr)>> {
-        let p = Core::accept(self, listener);
-        ready_err(self, p)
+        self.waiting_op(listener.raw(), Trigger::Readable, |c| {
+            Core::accept(c, listener)
+        })
     }
 
     fn tcp_connect(
@@ -158,18 +175,21 @@ impl<A: 'static> Io for Core<'_, A> {
     }
 
     fn connected(&mut self, stream: Handle<TcpStream>) -> Poll<Result<()>> {
-        let p = Core::connected(self, stream);
-        ready_err(self, p)
+        self.waiting_op(stream.raw(), Trigger::Writable, |c| {
+            Core::connected(c, stream)
+        })
     }
 
     fn read(&mut self, stream: Handle<TcpStream>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        let p = Core::read(self, stream, buf);
-        ready_err(self, p)
+        self.waiting_op(stream.raw(), Trigger::Readable, |c| {
+            Core::read(c, stream, buf)
+        })
     }
 
     fn write(&mut self, stream: Handle<TcpStream>, buf: &[u8]) -> Poll<Result<usize>> {
-        let p = Core::write(self, stream, buf);
-        ready_err(self, p)
+        self.waiting_op(stream.raw(), Trigger::Writable, |c| {
+            Core::write(c, stream, buf)
+        })
     }
 
     fn shutdown(&mut self, stream: Handle<TcpStream>, how: Shutdown) -> Result<()> {
@@ -239,8 +259,9 @@ impl<A: 'static> Io for Core<'_, A> {
         buf: &[u8],
         to: SocketAddr,
     ) -> Poll<Result<usize>> {
-        let p = Core::send_to(self, socket, buf, to);
-        ready_err(self, p)
+        self.waiting_op(socket.raw(), Trigger::Writable, |c| {
+            Core::send_to(c, socket, buf, to)
+        })
     }
 
     fn recv_from(
@@ -248,8 +269,9 @@ impl<A: 'static> Io for Core<'_, A> {
         socket: Handle<UdpSocket>,
         buf: &mut [u8],
     ) -> Poll<Result<(usize, SocketAddr)>> {
-        let p = Core::recv_from(self, socket, buf);
-        ready_err(self, p)
+        self.waiting_op(socket.raw(), Trigger::Readable, |c| {
+            Core::recv_from(c, socket, buf)
+        })
     }
 
     fn set_broadcast(&mut self, socket: Handle<UdpSocket>, on: bool) -> Result<()> {
@@ -320,14 +342,53 @@ impl<A: 'static> Io for Core<'_, A> {
     }
 
     fn take_event(&mut self, source: Handle<UserEvents>, id: u32) -> Poll<Result<u32>> {
-        match self.shared.sources.slot_of(source.raw(), id, false) {
-            Err(e) => Poll::Ready(Err(self.fail(e))),
-            Ok(None) => Poll::Pending,
-            Ok(Some(k)) => match self.shared.sources.take(source.raw(), k) {
-                0 => Poll::Pending,
-                n => Poll::Ready(Ok(n)),
-            },
-        }
+        self.waiting_op(source.raw(), Trigger::User(id), |c| {
+            match c.shared.sources.slot_of(source.raw(), id, false)? {
+                Some(k) => match c.shared.sources.take(source.raw(), k) {
+                    0 => Poll::Pending,
+                    n => Poll::Ready(Ok(n)),
+                },
+                None => Poll::Pending,
+            }
+        })
+    }
+
+    fn spawn_any(
+        &mut self,
+        pool: u8,
+        loop_id: u8,
+        ctx: &mut dyn Any,
+    ) -> Result<Handle<ProtothreadKind>> {
+        let r = self.pts.spawn(pool, loop_id, ctx);
+        let h = self.note(r)?;
+        self.pts.push_run(h.slot());
+        Ok(Handle::from_raw_unchecked(h))
+    }
+
+    fn kill(&mut self, pt: Handle<ProtothreadKind>) -> Result<()> {
+        let r = self.pt_kill(pt.raw());
+        self.note(r)
+    }
+
+    fn restart(&mut self, pt: Handle<ProtothreadKind>) -> Result<()> {
+        let r = self.pt_restart(pt.raw());
+        self.note(r)
+    }
+
+    fn pt_status(&self, pt: Handle<ProtothreadKind>) -> Result<PtStatus> {
+        Core::pt_status(self, pt.raw())
+    }
+
+    fn join(&mut self, pt: Handle<ProtothreadKind>) -> Poll<Result<Outcome>> {
+        self.pt_join(pt.raw())
+    }
+
+    fn sleep_until(&mut self, at_ms: u64) -> Poll<Result<()>> {
+        self.pt_sleep_until(at_ms)
+    }
+
+    fn set_deadline(&mut self, at_ms: Option<u64>) -> Result<()> {
+        self.pt_set_deadline(at_ms)
     }
 }
 

@@ -4,6 +4,7 @@ mod core;
 mod io_impl;
 mod loop_id;
 mod managed;
+mod protothreads;
 mod ready;
 mod remote;
 mod storage;
@@ -13,6 +14,7 @@ mod timers;
 mod udp;
 mod user_events;
 mod waiter;
+mod waits;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
@@ -25,8 +27,11 @@ use crate::event::{Event, EventKind, Trigger};
 use crate::handle::{Handle, Loop, RawHandle, ResourceType};
 use crate::io::Io;
 use crate::pool::Pool;
+use crate::pt::Protothread;
+use crate::status::{Outcome, PtPool};
 
 use self::core::{Core, WAKER};
+use self::protothreads::{Protothreads, TaskStep};
 use self::ready::{Dir, ReadyQueue};
 use self::remote::Shared;
 use self::timers::{Purpose, TimerQueue};
@@ -50,6 +55,9 @@ pub struct Config {
     pub events_per_poll: usize,
     /// How many posted calls can wait at once (default 64).
     pub post_queue: usize,
+    /// How many protothread contexts the loop can hold in all its pools together (default
+    /// 1024). The table of their scheduling state is made once, in [`EventLoop::new`].
+    pub protothreads: usize,
 }
 
 impl Default for Config {
@@ -57,6 +65,7 @@ impl Default for Config {
         Config {
             events_per_poll: 1024,
             post_queue: 64,
+            protothreads: 1024,
         }
     }
 }
@@ -185,6 +194,12 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             now: 0,
             last_error: None,
             spare_fd: tcp::open_spare(),
+            pts: Protothreads::new(id, config.protothreads),
+            current: None,
+            budget: 0,
+            yield_requested: false,
+            kill_current: false,
+            registered: false,
         };
         let mut guard = guard;
         guard.0 = None;
@@ -280,6 +295,51 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         let _ = self.core.set_waiter(handle.into(), trigger, Waiter::None);
     }
 
+    /// Lends `contexts` to the loop as a pool of protothreads of type `C`, for the loop's
+    /// lifetime. Each context is a slot: [`Cx::spawn`] moves a new context value into a free
+    /// one; when the protothread ends the slot is free again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]`(`[`Capacity::Protothreads`]`)` when the loop's table
+    /// ([`Config::protothreads`]) cannot hold that many more; [`Error::InvalidArgument`]
+    /// beyond 16 pools.
+    pub fn add_protothreads<C>(&mut self, contexts: &'s mut [C]) -> Result<PtPool<C>>
+    where
+        C: Protothread + 'static,
+        C::Output: Into<Outcome>,
+    {
+        let r = self.core.pts.add_pool(contexts);
+        let index = self.core.note(r)?;
+        Ok(PtPool::new(index, self.core.id))
+    }
+
+    /// Spawns a protothread into `pool` (see [`Cx::spawn`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Cx::spawn`].
+    pub fn spawn<C>(&mut self, pool: PtPool<C>, ctx: C) -> Result<Handle<crate::kind::Protothread>>
+    where
+        C: Protothread + 'static,
+        C::Output: Into<Outcome>,
+    {
+        self.cx().spawn(pool, ctx)
+    }
+
+    /// How many protothreads of `pool` are running, and how many contexts it has.
+    pub fn pool_usage<C>(&self, pool: PtPool<C>) -> (usize, usize) {
+        if pool.loop_id != self.core.id {
+            return (0, 0);
+        }
+        self.core.pts.pool_usage(pool.index).unwrap_or((0, 0))
+    }
+
+    /// How many protothreads are running in all pools.
+    pub fn protothreads_running(&self) -> usize {
+        self.core.pts.live_count()
+    }
+
     /// Runs one iteration (see [`EventLoop`] for its order), waiting at most
     /// `timeout` (`None`: until something happens). Returns how many handler calls it made.
     ///
@@ -309,6 +369,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         let mut calls = fire_timers(core, app);
         calls += run_io(core, app, &self.events);
         calls += run_remote(core, app);
+        calls += run_protothreads(core);
         Ok(calls)
     }
 
@@ -438,6 +499,7 @@ fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
                 core.connect_timed_out(stream);
                 calls += dispatch_io(core, app, stream, Dir::Write);
             }
+            Purpose::PtTimer(pt) => core.wake_pt(pt),
             Purpose::User => {
                 let waiter = t.waiter;
                 let mut missed = 0;
@@ -449,17 +511,19 @@ fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
                         .saturating_add((periods + 1).saturating_mul(t.interval));
                     core.timer_queue.arm(&mut core.timers, slot, next);
                 }
-                if let Some(f) = waiter.handler() {
-                    call(
-                        core,
-                        app,
-                        f,
-                        Event {
-                            handle: h,
-                            kind: EventKind::Expired { missed },
-                        },
-                    );
-                    calls += 1;
+                match waiter {
+                    Waiter::Handler(f) => {
+                        let kind = EventKind::Expired { missed };
+                        call(core, app, f, Event { handle: h, kind });
+                        calls += 1;
+                    }
+                    Waiter::Pt(pt) => {
+                        if let Ok(t) = core.timers.get_mut(h) {
+                            t.waiter = Waiter::None;
+                        }
+                        core.wake_pt(pt);
+                    }
+                    Waiter::None => {}
                 }
             }
         }
@@ -531,8 +595,8 @@ fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, di
     let Some((waiter, ready)) = core.io_waiter(h, dir) else {
         return 0;
     };
-    match waiter.handler() {
-        Some(f) if ready => {
+    match waiter {
+        Waiter::Handler(f) if ready => {
             let kind = match dir {
                 Dir::Read => EventKind::Readable,
                 Dir::Write => EventKind::Writable,
@@ -541,8 +605,18 @@ fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, di
             core.requeue_if_ready(h, dir);
             1
         }
-        Some(_) => 0,
-        None => {
+        Waiter::Handler(_) => 0,
+        Waiter::Pt(pt) => {
+            // One-shot: the protothread re-polls and registers again if it must wait.
+            let trigger = match dir {
+                Dir::Read => Trigger::Readable,
+                Dir::Write => Trigger::Writable,
+            };
+            let _ = core.set_waiter(h, trigger, Waiter::None);
+            core.wake_pt(pt);
+            0
+        }
+        Waiter::None => {
             if dir == Dir::Write {
                 match h.resource_type() {
                     ResourceType::TcpStream => core.disarm_stream_write(h),
@@ -569,9 +643,18 @@ fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
             let Some((h, entry)) = core.user.get_by_index(i) else {
                 return;
             };
-            let Some(f) = entry.waiters[k].handler() else {
-                continue;
-            }; // stays latched
+            let f = match entry.waiters[k] {
+                Waiter::Handler(f) => f,
+                Waiter::Pt(pt) => {
+                    // The protothread takes the count itself when it re-polls.
+                    if let Ok(e) = core.user.get_mut(h) {
+                        e.waiters[k] = Waiter::None;
+                    }
+                    core.wake_pt(pt);
+                    continue;
+                }
+                Waiter::None => continue, // stays latched
+            };
             let count = shared.sources.take(h, k);
             let Some(id) = shared.sources.id_at(h, k) else {
                 continue;
@@ -599,4 +682,41 @@ fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
         calls += 1;
     }
     calls
+}
+
+/// Resumes the protothreads that were runnable when this step began, in queue order.
+fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
+    let mut resumed = 0;
+    for _ in 0..core.pts.run_len() {
+        let Some(i) = core.pts.pop_run() else { break };
+        let entry = &mut core.pts.entries[i as usize];
+        if !entry.live {
+            continue;
+        }
+        let Some(task) = entry.task.take() else {
+            continue;
+        };
+        let h = core.pts.handle(i);
+        core.begin_resume(h);
+        let step = {
+            let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
+            task.resume_task(&mut cx)
+        };
+        core.current = None;
+        core.pts.entries[i as usize].task = Some(task);
+        resumed += 1;
+        if std::mem::take(&mut core.kill_current) {
+            core.end_pt(i, Outcome::Killed);
+            continue;
+        }
+        match step {
+            TaskStep::Ended(outcome) => core.end_pt(i, outcome),
+            TaskStep::Yielded => core.pts.push_run(i),
+            TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
+            // Waiting on a bare condition: check it again after the next thing that happens.
+            TaskStep::Pending if !core.registered => core.pts.push_repoll(i),
+            TaskStep::Pending => {}
+        }
+    }
+    resumed
 }

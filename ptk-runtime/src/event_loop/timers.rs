@@ -19,6 +19,8 @@ pub(crate) enum Purpose {
     User,
     /// The timeout of a connecting stream.
     ConnectDeadline(RawHandle),
+    /// The sleep or deadline of a protothread.
+    PtTimer(RawHandle),
 }
 
 /// The state of one timer (opaque; see [`Storage::timers`](super::Storage::timers)).

@@ -1,0 +1,363 @@
+//! Protothreads on the loop: pools of user contexts, the table that schedules them, and the
+//! run queue.
+//!
+//! The caller lends each pool's contexts as `&'s mut [C]` (memory it placed). Every context is
+//! bound for the loop's life to one entry of the protothread table, made once in
+//! [`EventLoop::new`](super::EventLoop::new) from [`Config::protothreads`](super::Config).
+//! Spawning into a pool takes that pool's oldest free entry and moves the new context value
+//! into it; a resume takes the context reference out of its entry for the duration of the call,
+//! so the running protothread can spawn, kill or inspect any other one (even of its own pool)
+//! through its [`Cx`](crate::Cx) without aliasing.
+//!
+//! A protothread is resumed only when something it waits on fired, its deadline or sleep
+//! passed, or it yielded; never by polling all of them. Each entry waits on at most one
+//! resource at a time (a new wait replaces the old registration).
+
+use std::any::Any;
+
+use crate::cx::Cx;
+use crate::error::{Capacity, Error, Result};
+use crate::event::Trigger;
+use crate::handle::{RawHandle, ResourceType};
+use crate::pt::{Protothread, Site, Step};
+use crate::status::Outcome;
+
+const NIL: u32 = u32::MAX;
+
+/// At most this many pools per loop.
+pub(crate) const MAX_POOLS: usize = 16;
+
+/// How many operations one resume may complete before the loop makes it yield, so a
+/// protothread that always finds data ready cannot starve the others.
+pub(crate) const BUDGET: u32 = 64;
+
+/// What the table needs of a context: the object-safe face of [`Protothread`].
+pub(crate) trait Task {
+    fn resume_task(&mut self, cx: &mut Cx<'_>) -> TaskStep;
+    fn site_of(&self) -> Option<&'static Site>;
+    fn reset_pt(&mut self);
+    /// Moves the `Option<Self>` behind `src` into `self`; `false` if `src` holds another type.
+    fn load(&mut self, src: &mut dyn Any) -> bool;
+}
+
+pub(crate) enum TaskStep {
+    Pending,
+    Yielded,
+    Ended(Outcome),
+}
+
+impl<C> Task for C
+where
+    C: Protothread + 'static,
+    C::Output: Into<Outcome>,
+{
+    fn resume_task(&mut self, cx: &mut Cx<'_>) -> TaskStep {
+        match self.resume(cx) {
+            Step::Pending => TaskStep::Pending,
+            Step::Yielded => TaskStep::Yielded,
+            Step::Done(out) => TaskStep::Ended(out.into()),
+            Step::Exited => TaskStep::Ended(Outcome::Exited),
+        }
+    }
+
+    fn site_of(&self) -> Option<&'static Site> {
+        self.site()
+    }
+
+    fn reset_pt(&mut self) {
+        self.pt_mut().reset();
+    }
+
+    fn load(&mut self, src: &mut dyn Any) -> bool {
+        match src.downcast_mut::<Option<C>>().and_then(Option::take) {
+            Some(value) => {
+                *self = value;
+                self.pt_mut().reset();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One entry of the protothread table.
+pub(crate) struct PtEntry<'s> {
+    /// The bound context; `None` only while it is being resumed.
+    pub(crate) task: Option<&'s mut (dyn Task + 'static)>,
+    pub(crate) generation: u16,
+    pub(crate) pool: u8,
+    pub(crate) live: bool,
+    pub(crate) outcome: Option<Outcome>,
+    free_next: u32,
+    run_next: u32,
+    pub(crate) queued: bool,
+    /// Queued only to re-check a condition it waits for (`pt_wait_until!`), not because
+    /// something happened: such entries do not keep the loop from blocking in its poll.
+    repoll: bool,
+    pub(crate) waiting: Option<(RawHandle, Trigger)>,
+    pub(crate) sleep: Option<u64>,
+    pub(crate) deadline: Option<u64>,
+    pub(crate) timer: Option<RawHandle>,
+    pub(crate) joiner: Option<RawHandle>,
+}
+
+struct PoolInfo {
+    free_head: u32,
+    free_tail: u32,
+    live: u32,
+    capacity: u32,
+}
+
+/// The protothread table and run queue of one loop.
+pub(crate) struct Protothreads<'s> {
+    loop_id: u8,
+    pub(crate) entries: Box<[PtEntry<'s>]>,
+    bound: usize,
+    pools: Vec<PoolInfo>,
+    run_head: u32,
+    run_tail: u32,
+    run_len: usize,
+    repolls: usize,
+}
+
+impl<'s> Protothreads<'s> {
+    pub(crate) fn new(loop_id: u8, capacity: usize) -> Self {
+        let entries = (0..capacity.min(NIL as usize - 1))
+            .map(|_| PtEntry {
+                task: None,
+                generation: 0,
+                pool: 0,
+                live: false,
+                outcome: None,
+                free_next: NIL,
+                run_next: NIL,
+                queued: false,
+                repoll: false,
+                waiting: None,
+                sleep: None,
+                deadline: None,
+                timer: None,
+                joiner: None,
+            })
+            .collect();
+        Protothreads {
+            loop_id,
+            entries,
+            bound: 0,
+            pools: Vec::with_capacity(MAX_POOLS),
+            run_head: NIL,
+            run_tail: NIL,
+            run_len: 0,
+            repolls: 0,
+        }
+    }
+
+    /// Binds every context of `contexts` to a table entry, as a new pool.
+    pub(crate) fn add_pool<C>(&mut self, contexts: &'s mut [C]) -> Result<u8>
+    where
+        C: Protothread + 'static,
+        C::Output: Into<Outcome>,
+    {
+        if self.pools.len() == MAX_POOLS {
+            return Err(Error::InvalidArgument);
+        }
+        if contexts.len() > self.entries.len() - self.bound {
+            return Err(Error::OutOfResources(Capacity::Protothreads));
+        }
+        let pool = self.pools.len() as u8;
+        let mut info = PoolInfo {
+            free_head: NIL,
+            free_tail: NIL,
+            live: 0,
+            capacity: contexts.len() as u32,
+        };
+        for ctx in contexts.iter_mut() {
+            let i = self.bound as u32;
+            let e = &mut self.entries[i as usize];
+            e.task = Some(ctx);
+            e.pool = pool;
+            push_free(&mut self.entries, &mut info, i);
+            self.bound += 1;
+        }
+        self.pools.push(info);
+        Ok(pool)
+    }
+
+    pub(crate) fn handle(&self, i: u32) -> RawHandle {
+        RawHandle::new(
+            ResourceType::Protothread,
+            self.loop_id,
+            self.entries[i as usize].generation,
+            i,
+        )
+    }
+
+    /// The entry index of `h` if its generation matches (live or ended).
+    pub(crate) fn index(&self, h: RawHandle) -> Result<u32> {
+        if h.resource_type() != ResourceType::Protothread || h.loop_id() != self.loop_id {
+            return Err(Error::InvalidHandle);
+        }
+        let i = h.slot();
+        match self.entries.get(i as usize) {
+            Some(e) if e.generation == h.generation() && (e.live || e.outcome.is_some()) => Ok(i),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// The entry index of `h` if it names a live protothread.
+    pub(crate) fn live_index(&self, h: RawHandle) -> Result<u32> {
+        let i = self.index(h)?;
+        if self.entries[i as usize].live {
+            Ok(i)
+        } else {
+            Err(Error::InvalidHandle)
+        }
+    }
+
+    /// Takes the oldest free entry of `pool`, moves the context in `value` into it and marks it
+    /// live (not yet queued).
+    pub(crate) fn spawn(
+        &mut self,
+        pool: u8,
+        loop_id: u8,
+        value: &mut dyn Any,
+    ) -> Result<RawHandle> {
+        if loop_id != self.loop_id {
+            return Err(Error::InvalidHandle);
+        }
+        let info = self
+            .pools
+            .get_mut(usize::from(pool))
+            .ok_or(Error::InvalidArgument)?;
+        let i = info.free_head;
+        if i == NIL {
+            return Err(Error::OutOfResources(Capacity::Protothreads));
+        }
+        let e = &mut self.entries[i as usize];
+        let Some(task) = e.task.as_mut() else {
+            return Err(Error::InvalidArgument);
+        };
+        if !task.load(value) {
+            return Err(Error::InvalidArgument);
+        }
+        info.free_head = e.free_next;
+        if info.free_head == NIL {
+            info.free_tail = NIL;
+        }
+        info.live += 1;
+        e.free_next = NIL;
+        e.generation = e.generation.wrapping_add(1);
+        e.live = true;
+        e.outcome = None;
+        e.waiting = None;
+        e.sleep = None;
+        e.deadline = None;
+        e.joiner = None;
+        Ok(self.handle(i))
+    }
+
+    /// Marks entry `i` ended and returns it to its pool's free list. Registrations are the
+    /// caller's to clear first.
+    pub(crate) fn end(&mut self, i: u32, outcome: Outcome) {
+        let e = &mut self.entries[i as usize];
+        if !e.live {
+            return;
+        }
+        e.live = false;
+        e.outcome = Some(outcome);
+        e.waiting = None;
+        e.sleep = None;
+        e.deadline = None;
+        let pool = usize::from(e.pool);
+        if let Some(info) = self.pools.get_mut(pool) {
+            info.live -= 1;
+            push_free(&mut self.entries, info, i);
+        }
+    }
+
+    /// Queues entry `i` to run (once), because something it waited for happened.
+    pub(crate) fn push_run(&mut self, i: u32) {
+        let e = &mut self.entries[i as usize];
+        if e.repoll {
+            e.repoll = false;
+            self.repolls -= 1;
+        }
+        self.link(i);
+    }
+
+    /// Queues entry `i` to re-check its condition after the next thing that happens.
+    pub(crate) fn push_repoll(&mut self, i: u32) {
+        let e = &mut self.entries[i as usize];
+        if e.queued || !e.live {
+            return;
+        }
+        e.repoll = true;
+        self.repolls += 1;
+        self.link(i);
+    }
+
+    pub(crate) fn repolls(&self) -> usize {
+        self.repolls
+    }
+
+    fn link(&mut self, i: u32) {
+        let e = &mut self.entries[i as usize];
+        if e.queued || !e.live {
+            return;
+        }
+        e.queued = true;
+        e.run_next = NIL;
+        if self.run_tail == NIL {
+            self.run_head = i;
+        } else {
+            self.entries[self.run_tail as usize].run_next = i;
+        }
+        self.run_tail = i;
+        self.run_len += 1;
+    }
+
+    pub(crate) fn pop_run(&mut self) -> Option<u32> {
+        let i = self.run_head;
+        if i == NIL {
+            return None;
+        }
+        let e = &mut self.entries[i as usize];
+        self.run_head = e.run_next;
+        if self.run_head == NIL {
+            self.run_tail = NIL;
+        }
+        e.run_next = NIL;
+        e.queued = false;
+        if e.repoll {
+            e.repoll = false;
+            self.repolls -= 1;
+        }
+        self.run_len -= 1;
+        Some(i)
+    }
+
+    pub(crate) fn run_len(&self) -> usize {
+        self.run_len
+    }
+
+    /// (live, capacity) of a pool.
+    pub(crate) fn pool_usage(&self, pool: u8) -> Option<(usize, usize)> {
+        self.pools
+            .get(usize::from(pool))
+            .map(|p| (p.live as usize, p.capacity as usize))
+    }
+
+    pub(crate) fn live_count(&self) -> usize {
+        self.pools.iter().map(|p| p.live as usize).sum()
+    }
+}
+
+fn push_free(entries: &mut [PtEntry<'_>], info: &mut PoolInfo, i: u32) {
+    entries[i as usize].free_next = NIL;
+    if info.free_tail == NIL {
+        info.free_head = i;
+    } else {
+        entries[info.free_tail as usize].free_next = i;
+    }
+    info.free_tail = i;
+}
