@@ -7,6 +7,7 @@
 //! no loop behind it and every operation is [`Error::NotSupported`](crate::Error::NotSupported).
 
 use core::ops::{Deref, DerefMut};
+use core::task::{Context, Waker};
 
 use crate::error::Result;
 use crate::event::{Event, Trigger};
@@ -35,6 +36,7 @@ pub struct Cx<'a> {
     io: Option<&'a mut (dyn Io + 'a)>,
     detached: Detached,
     current: Option<RawHandle>,
+    waker: Option<&'a Waker>,
 }
 
 impl Cx<'static> {
@@ -45,6 +47,7 @@ impl Cx<'static> {
             io: None,
             detached: Detached,
             current: None,
+            waker: None,
         }
     }
 }
@@ -57,7 +60,25 @@ impl<'a> Cx<'a> {
             io: Some(io),
             detached: Detached,
             current: current.map(Handle::raw),
+            waker: None,
         }
+    }
+
+    /// A context with no event loop behind it whose [`task_context`](Self::task_context) wakes
+    /// `waker`: how [`PtFuture`](crate::PtFuture) lets a protothread await ordinary futures
+    /// (`pt_await!(fut.as_mut().poll(&mut cx.task_context().unwrap()))`).
+    pub fn from_waker(waker: &'a Waker) -> Cx<'a> {
+        Cx {
+            io: None,
+            detached: Detached,
+            current: None,
+            waker: Some(waker),
+        }
+    }
+
+    /// A `std::task::Context` for polling futures, when this context was made from a waker.
+    pub fn task_context(&self) -> Option<Context<'a>> {
+        self.waker.map(Context::from_waker)
     }
 
     /// Whether there is no event loop behind this context.

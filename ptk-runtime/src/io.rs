@@ -190,6 +190,26 @@ pub trait Io {
         Poll::Ready(Err(Error::NotSupported))
     }
 
+    /// Writes all of `buf`, across as many resumes as it takes: `written` (kept in the
+    /// context) counts the bytes already written and must start at 0. `Ready(Ok(()))` once
+    /// `*written == buf.len()`.
+    fn write_all(
+        &mut self,
+        stream: Handle<TcpStream>,
+        buf: &[u8],
+        written: &mut usize,
+    ) -> Poll<Result<()>> {
+        while *written < buf.len() {
+            match self.write(stream, &buf[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Closed)),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Shuts down one or both halves of the connection.
     ///
     /// # Errors

@@ -23,6 +23,8 @@ mod error;
 mod event;
 #[cfg(feature = "std")]
 mod event_loop;
+mod framing;
+mod future;
 mod handle;
 mod io;
 mod pool;
@@ -51,6 +53,8 @@ pub mod kind {
         Loop, Protothread, Semaphore, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
     };
 }
+pub use framing::{FrameReader, FrameWriter, HEADER_LEN};
+pub use future::PtFuture;
 pub use pool::{Pool, Slot};
 pub use pt::{Protothread, Pt, Site, Status, Step};
 pub use status::{Outcome, PtPool, PtStatus};
