@@ -268,6 +268,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         timers: 1,
         udp_sockets: 0,
         user_event_sources: 0,
+        semaphores: 0,
     };
     // Buffers hold one whole frame plus the header of the next.
     let conns = (0..o.max_connections)

@@ -97,16 +97,16 @@ pub enum Capacity {
     TcpStreams,
     /// UDP socket slots (`Storage::udp_sockets`).
     UdpSockets,
-    /// User event sources (`Config::user_event_sources`).
+    /// User event sources (`Storage::user_events`).
     UserEventSources,
-    /// Distinct event ids one user event source can hold (`Config::events_per_source`).
+    /// Distinct event ids one user event source can hold (`USER_EVENT_IDS`).
     UserEventIds,
     /// Deferred calls waiting in the post queue (`Config::post_queue`).
     PostQueue,
-    /// Protothread slots.
+    /// Contexts of a protothread pool (or entries of `Config::protothreads`).
     Protothreads,
-    /// Handler slots (`Storage::handlers`).
-    Handlers,
+    /// Counting semaphore slots (`Storage::semaphores`).
+    Semaphores,
     /// Operating-system file descriptors (`EMFILE`/`ENFILE`): raise the process limit
     /// (`ulimit -n`) or serve fewer connections.
     FileDescriptors,
@@ -132,16 +132,19 @@ impl Capacity {
                 "every UDP socket slot is in use (give `Storage::udp_sockets` more slots)"
             }
             Capacity::UserEventSources => {
-                "every user event source is in use (raise `Config::user_event_sources`)"
+                "every user event source is in use (give `Storage::user_events` more slots)"
             }
             Capacity::UserEventIds => {
                 "this user event source holds as many distinct ids as it can \
-                 (raise `Config::events_per_source`)"
+                 (`USER_EVENT_IDS`); use another source for more ids"
             }
             Capacity::PostQueue => "the post queue is full (raise `Config::post_queue`)",
-            Capacity::Protothreads => "every protothread slot is in use (give the pool more slots)",
-            Capacity::Handlers => {
-                "every handler slot is in use (give `Storage::handlers` more slots)"
+            Capacity::Protothreads => {
+                "every context of the protothread pool is in use (lend the pool more contexts; \
+                 the loop's table holds `Config::protothreads` in all)"
+            }
+            Capacity::Semaphores => {
+                "every semaphore slot is in use (give `Storage::semaphores` more slots)"
             }
             Capacity::FileDescriptors => {
                 "the process is out of file descriptors (raise `ulimit -n` or serve fewer sockets)"

@@ -13,6 +13,9 @@ pub enum Trigger {
     Expired,
     /// An event id of a user event source was raised.
     User(u32),
+    /// A counting semaphore was signalled (protothreads wait for it with
+    /// [`Io::sem_wait`](crate::Io::sem_wait); handlers cannot be set on it).
+    Signal,
 }
 
 /// What happened, as delivered to a handler.

@@ -7,8 +7,8 @@ use core::task::Poll;
 use crate::error::{Error, Result};
 use crate::event::{ListenOptions, Shutdown, Trigger};
 use crate::handle::{
-    Handle, Protothread as ProtothreadKind, RawHandle, TcpListener, TcpStream, Timer, UdpSocket,
-    UserEvents,
+    Handle, Protothread as ProtothreadKind, RawHandle, Semaphore, TcpListener, TcpStream, Timer,
+    UdpSocket, UserEvents,
 };
 use crate::status::{Outcome, PtStatus};
 
@@ -426,6 +426,43 @@ pub trait Io {
     fn take_event(&mut self, source: Handle<UserEvents>, id: u32) -> Poll<Result<u32>> {
         Poll::Ready(Err(Error::NotSupported))
     }
+    // ----- semaphores -----
+
+    /// Creates a counting semaphore holding `initial` units.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`] when every semaphore slot is in use.
+    fn sem_create(&mut self, initial: u32) -> Result<Handle<Semaphore>> {
+        Err(Error::NotSupported)
+    }
+
+    /// Adds one unit: it goes to the protothread that has waited longest (woken holding it),
+    /// or into the count. From other threads use
+    /// [`LoopRemote::signal`](crate::LoopRemote::signal).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`].
+    fn sem_signal(&mut self, semaphore: Handle<Semaphore>) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// Takes one unit: `Ready(Ok(()))` at once if the count is positive, else the running
+    /// protothread queues (first come, first served) and gets the next signalled unit.
+    fn sem_wait(&mut self, semaphore: Handle<Semaphore>) -> Poll<Result<()>> {
+        Poll::Ready(Err(Error::NotSupported))
+    }
+
+    /// The units a semaphore holds now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`].
+    fn sem_count(&self, semaphore: Handle<Semaphore>) -> Result<u32> {
+        Err(Error::NotSupported)
+    }
+
     // ----- protothreads -----
 
     /// Spawns a protothread into pool `pool` of loop `loop_id`, moving the context out of

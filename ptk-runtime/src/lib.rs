@@ -37,7 +37,7 @@ pub use event::{Event, EventKind, ListenOptions, Shutdown, Trigger};
 #[cfg(feature = "std")]
 pub use event_loop::{
     Capacities, Config, EventLoop, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn,
-    Ready, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry,
+    Ready, SemEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry,
     USER_EVENT_IDS,
 };
 pub use handle::{

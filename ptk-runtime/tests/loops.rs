@@ -132,6 +132,7 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         tcp_streams: 2,
         udp_sockets: 1,
         user_event_sources: 2,
+        semaphores: 1,
     };
     let large = Capacities {
         timers: 8,
@@ -139,6 +140,7 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         tcp_streams: 8,
         udp_sockets: 4,
         user_event_sources: 2,
+        semaphores: 1,
     };
     let mut memory_small = OwnedStorage::new(small);
     let mut memory_large = OwnedStorage::new(large);

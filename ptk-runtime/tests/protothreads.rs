@@ -271,3 +271,119 @@ fn resuming_a_protothread_in_a_cx_without_a_loop_is_not_supported() {
     // Detached: no clock, no timers; the sleep reports NotSupported and the thread ends.
     assert_eq!(s.resume(&mut cx), Step::Done(()));
 }
+
+/// Takes `want` units of a semaphore, one wait at a time.
+#[derive(Default)]
+struct SemWaiter {
+    pt: Pt,
+    sem: Option<Handle<ptk_runtime::Semaphore>>,
+    got: u32,
+    want: u32,
+}
+
+impl Protothread for SemWaiter {
+    type Output = Result<(), Error>;
+    fn resume(&mut self, cx: &mut Cx<'_>) -> Step<Result<(), Error>> {
+        let Some(sem) = self.sem else {
+            return Step::Done(Err(Error::InvalidArgument));
+        };
+        while self.got < self.want {
+            match cx.sem_wait(sem) {
+                Poll::Ready(Ok(())) => self.got += 1,
+                Poll::Ready(Err(e)) => return Step::Done(Err(e)),
+                Poll::Pending => {
+                    self.pt.suspend_at(1);
+                    return Step::Pending;
+                }
+            }
+        }
+        self.pt.finish(Status::Done);
+        Step::Done(Ok(()))
+    }
+    fn pt(&self) -> &Pt {
+        &self.pt
+    }
+    fn pt_mut(&mut self) -> &mut Pt {
+        &mut self.pt
+    }
+    fn sites(&self) -> &'static [Site] {
+        &[]
+    }
+}
+
+#[test]
+fn semaphore_units_signalled_from_another_thread_reach_waiters_first_come_first_served() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut waiters: Vec<SemWaiter> = (0..2).map(|_| SemWaiter::default()).collect();
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut waiters).unwrap();
+    let sem = ev.sem_create(0).unwrap();
+    let first = ev
+        .spawn(
+            pool,
+            SemWaiter {
+                sem: Some(sem),
+                want: 2,
+                ..SemWaiter::default()
+            },
+        )
+        .unwrap();
+    let second = ev
+        .spawn(
+            pool,
+            SemWaiter {
+                sem: Some(sem),
+                want: 1,
+                ..SemWaiter::default()
+            },
+        )
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(matches!(ev.pt_status(first), Ok(PtStatus::Waiting { .. })));
+
+    let remote = ev.remote();
+    std::thread::spawn(move || remote.signal(sem).unwrap())
+        .join()
+        .unwrap();
+    run_until(&mut ev, |ev| {
+        ev.sem_count(sem) == Ok(0) && ev.pt_status(first) != Ok(PtStatus::Runnable)
+    });
+    // The one unit went to the first waiter, which still wants another.
+    assert!(matches!(ev.pt_status(first), Ok(PtStatus::Waiting { .. })));
+    assert!(matches!(ev.pt_status(second), Ok(PtStatus::Waiting { .. })));
+
+    ev.sem_signal(sem).unwrap();
+    ev.sem_signal(sem).unwrap();
+    ev.sem_signal(sem).unwrap();
+    run_until(&mut ev, |ev| ev.protothreads_running() == 0);
+    assert_eq!(ev.pt_status(first), Ok(PtStatus::Ended(Outcome::Finished)));
+    assert_eq!(ev.pt_status(second), Ok(PtStatus::Ended(Outcome::Finished)));
+    assert_eq!(ev.sem_count(sem), Ok(1));
+}
+
+#[test]
+fn closing_a_semaphore_wakes_its_waiters_with_an_invalid_handle() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut waiters: Vec<SemWaiter> = (0..1).map(|_| SemWaiter::default()).collect();
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut waiters).unwrap();
+    let sem = ev.sem_create(0).unwrap();
+    let h = ev
+        .spawn(
+            pool,
+            SemWaiter {
+                sem: Some(sem),
+                want: 1,
+                ..SemWaiter::default()
+            },
+        )
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    ev.close(sem.raw()).unwrap();
+    run_until(&mut ev, |ev| ev.protothreads_running() == 0);
+    assert_eq!(
+        ev.pt_status(h),
+        Ok(PtStatus::Ended(Outcome::Failed(Error::InvalidHandle)))
+    );
+    assert_eq!(ev.remote().signal(sem), Err(Error::InvalidHandle));
+}

@@ -16,6 +16,7 @@ use crate::pool::Pool;
 use super::protothreads::Protothreads;
 use super::ready::{Dir, ReadyQueue};
 use super::remote::Shared;
+use super::semaphores::SemEntry;
 use super::tcp::{ListenerEntry, StreamEntry};
 use super::timers::{TimerEntry, TimerQueue};
 use super::udp::UdpEntry;
@@ -40,6 +41,7 @@ pub(crate) struct Core<'s, A> {
     pub(crate) streams: Pool<'s, StreamEntry<A>>,
     pub(crate) udp: Pool<'s, UdpEntry<A>>,
     pub(crate) user: Pool<'s, UserEventsEntry<A>>,
+    pub(crate) sems: Pool<'s, SemEntry>,
     pub(crate) shared: Arc<Shared<A>>,
     pub(crate) ready: ReadyQueue<'s>,
     pub(crate) epoch: Instant,

@@ -12,8 +12,8 @@ use crate::cx::Handler;
 use crate::error::{Error, Result};
 use crate::event::{ListenOptions, Shutdown, Trigger};
 use crate::handle::{
-    Handle, Protothread as ProtothreadKind, RawHandle, ResourceType, TcpListener, TcpStream, Timer,
-    UdpSocket, UserEvents,
+    Handle, Protothread as ProtothreadKind, RawHandle, ResourceType, Semaphore, TcpListener,
+    TcpStream, Timer, UdpSocket, UserEvents,
 };
 use crate::io::{Io, MulticastInterface};
 use crate::status::{Outcome, PtStatus};
@@ -69,6 +69,7 @@ impl<A: 'static> Io for Core<'_, A> {
             ResourceType::TcpListener => self.close_listener(h),
             ResourceType::TcpStream => self.close_stream(h),
             ResourceType::UdpSocket => self.close_udp(h),
+            ResourceType::Semaphore => self.close_sem(h),
             ResourceType::UserEvents => {
                 let ok = self.user.remove(h).is_ok();
                 if ok {
@@ -353,6 +354,24 @@ impl<A: 'static> Io for Core<'_, A> {
         })
     }
 
+    fn sem_create(&mut self, initial: u32) -> Result<Handle<Semaphore>> {
+        let r = Core::sem_create(self, initial);
+        self.note(r)
+    }
+
+    fn sem_signal(&mut self, semaphore: Handle<Semaphore>) -> Result<()> {
+        let r = Core::sem_signal(self, semaphore.raw(), 1);
+        self.note(r)
+    }
+
+    fn sem_wait(&mut self, semaphore: Handle<Semaphore>) -> Poll<Result<()>> {
+        Core::sem_wait(self, semaphore.raw())
+    }
+
+    fn sem_count(&self, semaphore: Handle<Semaphore>) -> Result<u32> {
+        Core::sem_count(self, semaphore.raw())
+    }
+
     fn spawn_any(
         &mut self,
         pool: u8,
@@ -476,6 +495,7 @@ impl<A> Core<'_, A> {
             ResourceType::TcpStream => self.streams.contains(h),
             ResourceType::UdpSocket => self.udp.contains(h),
             ResourceType::UserEvents => self.user.contains(h),
+            ResourceType::Semaphore => self.sems.contains(h),
             _ => false,
         }
     }

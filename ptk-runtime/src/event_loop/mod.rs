@@ -7,6 +7,7 @@ mod managed;
 mod protothreads;
 mod ready;
 mod remote;
+mod semaphores;
 mod storage;
 mod sys;
 mod tcp;
@@ -34,6 +35,7 @@ use self::core::{Core, WAKER};
 use self::protothreads::{Protothreads, TaskStep};
 use self::ready::{Dir, ReadyQueue};
 use self::remote::Shared;
+use self::semaphores::SharedSems;
 use self::timers::{Purpose, TimerQueue};
 use self::user_events::SharedSources;
 use self::waiter::Waiter;
@@ -41,6 +43,7 @@ use self::waiter::Waiter;
 pub use self::managed::{LoopThreads, ThreadsConfig};
 pub use self::ready::Ready;
 pub use self::remote::{LoopRemote, PostFn};
+pub use self::semaphores::SemEntry;
 pub use self::storage::{Capacities, OwnedStorage, Storage};
 pub use self::tcp::{ListenerEntry, StreamEntry};
 pub use self::timers::TimerEntry;
@@ -158,7 +161,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let sources = SharedSources::new(id, storage.user_events.len());
-        let shared = Arc::new(Shared::new(waker, sources, config.post_queue));
+        let sems = SharedSems::new(id, storage.semaphores.len());
+        let shared = Arc::new(Shared::new(waker, sources, sems, config.post_queue));
         let core = Core {
             id,
             poll,
@@ -187,6 +191,12 @@ impl<'s, A: 'static> EventLoop<'s, A> {
                 ResourceType::UserEvents,
                 id,
                 Capacity::UserEventSources,
+            ),
+            sems: Pool::new(
+                storage.semaphores,
+                ResourceType::Semaphore,
+                id,
+                Capacity::Semaphores,
             ),
             shared,
             ready: ReadyQueue::new(storage.ready),
@@ -246,6 +256,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             tcp_streams: self.core.streams.capacity(),
             udp_sockets: self.core.udp.capacity(),
             user_event_sources: self.core.user.capacity(),
+            semaphores: self.core.sems.capacity(),
         }
     }
 
@@ -258,6 +269,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             tcp_streams: self.core.streams.len(),
             udp_sockets: self.core.udp.len(),
             user_event_sources: self.core.user.len(),
+            semaphores: self.core.sems.len(),
         }
     }
 
@@ -391,13 +403,15 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// Moves the loop into larger storage. Every live handle stays valid; the old storage
     /// comes back, empty, for the caller to reuse or free.
     ///
-    /// The user event pool cannot change size (other threads hold its cross-thread half), so
-    /// `larger.user_events` must have exactly as many slots as now.
+    /// The user event and semaphore pools cannot change size (other threads hold their
+    /// cross-thread halves), so `larger.user_events` and `larger.semaphores` must have exactly
+    /// as many slots as now.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
-    /// `timer_queue` or `ready` is too short, or `user_events` differs in length. Nothing
+    /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
+    /// length. Nothing
     /// moves then.
     pub fn grow(&mut self, larger: Storage<'s, A>) -> Result<Storage<'s, A>> {
         let now = self.capacities();
@@ -407,6 +421,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             || new.tcp_streams < now.tcp_streams
             || new.udp_sockets < now.udp_sockets
             || new.user_event_sources != now.user_event_sources
+            || new.semaphores != now.semaphores
             || larger.timer_queue.len() < larger.timers.len()
             || larger.ready.len() < new.ready_len()
         {
@@ -421,6 +436,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             udp_sockets,
             user_events,
             ready,
+            semaphores,
         } = larger;
         Ok(Storage {
             timers: core.timers.grow(timers)?,
@@ -430,6 +446,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             udp_sockets: core.udp.grow(udp_sockets)?,
             user_events: core.user.grow(user_events)?,
             ready: core.ready.grow(ready),
+            semaphores: core.sems.grow(semaphores)?,
         })
     }
 }
@@ -633,6 +650,7 @@ fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
     if !core.shared.doorbell.swap(false, Ordering::AcqRel) {
         return 0;
     }
+    core.drain_remote_signals();
     let shared = Arc::clone(&core.shared);
     let mut calls = 0;
     shared.sources.drain(|i, mask| {

@@ -99,6 +99,10 @@ pub(crate) struct PtEntry<'s> {
     pub(crate) deadline: Option<u64>,
     pub(crate) timer: Option<RawHandle>,
     pub(crate) joiner: Option<RawHandle>,
+    /// Next waiter on the same semaphore.
+    pub(crate) sem_next: u32,
+    /// A semaphore unit handed to this protothread by a signal, not yet taken by its wait.
+    pub(crate) granted: Option<RawHandle>,
 }
 
 struct PoolInfo {
@@ -138,6 +142,8 @@ impl<'s> Protothreads<'s> {
                 deadline: None,
                 timer: None,
                 joiner: None,
+                sem_next: NIL,
+                granted: None,
             })
             .collect();
         Protothreads {
@@ -253,6 +259,8 @@ impl<'s> Protothreads<'s> {
         e.sleep = None;
         e.deadline = None;
         e.joiner = None;
+        e.granted = None;
+        e.sem_next = NIL;
         Ok(self.handle(i))
     }
 

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::cx::Cx;
 use crate::error::{Capacity, Error, Result};
-use crate::handle::{Handle, UserEvents};
+use crate::handle::{Handle, Semaphore, UserEvents};
 
+use super::semaphores::SharedSems;
 use super::user_events::SharedSources;
 
 /// A deferred call: run on the loop thread with the application state, the loop's operations
@@ -33,17 +34,24 @@ pub(crate) struct Shared<A> {
     pub(crate) doorbell: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) sources: SharedSources,
+    pub(crate) sems: SharedSems,
     posts: Mutex<PostRing<A>>,
     posted: AtomicBool,
 }
 
 impl<A> Shared<A> {
-    pub(crate) fn new(waker: mio::Waker, sources: SharedSources, post_queue: usize) -> Self {
+    pub(crate) fn new(
+        waker: mio::Waker,
+        sources: SharedSources,
+        sems: SharedSems,
+        post_queue: usize,
+    ) -> Self {
         Shared {
             waker,
             doorbell: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             sources,
+            sems,
             posts: Mutex::new(PostRing {
                 buf: (0..post_queue).map(|_| None).collect(),
                 head: 0,
@@ -174,6 +182,18 @@ impl<A> LoopRemote<A> {
     /// [`Error::OutOfResources`]`(`[`Capacity::PostQueue`]`)` when the queue is full.
     pub fn post(&self, f: PostFn<A>, arg: u64) -> Result<()> {
         self.shared.push_post(f, arg)?;
+        self.shared.ring();
+        Ok(())
+    }
+
+    /// Signals a counting semaphore of the loop from any thread. Never blocks, never
+    /// allocates; the unit reaches the semaphore in the loop's remote-work step.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] for a closed semaphore or one of another loop.
+    pub fn signal(&self, semaphore: Handle<Semaphore>) -> Result<()> {
+        self.shared.sems.signal(semaphore.raw())?;
         self.shared.ring();
         Ok(())
     }

@@ -8,6 +8,7 @@
 use crate::pool::Slot;
 
 use super::ready::Ready;
+use super::semaphores::SemEntry;
 use super::tcp::{ListenerEntry, StreamEntry};
 use super::timers::TimerEntry;
 use super::udp::UdpEntry;
@@ -33,6 +34,8 @@ pub struct Storage<'s, A = ()> {
     pub user_events: &'s mut [Slot<UserEventsEntry<A>>],
     /// The queue of sockets that are still ready after their handler ran.
     pub ready: &'s mut [Ready],
+    /// Counting semaphore slots (the cross-thread half is sized from this at start-up).
+    pub semaphores: &'s mut [Slot<SemEntry>],
 }
 
 /// How many of each resource a loop can hold.
@@ -48,10 +51,13 @@ pub struct Capacities {
     pub udp_sockets: usize,
     /// User event sources.
     pub user_event_sources: usize,
+    /// Counting semaphores.
+    pub semaphores: usize,
 }
 
 impl Default for Capacities {
-    /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources.
+    /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources,
+    /// 8 semaphores.
     fn default() -> Self {
         Capacities {
             timers: 64,
@@ -59,6 +65,7 @@ impl Default for Capacities {
             tcp_streams: 256,
             udp_sockets: 8,
             user_event_sources: 8,
+            semaphores: 8,
         }
     }
 }
@@ -89,6 +96,7 @@ pub struct OwnedStorage<A = ()> {
     udp_sockets: Box<[Slot<UdpEntry<A>>]>,
     user_events: Box<[Slot<UserEventsEntry<A>>]>,
     ready: Box<[Ready]>,
+    semaphores: Box<[Slot<SemEntry>]>,
 }
 
 fn slots<T>(n: usize) -> Box<[Slot<T>]> {
@@ -105,6 +113,7 @@ impl<A> OwnedStorage<A> {
             tcp_streams: slots(capacities.tcp_streams),
             udp_sockets: slots(capacities.udp_sockets),
             user_events: slots(capacities.user_event_sources),
+            semaphores: slots(capacities.semaphores),
             ready: vec![Ready::EMPTY; capacities.ready_len()].into_boxed_slice(),
         }
     }
@@ -118,6 +127,7 @@ impl<A> OwnedStorage<A> {
             tcp_streams: &mut self.tcp_streams,
             udp_sockets: &mut self.udp_sockets,
             user_events: &mut self.user_events,
+            semaphores: &mut self.semaphores,
             ready: &mut self.ready,
         }
     }
@@ -132,6 +142,7 @@ impl<A> Storage<'_, A> {
             tcp_streams: self.tcp_streams.len(),
             udp_sockets: self.udp_sockets.len(),
             user_event_sources: self.user_events.len(),
+            semaphores: self.semaphores.len(),
         }
     }
 }

@@ -80,6 +80,11 @@ impl<A> Core<'_, A> {
             return Ok(());
         }
         self.clear_wait(i);
+        if h.resource_type() == ResourceType::Semaphore {
+            self.sem_enqueue(h, i)?;
+            self.pts.entries[i as usize].waiting = Some((h, trigger));
+            return Ok(());
+        }
         match self.waiter_of(h, trigger) {
             Some(Waiter::Handler(_)) => return Err(Error::InvalidArgument),
             Some(Waiter::Pt(other)) if other != pt => self.wake_pt(other),
@@ -115,6 +120,10 @@ impl<A> Core<'_, A> {
         let Some((h, trigger)) = self.pts.entries[i as usize].waiting.take() else {
             return;
         };
+        if h.resource_type() == ResourceType::Semaphore {
+            self.sem_unlink(h, i);
+            return;
+        }
         let pt = self.pts.handle(i);
         if matches!(self.waiter_of(h, trigger), Some(Waiter::Pt(p)) if p == pt) {
             let _ = self.set_waiter(h, trigger, Waiter::None);
@@ -158,7 +167,7 @@ impl<A> Core<'_, A> {
     /// Queues protothread `pt` to run if it is live.
     pub(crate) fn wake_pt(&mut self, pt: RawHandle) {
         if let Ok(i) = self.pts.live_index(pt) {
-            self.pts.entries[i as usize].waiting = None;
+            self.clear_wait(i);
             self.pts.push_run(i);
         }
     }
@@ -209,6 +218,10 @@ impl<A> Core<'_, A> {
             let _ = self.timers.remove(t);
         }
         let joiner = self.pts.entries[i as usize].joiner.take();
+        if let Some(sem) = self.pts.entries[i as usize].granted.take() {
+            // A unit handed over but never taken goes to the next waiter.
+            let _ = self.sem_signal(sem, 1);
+        }
         self.pts.end(i, outcome);
         if let Outcome::Failed(e) = outcome {
             self.last_error = Some(e);
