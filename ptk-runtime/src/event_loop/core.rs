@@ -139,11 +139,27 @@ impl<A> Core<'_, A> {
         if !ready || !waiter.is_some() {
             return;
         }
-        if let Some(q) = self.queued_flag(h, dir) {
-            if !*q {
-                *q = true;
-                self.ready.push(h, dir);
-            }
+        let Some(q) = self.queued_flag(h, dir) else {
+            return;
+        };
+        if *q {
+            return;
+        }
+        *q = true;
+        if !self.ready.push(h, dir) {
+            // Entries of sockets closed since they were queued still take room (their slot
+            // may have been reused and queued again). Drop them and try once more: the ring
+            // has a place for every live socket direction.
+            let streams = &self.streams;
+            let udp = &self.udp;
+            let listeners = &self.listeners;
+            self.ready.retain(|h| match h.resource_type() {
+                ResourceType::TcpStream => streams.contains(h),
+                ResourceType::UdpSocket => udp.contains(h),
+                ResourceType::TcpListener => listeners.contains(h),
+                _ => false,
+            });
+            self.ready.push(h, dir);
         }
     }
 

@@ -473,6 +473,11 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
                 self.core.shared.sources.close(h);
             }
         }
+        for i in 0..self.core.sems.capacity() {
+            if let Some((h, _)) = self.core.sems.get_by_index(i) {
+                self.core.shared.sems.close(h);
+            }
+        }
         loop_id::release(self.core.id);
     }
 }

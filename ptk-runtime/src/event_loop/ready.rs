@@ -73,6 +73,23 @@ impl<'s> ReadyQueue<'s> {
         std::mem::replace(&mut self.buf, larger)
     }
 
+    /// Keeps only the entries whose handle `keep` accepts, in order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(RawHandle) -> bool) {
+        let n = self.len;
+        let mut kept = 0;
+        for k in 0..n {
+            let i = (self.head + k) % self.buf.len();
+            if let Some((h, dir)) = self.buf[i].0.take() {
+                if keep(h) {
+                    let j = (self.head + kept) % self.buf.len();
+                    self.buf[j] = Ready(Some((h, dir)));
+                    kept += 1;
+                }
+            }
+        }
+        self.len = kept;
+    }
+
     pub(crate) fn pop(&mut self) -> Option<(RawHandle, Dir)> {
         if self.len == 0 {
             return None;
@@ -81,5 +98,35 @@ impl<'s> ReadyQueue<'s> {
         self.head = (self.head + 1) % self.buf.len();
         self.len -= 1;
         item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handle::ResourceType;
+
+    fn h(slot: u32) -> RawHandle {
+        RawHandle::new(ResourceType::TcpStream, 0, 1, slot)
+    }
+
+    #[test]
+    fn retain_keeps_order_across_the_wrap() {
+        let mut buf = [Ready::EMPTY; 4];
+        let mut q = ReadyQueue::new(&mut buf);
+        for s in 0..4 {
+            assert!(q.push(h(s), Dir::Read));
+        }
+        assert!(!q.push(h(9), Dir::Read));
+        assert_eq!(q.pop(), Some((h(0), Dir::Read)));
+        assert_eq!(q.pop(), Some((h(1), Dir::Read)));
+        assert!(q.push(h(4), Dir::Write));
+        q.retain(|x| x.slot() != 2);
+        assert_eq!(q.len(), 2);
+        assert!(q.push(h(5), Dir::Read));
+        assert_eq!(q.pop(), Some((h(3), Dir::Read)));
+        assert_eq!(q.pop(), Some((h(4), Dir::Write)));
+        assert_eq!(q.pop(), Some((h(5), Dir::Read)));
+        assert_eq!(q.pop(), None);
     }
 }

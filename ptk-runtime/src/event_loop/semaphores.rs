@@ -50,7 +50,7 @@ impl SharedSems {
         self.handles[i].store(h.to_u64(), Ordering::Release);
     }
 
-    fn close(&self, h: RawHandle) {
+    pub(crate) fn close(&self, h: RawHandle) {
         self.handles[h.slot() as usize].store(0, Ordering::Release);
     }
 
