@@ -33,7 +33,10 @@ impl Cx<'static> {
     /// `no_std` targets with their own scheduler). Loop operations on it fail with
     /// [`Error::NotSupported`](crate::Error::NotSupported).
     pub const fn detached() -> Cx<'static> {
-        Cx { driver: None, current: None }
+        Cx {
+            driver: None,
+            current: None,
+        }
     }
 }
 

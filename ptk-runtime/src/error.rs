@@ -376,7 +376,10 @@ mod tests {
         use std::io::{Error as Io, ErrorKind as K};
         assert_eq!(Error::from(Io::from(K::WouldBlock)), Error::WouldBlock);
         assert_eq!(Error::from(Io::from(K::BrokenPipe)), Error::ConnectionReset);
-        assert_eq!(Error::from(Io::from(K::ConnectionRefused)), Error::ConnectionRefused);
+        assert_eq!(
+            Error::from(Io::from(K::ConnectionRefused)),
+            Error::ConnectionRefused
+        );
         assert_eq!(Error::from(Io::from(K::UnexpectedEof)), Error::Closed);
         assert_eq!(Error::from(Io::from(K::Other)), Error::Network);
         #[cfg(target_os = "linux")]
@@ -385,8 +388,14 @@ mod tests {
                 Error::from(Io::from_raw_os_error(24)),
                 Error::OutOfResources(Capacity::FileDescriptors)
             );
-            assert_eq!(Error::from(Io::from_raw_os_error(90)), Error::MessageTooLarge);
-            assert_eq!(Error::from(Io::from_raw_os_error(111)), Error::ConnectionRefused);
+            assert_eq!(
+                Error::from(Io::from_raw_os_error(90)),
+                Error::MessageTooLarge
+            );
+            assert_eq!(
+                Error::from(Io::from_raw_os_error(111)),
+                Error::ConnectionRefused
+            );
         }
     }
 }

@@ -97,7 +97,9 @@ pub struct RawHandle(NonZeroU64);
 impl RawHandle {
     /// Packs the four fields into a handle.
     pub const fn new(ty: ResourceType, loop_id: u8, generation: u16, slot: u32) -> RawHandle {
-        let v = (ty as u64) | ((loop_id as u64) << 8) | ((generation as u64) << 16)
+        let v = (ty as u64)
+            | ((loop_id as u64) << 8)
+            | ((generation as u64) << 16)
             | ((slot as u64) << 32);
         match NonZeroU64::new(v) {
             Some(nz) => RawHandle(nz),
@@ -155,7 +157,10 @@ impl RawHandle {
     /// [`Error::InvalidHandle`](crate::Error::InvalidHandle) if the handle names another type.
     pub fn typed<T: Resource>(self) -> crate::Result<Handle<T>> {
         if self.resource_type() == T::TYPE {
-            Ok(Handle { raw: self, _marker: PhantomData })
+            Ok(Handle {
+                raw: self,
+                _marker: PhantomData,
+            })
         } else {
             Err(crate::Error::InvalidHandle)
         }
@@ -256,7 +261,10 @@ impl<T: Resource> Handle<T> {
 
     /// Wraps a raw handle the runtime knows to be of type `T`.
     pub(crate) const fn from_raw_unchecked(raw: RawHandle) -> Handle<T> {
-        Handle { raw, _marker: PhantomData }
+        Handle {
+            raw,
+            _marker: PhantomData,
+        }
     }
 }
 

@@ -39,4 +39,6 @@ pub mod kind {
     };
 }
 pub use pool::{Pool, Slot};
+#[doc(hidden)]
+pub use pt::{settle, spawned, take_slot, FromTryResidual, Transition, TryBranch};
 pub use pt::{Protothread, Pt, Site, Status, Step};

@@ -38,7 +38,10 @@ enum State<T> {
 
 impl<T> Slot<T> {
     /// An unused slot with generation 0.
-    pub const EMPTY: Slot<T> = Slot { generation: 0, state: State::Free { next: NIL } };
+    pub const EMPTY: Slot<T> = Slot {
+        generation: 0,
+        state: State::Free { next: NIL },
+    };
 
     /// Whether the slot holds a value.
     pub fn is_used(&self) -> bool {
@@ -100,9 +103,20 @@ impl<'s, T> Pool<'s, T> {
         capacity: Capacity,
     ) -> Pool<'s, T> {
         let max = (NIL - 1) as usize;
-        let slots = if slots.len() > max { &mut slots[..max] } else { slots };
-        let mut pool =
-            Pool { slots, ty, loop_id, capacity, len: 0, free_head: NIL, free_tail: NIL };
+        let slots = if slots.len() > max {
+            &mut slots[..max]
+        } else {
+            slots
+        };
+        let mut pool = Pool {
+            slots,
+            ty,
+            loop_id,
+            capacity,
+            len: 0,
+            free_head: NIL,
+            free_tail: NIL,
+        };
         for i in 0..pool.slots.len() {
             pool.slots[i].state = State::Free { next: NIL };
             pool.push_free(i as u32);
@@ -251,7 +265,12 @@ impl<'s, T> Pool<'s, T> {
 
     /// The live value in slot `i` and its handle (for event dispatch by slot index).
     pub fn get_by_index_mut(&mut self, i: usize) -> Option<(RawHandle, &mut T)> {
-        let h = RawHandle::new(self.ty, self.loop_id, self.slots.get(i)?.generation, i as u32);
+        let h = RawHandle::new(
+            self.ty,
+            self.loop_id,
+            self.slots.get(i)?.generation,
+            i as u32,
+        );
         match &mut self.slots[i].state {
             State::Used(v) => Some((h, v)),
             State::Free { .. } => None,
@@ -296,7 +315,11 @@ impl<'s, T> Pool<'s, T> {
             return Err(Error::InvalidArgument);
         }
         let max = (NIL - 1) as usize;
-        let larger = if larger.len() > max { &mut larger[..max] } else { larger };
+        let larger = if larger.len() > max {
+            &mut larger[..max]
+        } else {
+            larger
+        };
         for (new, old) in larger.iter_mut().zip(self.slots.iter_mut()) {
             mem::swap(new, old);
         }
@@ -351,7 +374,10 @@ mod tests {
         let mut slots = [const { Slot::EMPTY }; 1];
         let mut p = pool(&mut slots);
         p.insert(1).unwrap();
-        assert_eq!(p.insert(2), Err((2, Error::OutOfResources(Capacity::Timers))));
+        assert_eq!(
+            p.insert(2),
+            Err((2, Error::OutOfResources(Capacity::Timers)))
+        );
     }
 
     #[test]
@@ -386,7 +412,11 @@ mod tests {
     fn freed_slots_are_reused_first_in_first_out() {
         let mut slots = [const { Slot::EMPTY }; 3];
         let mut p = pool(&mut slots);
-        let hs = [p.insert(0).unwrap(), p.insert(1).unwrap(), p.insert(2).unwrap()];
+        let hs = [
+            p.insert(0).unwrap(),
+            p.insert(1).unwrap(),
+            p.insert(2).unwrap(),
+        ];
         p.remove(hs[1]).unwrap();
         p.remove(hs[0]).unwrap();
         assert_eq!(p.insert(9).unwrap().slot(), 1);
