@@ -56,5 +56,7 @@ pub mod kind {
 pub use framing::{FrameReader, FrameWriter, HEADER_LEN};
 pub use future::PtFuture;
 pub use pool::{Pool, Slot};
+#[doc(hidden)]
+pub use pt::{settle, spawned, take_slot, FromTryResidual, Transition, TryBranch};
 pub use pt::{Protothread, Pt, Site, Status, Step};
 pub use status::{Outcome, PtPool, PtStatus};

@@ -205,6 +205,156 @@ pub trait Protothread {
     }
 }
 
+/// How one run of a generated resume function ended; [`settle`] records it in the [`Pt`] and
+/// turns it into the [`Step`] the caller sees (generated code only).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Transition<T> {
+    /// Suspended at the 1-based resume point, waiting.
+    Pending(u16),
+    /// Suspended at the 1-based resume point, giving way.
+    Yielded(u16),
+    /// Finished with the output.
+    Done(T),
+    /// Ended with `pt_exit!()`.
+    Exited,
+    /// `pt_restart!()`: back to the top, giving way.
+    Restarted,
+}
+
+/// Records `transition` in `pt` and returns the matching [`Step`] (generated code only).
+#[doc(hidden)]
+pub fn settle<T>(pt: &mut Pt, transition: Transition<T>) -> Step<T> {
+    match transition {
+        Transition::Pending(point) => {
+            pt.suspend_at(point);
+            Step::Pending
+        }
+        Transition::Yielded(point) => {
+            pt.suspend_at(point);
+            Step::Yielded
+        }
+        Transition::Done(output) => {
+            pt.finish(Status::Done);
+            Step::Done(output)
+        }
+        Transition::Exited => {
+            pt.finish(Status::Exited);
+            Step::Exited
+        }
+        Transition::Restarted => {
+            pt.reset();
+            Step::Yielded
+        }
+    }
+}
+
+/// The output of a spawned child's step, or how its parent must suspend at `point` (generated
+/// code only): a waiting or yielding child suspends its parent the same way, an exiting child
+/// makes the parent exit.
+#[doc(hidden)]
+pub fn spawned<T, U>(step: Step<T>, point: u16) -> Result<T, Transition<U>> {
+    match step {
+        Step::Done(output) => Ok(output),
+        Step::Pending => Err(Transition::Pending(point)),
+        Step::Yielded => Err(Transition::Yielded(point)),
+        Step::Exited => Err(Transition::Exited),
+    }
+}
+
+/// Takes the value a lowered construct left for the state that follows it (generated code
+/// only; the lowering fills the slot on every path into that state).
+#[doc(hidden)]
+pub fn take_slot<T>(slot: &mut Option<T>) -> T {
+    match slot.take() {
+        Some(value) => value,
+        None => unreachable!("ptk: a lowered value slot was read before it was written"),
+    }
+}
+
+/// `?` inside a protothread: splits a value into the one to go on with or the residual to end
+/// the protothread with (generated code only; the standard `Try` trait is unstable).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the `?` operator in a protothread works on `Result`, `Option` and \
+               `Poll<Result<_, _>>`, not on `{Self}`",
+    label = "`?` applied to `{Self}`"
+)]
+pub trait TryBranch {
+    /// The value `?` evaluates to.
+    type Continue;
+    /// What `?` ends the protothread with.
+    type Residual;
+    /// Splits `self`.
+    fn branch(self) -> core::ops::ControlFlow<Self::Residual, Self::Continue>;
+}
+
+impl<T, E> TryBranch for Result<T, E> {
+    type Continue = T;
+    type Residual = Result<core::convert::Infallible, E>;
+    fn branch(self) -> core::ops::ControlFlow<Self::Residual, T> {
+        match self {
+            Ok(v) => core::ops::ControlFlow::Continue(v),
+            Err(e) => core::ops::ControlFlow::Break(Err(e)),
+        }
+    }
+}
+
+impl<T> TryBranch for Option<T> {
+    type Continue = T;
+    type Residual = Option<core::convert::Infallible>;
+    fn branch(self) -> core::ops::ControlFlow<Self::Residual, T> {
+        match self {
+            Some(v) => core::ops::ControlFlow::Continue(v),
+            None => core::ops::ControlFlow::Break(None),
+        }
+    }
+}
+
+impl<T, E> TryBranch for core::task::Poll<Result<T, E>> {
+    type Continue = core::task::Poll<T>;
+    type Residual = Result<core::convert::Infallible, E>;
+    fn branch(self) -> core::ops::ControlFlow<Self::Residual, core::task::Poll<T>> {
+        match self {
+            core::task::Poll::Ready(Ok(v)) => {
+                core::ops::ControlFlow::Continue(core::task::Poll::Ready(v))
+            }
+            core::task::Poll::Ready(Err(e)) => core::ops::ControlFlow::Break(Err(e)),
+            core::task::Poll::Pending => {
+                core::ops::ControlFlow::Continue(core::task::Poll::Pending)
+            }
+        }
+    }
+}
+
+/// Builds a protothread's output from the residual of a `?` (generated code only).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`?` couldn't convert `{R}` into the protothread's output `{Self}`",
+    label = "this `?` ends the protothread with `{Self}`",
+    note = "an error type converts through `From` into the output's error type, as with `?` in \
+            a function returning `{Self}`"
+)]
+pub trait FromTryResidual<R> {
+    /// Converts the residual.
+    fn from_residual(residual: R) -> Self;
+}
+
+impl<T, E, F: From<E>> FromTryResidual<Result<core::convert::Infallible, E>> for Result<T, F> {
+    fn from_residual(residual: Result<core::convert::Infallible, E>) -> Self {
+        match residual {
+            Ok(never) => match never {},
+            Err(e) => Err(From::from(e)),
+        }
+    }
+}
+
+impl<T> FromTryResidual<Option<core::convert::Infallible>> for Option<T> {
+    fn from_residual(_: Option<core::convert::Infallible>) -> Self {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
