@@ -484,6 +484,23 @@ pub trait Io {
         Err(Error::NotSupported)
     }
 
+    /// Spawns a protothread into pool `pool` of loop `loop_id` reusing the context in place:
+    /// returns the new handle and the context (a `C` of the pool) for the caller to initialize
+    /// before the protothread first runs. Prefer the typed
+    /// [`Cx::spawn_with`](crate::Cx::spawn_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn_any`](Io::spawn_any).
+    #[doc(hidden)]
+    fn spawn_in_place(
+        &mut self,
+        pool: u8,
+        loop_id: u8,
+    ) -> Result<(Handle<ProtothreadKind>, &mut dyn Any)> {
+        Err(Error::NotSupported)
+    }
+
     /// Ends a protothread now: its registrations and timer are dropped, its joiner is woken
     /// with [`Outcome::Killed`], its context slot is free for a new spawn. A protothread that
     /// kills itself ends when its current resume returns.

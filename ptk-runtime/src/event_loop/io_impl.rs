@@ -384,6 +384,22 @@ impl<A: 'static> Io for Core<'_, A> {
         Ok(Handle::from_raw_unchecked(h))
     }
 
+    fn spawn_in_place(
+        &mut self,
+        pool: u8,
+        loop_id: u8,
+    ) -> Result<(Handle<ProtothreadKind>, &mut dyn Any)> {
+        let h = match self.pts.spawn_in_place(pool, loop_id) {
+            Ok(h) => h,
+            Err(e) => return Err(self.fail(e)),
+        };
+        self.pts.push_run(h.slot());
+        match self.pts.entries[h.slot() as usize].task.as_mut() {
+            Some(task) => Ok((Handle::from_raw_unchecked(h), task.as_any())),
+            None => Err(Error::InvalidArgument),
+        }
+    }
+
     fn kill(&mut self, pt: Handle<ProtothreadKind>) -> Result<()> {
         let r = self.pt_kill(pt.raw());
         self.note(r)

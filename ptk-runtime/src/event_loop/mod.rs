@@ -347,6 +347,56 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         self.core.pts.pool_usage(pool.index).unwrap_or((0, 0))
     }
 
+    /// Shuts everything down: kills every protothread, then closes every socket, timer, user
+    /// event source and semaphore (the loop itself stays usable). Returns how many protothreads
+    /// and resources it ended.
+    pub fn close_all(&mut self) -> usize {
+        let core = &mut self.core;
+        let mut closed = 0;
+        for i in 0..core.pts.entries.len() as u32 {
+            if core.pts.entries[i as usize].live {
+                core.end_pt(i, Outcome::Killed);
+                closed += 1;
+            }
+        }
+        closed += close_every(
+            core,
+            |c, i| c.streams.get_by_index(i).map(|(h, _)| h),
+            |c| c.streams.capacity(),
+        );
+        closed += close_every(
+            core,
+            |c, i| c.listeners.get_by_index(i).map(|(h, _)| h),
+            |c| c.listeners.capacity(),
+        );
+        closed += close_every(
+            core,
+            |c, i| c.udp.get_by_index(i).map(|(h, _)| h),
+            |c| c.udp.capacity(),
+        );
+        closed += close_every(
+            core,
+            |c, i| {
+                c.timers
+                    .get_by_index(i)
+                    .filter(|(_, t)| t.purpose == Purpose::User)
+                    .map(|(h, _)| h)
+            },
+            |c| c.timers.capacity(),
+        );
+        closed += close_every(
+            core,
+            |c, i| c.user.get_by_index(i).map(|(h, _)| h),
+            |c| c.user.capacity(),
+        );
+        closed += close_every(
+            core,
+            |c, i| c.sems.get_by_index(i).map(|(h, _)| h),
+            |c| c.sems.capacity(),
+        );
+        closed
+    }
+
     /// How many protothreads are running in all pools.
     pub fn protothreads_running(&self) -> usize {
         self.core.pts.live_count()
@@ -742,4 +792,21 @@ fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
         }
     }
     resumed
+}
+
+/// Closes every live handle `at` finds among `capacity` slots; returns how many.
+fn close_every<A: 'static>(
+    core: &mut Core<'_, A>,
+    at: impl Fn(&Core<'_, A>, usize) -> Option<RawHandle>,
+    capacity: impl Fn(&Core<'_, A>) -> usize,
+) -> usize {
+    let mut closed = 0;
+    for i in 0..capacity(core) {
+        if let Some(h) = at(core, i) {
+            if core.close(h).is_ok() {
+                closed += 1;
+            }
+        }
+    }
+    closed
 }

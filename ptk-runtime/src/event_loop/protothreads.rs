@@ -38,6 +38,8 @@ pub(crate) trait Task {
     fn reset_pt(&mut self);
     /// Moves the `Option<Self>` behind `src` into `self`; `false` if `src` holds another type.
     fn load(&mut self, src: &mut dyn Any) -> bool;
+    /// The context itself, for a typed initializer.
+    fn as_any(&mut self) -> &mut dyn Any;
 }
 
 pub(crate) enum TaskStep {
@@ -66,6 +68,10 @@ where
 
     fn reset_pt(&mut self) {
         self.pt_mut().reset();
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
     }
 
     fn load(&mut self, src: &mut dyn Any) -> bool {
@@ -228,24 +234,45 @@ impl<'s> Protothreads<'s> {
         loop_id: u8,
         value: &mut dyn Any,
     ) -> Result<RawHandle> {
-        if loop_id != self.loop_id {
-            return Err(Error::InvalidHandle);
-        }
-        let info = self
-            .pools
-            .get_mut(usize::from(pool))
-            .ok_or(Error::InvalidArgument)?;
-        let i = info.free_head;
-        if i == NIL {
-            return Err(Error::OutOfResources(Capacity::Protothreads));
-        }
-        let e = &mut self.entries[i as usize];
-        let Some(task) = e.task.as_mut() else {
+        let i = self.free_entry(pool, loop_id)?;
+        let Some(task) = self.entries[i as usize].task.as_mut() else {
             return Err(Error::InvalidArgument);
         };
         if !task.load(value) {
             return Err(Error::InvalidArgument);
         }
+        Ok(self.take_free(pool, i))
+    }
+
+    /// Takes the oldest free entry of `pool` with its context as it was left, its resume point
+    /// reset, and marks it live (not yet queued); the caller initializes the context.
+    pub(crate) fn spawn_in_place(&mut self, pool: u8, loop_id: u8) -> Result<RawHandle> {
+        let i = self.free_entry(pool, loop_id)?;
+        let h = self.take_free(pool, i);
+        if let Some(task) = self.entries[i as usize].task.as_mut() {
+            task.reset_pt();
+        }
+        Ok(h)
+    }
+
+    fn free_entry(&self, pool: u8, loop_id: u8) -> Result<u32> {
+        if loop_id != self.loop_id {
+            return Err(Error::InvalidHandle);
+        }
+        let info = self
+            .pools
+            .get(usize::from(pool))
+            .ok_or(Error::InvalidArgument)?;
+        match info.free_head {
+            NIL => Err(Error::OutOfResources(Capacity::Protothreads)),
+            i => Ok(i),
+        }
+    }
+
+    /// Unlinks free entry `i` (the head of its pool's free list) and makes it live.
+    fn take_free(&mut self, pool: u8, i: u32) -> RawHandle {
+        let info = &mut self.pools[usize::from(pool)];
+        let e = &mut self.entries[i as usize];
         info.free_head = e.free_next;
         if info.free_head == NIL {
             info.free_tail = NIL;
@@ -261,7 +288,7 @@ impl<'s> Protothreads<'s> {
         e.joiner = None;
         e.granted = None;
         e.sem_next = NIL;
-        Ok(self.handle(i))
+        self.handle(i)
     }
 
     /// Marks entry `i` ended and returns it to its pool's free list. Registrations are the
