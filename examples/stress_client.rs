@@ -1,0 +1,283 @@
+//! Load for a framed echo server: N concurrent clients, each sending M frames one at a time
+//! and checking every echo byte for byte; prints throughput and latency percentiles.
+//!
+//! ```text
+//! cargo run --release --example echo_server &
+//! cargo run --release --example stress_client -- --connect 127.0.0.1:7000 --clients 100 --messages 1000
+//! ```
+//!
+//! Every client is a protothread on one event loop. Latency samples go into one buffer made at
+//! start-up, so the clients allocate nothing while they run.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use ptk::{
+    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
+    Outcome, OwnedStorage, Pt, TcpStream,
+};
+
+const MAX_PAYLOAD: usize = 4096;
+const BUF: usize = MAX_PAYLOAD + ptk::HEADER_LEN;
+
+struct Options {
+    connect: SocketAddr,
+    clients: usize,
+    messages: usize,
+    size: usize,
+    timeout_ms: u64,
+}
+
+fn usage() -> &'static str {
+    "usage: stress_client [--connect ADDR:PORT] [--clients N] [--messages M] [--size BYTES] \
+     [--timeout-ms MS]\n\
+     defaults: --connect 127.0.0.1:7000 --clients 100 --messages 1000 --size 64 --timeout-ms 5000"
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        connect: SocketAddr::from(([127, 0, 0, 1], 7000)),
+        clients: 100,
+        messages: 1000,
+        size: 64,
+        timeout_ms: 5000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse().map_err(|e| format!("{name} {v}: {e}"))
+        }
+        match arg.as_str() {
+            "--connect" => o.connect = num("--connect", value("--connect")?)?,
+            "--clients" => o.clients = num("--clients", value("--clients")?)?,
+            "--messages" => o.messages = num("--messages", value("--messages")?)?,
+            "--size" => o.size = num("--size", value("--size")?)?,
+            "--timeout-ms" => o.timeout_ms = num("--timeout-ms", value("--timeout-ms")?)?,
+            "-h" | "--help" => return Err(usage().to_string()),
+            other => return Err(format!("unknown argument {other}\n{}", usage())),
+        }
+    }
+    if o.clients == 0 || o.messages == 0 {
+        return Err("--clients and --messages must be at least 1".into());
+    }
+    if o.size < 8 || o.size > MAX_PAYLOAD {
+        return Err(format!("--size must be between 8 and {MAX_PAYLOAD}"));
+    }
+    Ok(o)
+}
+
+/// What all clients share: the latency samples, in microseconds.
+struct Stats {
+    latencies_us: Vec<u32>,
+}
+
+/// The frame a client sends, kept to compare the echo with.
+struct Payload([u8; MAX_PAYLOAD]);
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload([0; MAX_PAYLOAD])
+    }
+}
+
+#[derive(Default)]
+struct Client {
+    pt: Pt,
+    id: u64,
+    addr: Option<SocketAddr>,
+    stream: Option<Handle<TcpStream>>,
+    messages: usize,
+    size: usize,
+    timeout_ms: u64,
+    sent: usize,
+    started: Option<Instant>,
+    payload: Payload,
+    reader: FrameReader<BUF>,
+    writer: FrameWriter<BUF>,
+    stats: Option<Rc<RefCell<Stats>>>,
+}
+
+impl Client {
+    fn stream(&self) -> Result<Handle<TcpStream>, Error> {
+        self.stream.ok_or(Error::NotConnected)
+    }
+
+    fn poll_connected(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        match self.stream {
+            Some(s) => cx.connected(s),
+            None => Poll::Ready(Err(Error::NotConnected)),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        match self.stream {
+            Some(s) => self.writer.poll_flush(cx, s),
+            None => Poll::Ready(Err(Error::NotConnected)),
+        }
+    }
+
+    fn poll_frame(&mut self, cx: &mut Cx<'_>) -> Poll<Result<Option<usize>, Error>> {
+        match self.stream {
+            Some(s) => self.reader.poll_frame(cx, s),
+            None => Poll::Ready(Err(Error::NotConnected)),
+        }
+    }
+
+    /// Fills the payload: client id and sequence number, then a pattern derived from both.
+    fn fill(&mut self) {
+        let seq = self.sent as u64;
+        self.payload.0[..8].copy_from_slice(&(self.id << 32 | seq).to_be_bytes());
+        for (i, b) in self.payload.0[8..self.size].iter_mut().enumerate() {
+            *b = (self.id as usize + self.sent + i) as u8;
+        }
+    }
+}
+
+/// Connects, then sends `messages` frames one at a time, checking each echo.
+#[protothread]
+fn client(ctx: &mut Client, cx: &mut Cx<'_>) -> Result<(), Error> {
+    let addr = ctx.addr.ok_or(Error::InvalidArgument)?;
+    ctx.stream = Some(cx.tcp_connect(addr, Some(ctx.timeout_ms))?);
+    pt_await!(ctx.poll_connected(cx))?;
+    cx.set_nodelay(ctx.stream()?, true)?;
+    while ctx.sent < ctx.messages {
+        ctx.fill();
+        ctx.writer.push(&ctx.payload.0[..ctx.size])?;
+        ctx.started = Some(Instant::now());
+        let deadline = cx.after_ms(ctx.timeout_ms);
+        cx.set_deadline(Some(deadline))?;
+        pt_await!(ctx.poll_flush(cx))?;
+        let echoed = pt_await!(ctx.poll_frame(cx))?;
+        cx.set_deadline(None)?;
+        if echoed.is_none() || ctx.reader.frame() != &ctx.payload.0[..ctx.size] {
+            return Err(Error::ProtocolError);
+        }
+        ctx.reader.consume();
+        if let (Some(started), Some(stats)) = (ctx.started, &ctx.stats) {
+            let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            stats.borrow_mut().latencies_us.push(us);
+        }
+        ctx.sent += 1;
+    }
+    cx.close(ctx.stream()?.raw())
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("stress_client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn run(o: &Options) -> Result<bool, Error> {
+    let capacities = Capacities {
+        tcp_listeners: 0,
+        tcp_streams: o.clients,
+        // Connect timeouts and deadlines: at most two timers per client at once.
+        timers: 2 * o.clients,
+        udp_sockets: 0,
+        user_event_sources: 0,
+        semaphores: 0,
+    };
+    let stats = Rc::new(RefCell::new(Stats {
+        latencies_us: Vec::with_capacity(o.clients * o.messages),
+    }));
+    let mut memory = OwnedStorage::new(capacities);
+    let mut clients: Vec<Client> = (0..o.clients).map(|_| Client::default()).collect();
+    let config = Config {
+        protothreads: o.clients,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), config, ())?;
+    let pool = ev.add_protothreads(&mut clients)?;
+    let mut handles = Vec::with_capacity(o.clients);
+    for id in 0..o.clients {
+        handles.push(ev.cx().spawn_with(pool, |c: &mut Client| {
+            c.id = id as u64;
+            c.addr = Some(o.connect);
+            c.stream = None;
+            c.messages = o.messages;
+            c.size = o.size;
+            c.timeout_ms = o.timeout_ms;
+            c.sent = 0;
+            c.reader.clear();
+            c.writer.clear();
+            c.stats = Some(Rc::clone(&stats));
+        })?);
+    }
+    println!(
+        "stress_client: {} clients x {} messages of {} bytes against {}",
+        o.clients, o.messages, o.size, o.connect
+    );
+    let start = Instant::now();
+    let remote = ev.remote();
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stopped);
+    if let Err(e) = ctrlc::set_handler(move || {
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        remote.stop();
+    }) {
+        eprintln!("warning: cannot catch Ctrl-C ({e})");
+    }
+    while ev.protothreads_running() > 0 && !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+        ev.run_once(Some(Duration::from_millis(100)))?;
+    }
+    let elapsed = start.elapsed();
+    let mut failed = 0;
+    for (id, h) in handles.iter().enumerate() {
+        match ev.pt_status(*h) {
+            Ok(ptk::PtStatus::Ended(Outcome::Finished)) => {}
+            Ok(ptk::PtStatus::Ended(Outcome::Failed(e))) => {
+                failed += 1;
+                eprintln!("client {id}: {e}");
+            }
+            other => {
+                failed += 1;
+                eprintln!("client {id}: {other:?}");
+            }
+        }
+    }
+    let mut lat = std::mem::take(&mut stats.borrow_mut().latencies_us);
+    lat.sort_unstable();
+    let total = lat.len();
+    println!(
+        "{total} round trips in {:.3} s: {:.0} round trips/s; latency us p50 {} p90 {} p99 {} max {}",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(0),
+    );
+    if failed > 0 {
+        println!("{failed} of {} clients failed", o.clients);
+    }
+    Ok(failed == 0 && total == o.clients * o.messages)
+}
