@@ -24,6 +24,20 @@ static ALLOC: ptk_bench::CountingAlloc = ptk_bench::CountingAlloc;
 
 const LISTENER: Token = Token(usize::MAX);
 
+/// The accept queue length, as tokio's and ptk's listeners have (mio's `bind` uses 128, which
+/// overflows while thousands of clients connect at once).
+const BACKLOG: i32 = 1024;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(BACKLOG)?;
+    Ok(TcpListener::from_std(sock.into()))
+}
+
 /// One connection slot. Its bytes are `bufs[slot * buf_len..][..buf_len]`: `[..end]` holds
 /// complete frames of which `[..sent]` were written back, `[end..len]` a partial frame.
 struct Conn {
@@ -151,7 +165,7 @@ impl Server {
 
 fn serve(o: &ServerOptions) -> std::io::Result<Meter> {
     let poll = Poll::new()?;
-    let mut listener = TcpListener::bind(o.bind)?;
+    let mut listener = listen(o.bind)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use ptk_bench::frame::HEADER;
 use ptk_bench::{Args, Meter, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Notify;
 
 #[global_allocator]
@@ -53,7 +53,15 @@ async fn connection(mut sock: TcpStream, max_frame: usize) -> std::io::Result<()
 }
 
 async fn serve(o: ServerOptions) -> std::io::Result<Meter> {
-    let listener = TcpListener::bind(o.bind).await?;
+    // `TcpListener::bind` would leave the accept queue at mio's 128; 1024 as ptk and raw mio.
+    let sock = if o.bind.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(o.bind)?;
+    let listener = sock.listen(1024)?;
     println!("{}", listener.local_addr()?);
     METER.set(Some(Meter::start(o.messages)));
     loop {
