@@ -1,0 +1,26 @@
+//! Shared pieces of the ptk echo benchmark: argument parsing, the frame format, a counting
+//! global allocator and the report every server prints when it exits.
+//!
+//! Three echo servers answer the same workload: [`frame`]s of a 4-byte big-endian length and
+//! a payload, sent by `loadgen` one at a time per connection.
+//!
+//! * `echo_mio` — a hand-written raw `mio` server, the floor for user-space work.
+//! * `echo_tokio` — an idiomatic tokio server on the current-thread runtime.
+//! * `echo_ptk` — ptk's event loop with callback handlers.
+//!
+//! Every server takes the same [`ServerOptions`], counts heap allocations once its listener is
+//! ready ([`CountingAlloc`]), echoes exactly `--messages` frames and then exits, printing one
+//! [`Meter::report`] line on stderr. `benches/run.sh` runs them interleaved and under
+//! callgrind; `benches/README.md` explains the numbers.
+#![deny(missing_docs)]
+
+mod alloc;
+mod args;
+pub mod frame;
+mod meter;
+mod sys;
+
+pub use alloc::{allocations, arm_allocation_counter, CountingAlloc};
+pub use args::{Args, ServerOptions};
+pub use meter::Meter;
+pub use sys::{cpu_time_us, peak_rss_kb, raise_fd_limit};
