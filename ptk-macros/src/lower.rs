@@ -82,6 +82,8 @@ enum Sink<'a> {
     Let(&'a syn::Local),
     /// `place = ..;` or `place op= ..;`
     Assign(&'a Expr, TokenStream),
+    /// `match .. { arms }`: the arms run on the value, then the continuation.
+    Scrutinee(&'a syn::ExprMatch),
 }
 
 struct Lowerer<'a> {
@@ -188,6 +190,10 @@ impl Lowerer<'_> {
             out.extend(self.plain_stmt(s));
         }
         match tail {
+            Some(tail) if diverges(&Stmt::Expr(tail.clone(), None)) => {
+                let value = self.plain_expr(&tail);
+                out.extend(quote!(#value;));
+            }
             Some(tail) => {
                 let value = self.plain_expr(&tail);
                 out.extend(self.names.cont(&cont, Some(value)));
@@ -285,7 +291,7 @@ impl Lowerer<'_> {
     /// `let`, assignment or discard of `value` with the `?`s applied.
     fn apply(&mut self, sink: &Sink<'_>, value: TokenStream) -> TokenStream {
         match sink {
-            Sink::Discard | Sink::Tail => quote!(#value;),
+            Sink::Discard | Sink::Tail | Sink::Scrutinee(_) => quote!(#value;),
             Sink::Let(local) => {
                 let attrs = &local.attrs;
                 let pat = &local.pat;
@@ -330,7 +336,8 @@ impl Lowerer<'_> {
     ) -> TokenStream {
         let name = s.kind.name();
         if !s.kind.has_value()
-            && (!wraps.is_empty() || matches!(sink, Sink::Let(_) | Sink::Assign(..)))
+            && (!wraps.is_empty()
+                || matches!(sink, Sink::Let(_) | Sink::Assign(..) | Sink::Scrutinee(_)))
         {
             self.errors.push(syn::Error::new_spanned(
                 &s.mac,
@@ -404,6 +411,11 @@ impl Lowerer<'_> {
                     resumed.extend(quote!(#value;));
                 }
                 resumed.extend(self.block(rest, cont));
+            }
+            Sink::Scrutinee(m) => {
+                let value = value.unwrap_or_default();
+                let arms = self.arms(m, cont);
+                resumed.extend(quote!(match #value { #arms }));
             }
             sink => {
                 let value = value.unwrap_or_default();
@@ -500,24 +512,17 @@ impl Lowerer<'_> {
             Expr::If(i) => self.if_(i, cont),
             Expr::Match(m) => {
                 if suspend::splits_expr(&m.expr) {
+                    // `match pt_await!(..)? { .. }`: the arms run in the resume state.
+                    let (core, wraps) = peel(&m.expr);
+                    if let Expr::Macro(mac) = core {
+                        if let Some(Ok(s)) = Suspension::parse(&mac.mac) {
+                            return self.suspension(&s, wraps, Sink::Scrutinee(m), &[], cont);
+                        }
+                    }
                     self.unsupported(&m.expr);
                 }
                 let scrutinee = self.plain_expr(&m.expr);
-                let mut arms = TokenStream::new();
-                for arm in &m.arms {
-                    if let Some((_, guard)) = &arm.guard {
-                        if suspend::splits_expr(guard) {
-                            self.unsupported(guard);
-                        }
-                    }
-                    let guard = arm.guard.as_ref().map(|(if_token, g)| {
-                        let g = self.plain_expr(g);
-                        quote!(#if_token #g)
-                    });
-                    let body = self.arm_body(&arm.body, cont.clone());
-                    let (attrs, pat) = (&arm.attrs, &arm.pat);
-                    arms.extend(quote!(#(#attrs)* #pat #guard => { #body }));
-                }
+                let arms = self.arms(m, cont);
                 quote!(match #scrutinee { #arms })
             }
             Expr::Loop(l) => {
@@ -586,6 +591,26 @@ impl Lowerer<'_> {
             }
         };
         quote!(if #cond { #then } #otherwise)
+    }
+
+    /// The arms of a `match` whose bodies suspend, each completing with `cont`.
+    fn arms(&mut self, m: &syn::ExprMatch, cont: Cont) -> TokenStream {
+        let mut arms = TokenStream::new();
+        for arm in &m.arms {
+            if let Some((_, guard)) = &arm.guard {
+                if suspend::splits_expr(guard) {
+                    self.unsupported(guard);
+                }
+            }
+            let guard = arm.guard.as_ref().map(|(if_token, g)| {
+                let g = self.plain_expr(g);
+                quote!(#if_token #g)
+            });
+            let body = self.arm_body(&arm.body, cont.clone());
+            let (attrs, pat) = (&arm.attrs, &arm.pat);
+            arms.extend(quote!(#(#attrs)* #pat #guard => { #body }));
+        }
+        arms
     }
 
     fn arm_body(&mut self, body: &Expr, cont: Cont) -> TokenStream {
