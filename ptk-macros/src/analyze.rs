@@ -23,6 +23,7 @@ use crate::suspend::{self, Kind, Suspension};
 pub(crate) fn analyze(pt: &Protothread) -> Errors {
     let mut a = Analyzer {
         cx: pt.cx.to_string(),
+        ctx: pt.ctx.to_string(),
         bindings: Vec::new(),
         scopes: vec![Vec::new()],
         crossed: BTreeMap::new(),
@@ -81,6 +82,7 @@ impl Boundary {
 
 struct Analyzer {
     cx: String,
+    ctx: String,
     /// Every binding seen: its name and where it is declared.
     bindings: Vec<(String, Span)>,
     /// The bindings in scope, innermost scope last.
@@ -114,12 +116,19 @@ impl Analyzer {
         }
         self.reported.push(b);
         let text = suspend::site_text(&self.sites[site]);
+        let advice = if name == self.ctx {
+            format!("this `{name}` shadows the context; give the local another name or keep what it refers to in a field of the context")
+        } else {
+            format!(
+                "keep `{name}` in a field of the context instead (e.g. `{}.{name}`)",
+                self.ctx
+            )
+        };
         self.errors.push(syn::Error::new(
             span,
             format!(
                 "local `{name}` is used after the suspension point `{text}`, which it lives \
-                 across: locals do not survive a suspension; keep `{name}` in a field of the \
-                 context instead (e.g. `ctx.{name}`)"
+                 across: locals do not survive a suspension; {advice}"
             ),
         ));
         self.errors.push(syn::Error::new_spanned(
