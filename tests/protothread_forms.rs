@@ -222,3 +222,45 @@ fn question_mark_inside_a_loop_ends_with_the_error() {
     );
     assert_eq!(p.values, [1, 2]);
 }
+
+#[derive(Debug, Default)]
+struct Blocks {
+    pt: Pt,
+    a: Option<u32>,
+    b: Option<u32>,
+    trace: Vec<String>,
+}
+
+#[protothread]
+fn labelled_block(ctx: &mut Blocks, _cx: &mut Cx<'_>) -> u32 {
+    let v = 'found: {
+        if let Some(a) = ctx.a {
+            ctx.trace.push(format!("a {a}"));
+            pt_yield!();
+            break 'found 1;
+        } else if let Some(b) = ctx.b {
+            ctx.trace.push(format!("b {b}"));
+        }
+        pt_yield!();
+        ctx.trace.push("neither".into());
+        2
+    };
+    ctx.trace.push(format!("v {v}"));
+    v
+}
+
+#[test]
+fn labelled_block_and_else_if_let_with_suspension_points() {
+    let mut b = Blocks {
+        a: Some(7),
+        ..Blocks::default()
+    };
+    assert_eq!(run(&mut b, 10), [Step::Yielded, Step::Done(1)]);
+    assert_eq!(b.trace, ["a 7", "v 1"]);
+    let mut b = Blocks {
+        b: Some(8),
+        ..Blocks::default()
+    };
+    assert_eq!(run(&mut b, 10), [Step::Yielded, Step::Done(2)]);
+    assert_eq!(b.trace, ["b 8", "neither", "v 2"]);
+}
