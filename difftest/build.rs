@@ -138,6 +138,7 @@ enum Node {
     },
     Match {
         id: u32,
+        on_await: bool,
         arms: [Vec<Node>; 3],
     },
     Block(Vec<Node>),
@@ -255,12 +256,13 @@ impl<'a> Generator<'a> {
                 Node::IfLet { id, then, els }
             }
             20 => {
+                let on_await = self.rng.below(2) == 0;
                 let arms = [
                     self.block(depth + 1),
                     self.block(depth + 1),
                     self.block(depth + 1),
                 ];
-                Node::Match { id, arms }
+                Node::Match { id, on_await, arms }
             }
             21 => Node::Block(self.block(depth + 1)),
             22 | 23 => {
@@ -421,8 +423,13 @@ fn print_node(node: &Node, mode: Mode, indent: usize, out: &mut String) {
             inner(then),
             inner(els)
         ),
-        Node::Match { id, arms } => format!(
-            "match ctx.s.pick({id}) {{\n{pad}    0 => {{\n{}{pad}    }}\n{pad}    1 if ctx.s.flip({}) => {{\n{}{pad}    }}\n{pad}    _ => {{\n{}{pad}    }}\n{pad}}}",
+        Node::Match { id, on_await, arms } => format!(
+            "match {} {{\n{pad}    0 => {{\n{}{pad}    }}\n{pad}    1 if ctx.s.flip({}) => {{\n{}{pad}    }}\n{pad}    _ => {{\n{}{pad}    }}\n{pad}}}",
+            match (on_await, pt) {
+                (false, _) => format!("ctx.s.pick({id})"),
+                (true, true) => format!("pt_await!(ctx.s.poll({id}))"),
+                (true, false) => format!("ctx.s.await_plain({id})"),
+            },
             print_block(&arms[0], mode, indent + 2),
             id + 10_000,
             print_block(&arms[1], mode, indent + 2),

@@ -23,6 +23,7 @@ use crate::suspend::{self, Kind, Suspension};
 pub(crate) fn analyze(pt: &Protothread) -> Errors {
     let mut a = Analyzer {
         cx: pt.cx.to_string(),
+        ctx: pt.ctx.to_string(),
         bindings: Vec::new(),
         scopes: vec![Vec::new()],
         crossed: BTreeMap::new(),
@@ -81,6 +82,7 @@ impl Boundary {
 
 struct Analyzer {
     cx: String,
+    ctx: String,
     /// Every binding seen: its name and where it is declared.
     bindings: Vec<(String, Span)>,
     /// The bindings in scope, innermost scope last.
@@ -114,12 +116,19 @@ impl Analyzer {
         }
         self.reported.push(b);
         let text = suspend::site_text(&self.sites[site]);
+        let advice = if name == self.ctx {
+            format!("this `{name}` shadows the context; give the local another name or keep what it refers to in a field of the context")
+        } else {
+            format!(
+                "keep `{name}` in a field of the context instead (e.g. `{}.{name}`)",
+                self.ctx
+            )
+        };
         self.errors.push(syn::Error::new(
             span,
             format!(
                 "local `{name}` is used after the suspension point `{text}`, which it lives \
-                 across: locals do not survive a suspension; keep `{name}` in a field of the \
-                 context instead (e.g. `ctx.{name}`)"
+                 across: locals do not survive a suspension; {advice}"
             ),
         ));
         self.errors.push(syn::Error::new_spanned(
@@ -128,9 +137,11 @@ impl Analyzer {
         ));
     }
 
-    fn bind(&mut self, pat: &Pat) {
+    /// Adds the bindings of `pat`; `irrefutable` for `let` and closure parameters, where a
+    /// lone identifier always binds.
+    fn bind(&mut self, pat: &Pat, irrefutable: bool) {
         let mut names = Vec::new();
-        collect_bindings(pat, &mut names);
+        collect_bindings(pat, irrefutable, &mut names);
         for (name, span) in names {
             self.bindings.push((name, span));
             let id = self.bindings.len() - 1;
@@ -295,7 +306,7 @@ impl<'ast> Visit<'ast> for Analyzer {
                 self.visit_expr(diverge);
             }
         }
-        self.bind(&local.pat);
+        self.bind(&local.pat, true);
     }
 
     fn visit_item(&mut self, item: &'ast syn::Item) {
@@ -329,7 +340,7 @@ impl<'ast> Visit<'ast> for Analyzer {
             match &*e.cond {
                 Expr::Let(l) => {
                     a.visit_expr(&l.expr);
-                    a.bind(&l.pat);
+                    a.bind(&l.pat, false);
                 }
                 cond => a.visit_expr(cond),
             }
@@ -355,7 +366,7 @@ impl<'ast> Visit<'ast> for Analyzer {
         let mut merged = start.clone();
         for arm in &e.arms {
             self.in_scope(|a| {
-                a.bind(&arm.pat);
+                a.bind(&arm.pat, false);
                 if let Some((_, guard)) = &arm.guard {
                     a.visit_expr(guard);
                 }
@@ -381,7 +392,7 @@ impl<'ast> Visit<'ast> for Analyzer {
             match &*e.cond {
                 Expr::Let(l) => {
                     a.visit_expr(&l.expr);
-                    a.bind(&l.pat);
+                    a.bind(&l.pat, false);
                 }
                 cond => a.visit_expr(cond),
             }
@@ -392,14 +403,14 @@ impl<'ast> Visit<'ast> for Analyzer {
     fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
         self.visit_expr(&e.expr);
         self.in_scope(|a| {
-            a.bind(&e.pat);
+            a.bind(&e.pat, true);
             a.with_boundary(Boundary::For, |a| a.visit_block(&e.body));
         });
     }
 
     fn visit_expr_closure(&mut self, e: &'ast syn::ExprClosure) {
         self.in_scope(|a| {
-            e.inputs.iter().for_each(|p| a.bind(p));
+            e.inputs.iter().for_each(|p| a.bind(p, true));
             a.with_boundary(Boundary::Closure, |a| a.visit_expr(&e.body));
         });
     }
@@ -423,14 +434,17 @@ impl<'ast> Visit<'ast> for AllSuspensions {
     }
 }
 
-/// The names a pattern binds. A lone capitalised identifier is taken to be a constant or a
-/// unit variant (`None`, `MAX`), as Rust's naming conventions make it.
-fn collect_bindings(pat: &Pat, out: &mut Vec<(String, Span)>) {
-    struct Collector<'a>(&'a mut Vec<(String, Span)>);
+/// The names a pattern binds. In a refutable pattern a lone capitalised identifier is taken to
+/// be a constant or a unit variant (`None`, `MAX`), as Rust's naming conventions make it; if it
+/// is a binding after all, a use after lowering fails to resolve rather than resolving to
+/// something else (a constant of that name would have made it a constant pattern).
+fn collect_bindings(pat: &Pat, irrefutable: bool, out: &mut Vec<(String, Span)>) {
+    struct Collector<'a>(&'a mut Vec<(String, Span)>, bool);
     impl<'ast> Visit<'ast> for Collector<'_> {
         fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
             let name = p.ident.to_string();
-            let constant = p.subpat.is_none()
+            let constant = !self.1
+                && p.subpat.is_none()
                 && p.by_ref.is_none()
                 && p.mutability.is_none()
                 && name.starts_with(|c: char| c.is_uppercase());
@@ -441,5 +455,5 @@ fn collect_bindings(pat: &Pat, out: &mut Vec<(String, Span)>) {
         }
         fn visit_expr(&mut self, _: &'ast Expr) {}
     }
-    Collector(out).visit_pat(pat);
+    Collector(out, irrefutable).visit_pat(pat);
 }

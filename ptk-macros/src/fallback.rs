@@ -13,9 +13,11 @@ use crate::suspend::Kind;
 /// The stub of a protothread whose body did not lower: same function and impl, a body that
 /// never runs and no sites.
 pub(crate) fn stub(pt: &Protothread) -> TokenStream {
-    let body = quote!(::core::unreachable!(
-        "#[protothread] did not expand; see its errors"
-    ));
+    let (ctx, cx) = (&pt.ctx, &pt.cx);
+    let body = quote! {
+        let _ = (&#ctx, &#cx);
+        ::core::unreachable!("#[protothread] did not expand; see its errors")
+    };
     expand::shape(pt, body, TokenStream::new())
 }
 

@@ -11,15 +11,17 @@
 //! Locals stay locals: a state only sees the bindings of its own arm, and the analysis has
 //! already rejected every use of a binding in a state other than its own.
 
+mod construct;
 mod emit;
 mod rewrite;
+mod suspension;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, ToTokens};
 use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, Macro, Stmt};
 
@@ -82,6 +84,8 @@ enum Sink<'a> {
     Let(&'a syn::Local),
     /// `place = ..;` or `place op= ..;`
     Assign(&'a Expr, TokenStream),
+    /// `match .. { arms }`: the arms run on the value, then the continuation.
+    Scrutinee(&'a syn::ExprMatch),
 }
 
 struct Lowerer<'a> {
@@ -188,6 +192,10 @@ impl Lowerer<'_> {
             out.extend(self.plain_stmt(s));
         }
         match tail {
+            Some(tail) if diverges(&Stmt::Expr(tail.clone(), None)) => {
+                let value = self.plain_expr(&tail);
+                out.extend(quote!(#value;));
+            }
             Some(tail) => {
                 let value = self.plain_expr(&tail);
                 out.extend(self.names.cont(&cont, Some(value)));
@@ -285,7 +293,7 @@ impl Lowerer<'_> {
     /// `let`, assignment or discard of `value` with the `?`s applied.
     fn apply(&mut self, sink: &Sink<'_>, value: TokenStream) -> TokenStream {
         match sink {
-            Sink::Discard | Sink::Tail => quote!(#value;),
+            Sink::Discard | Sink::Tail | Sink::Scrutinee(_) => quote!(#value;),
             Sink::Let(local) => {
                 let attrs = &local.attrs;
                 let pat = &local.pat;
@@ -316,285 +324,6 @@ impl Lowerer<'_> {
             value = self.names.try_(value, *span);
         }
         value
-    }
-
-    /// Lowers one suspension macro: returns the code of the current state, and fills the
-    /// state that runs when the protothread resumes there.
-    fn suspension(
-        &mut self,
-        s: &Suspension,
-        wraps: Vec<Span>,
-        sink: Sink<'_>,
-        rest: &[Stmt],
-        cont: Cont,
-    ) -> TokenStream {
-        let name = s.kind.name();
-        if !s.kind.has_value()
-            && (!wraps.is_empty() || matches!(sink, Sink::Let(_) | Sink::Assign(..)))
-        {
-            self.errors.push(syn::Error::new_spanned(
-                &s.mac,
-                format!("`{name}!` has no value: use it as a statement"),
-            ));
-            return TokenStream::new();
-        }
-        let point = self.new_site(&s.mac);
-        let span = s.span();
-        let point_lit = proc_macro2::Literal::u16_unsuffixed(point);
-        let arg = s.arg.as_ref().map(|a| self.plain_expr(a));
-        let krate = &self.names.krate;
-        let pending = self.names.end_with(span, quote!(Pending(#point_lit)));
-        let (enter, check, value) = match s.kind {
-            Kind::Await => {
-                let (v, ready) = (
-                    syn::Ident::new("__pt_ready", Span::mixed_site()),
-                    quote!(::core::task::Poll),
-                );
-                let value = quote_spanned! {span=>
-                    match #arg { #ready::Ready(#v) => #v, #ready::Pending => #pending }
-                };
-                (self.names.goto(point), None, Some(value))
-            }
-            Kind::Spawn => {
-                let (v, t) = (
-                    syn::Ident::new("__pt_out", Span::mixed_site()),
-                    syn::Ident::new("__pt_t", Span::mixed_site()),
-                );
-                let (cx, end) = (&self.names.cx, &self.names.end);
-                let reset = quote_spanned!(span=> #krate::Pt::reset(#krate::Protothread::pt_mut(&mut #arg)););
-                let jump = self.names.goto(point);
-                let value = quote_spanned! {span=>
-                    match #krate::spawned(#krate::Protothread::resume(&mut #arg, &mut *#cx), #point_lit) {
-                        ::core::result::Result::Ok(#v) => #v,
-                        ::core::result::Result::Err(#t) => break #end #t,
-                    }
-                };
-                (quote!(#reset #jump), None, Some(value))
-            }
-            Kind::WaitUntil => (
-                self.names.goto(point),
-                Some(quote_spanned!(span=> if !(#arg) { #pending; })),
-                None,
-            ),
-            Kind::WaitWhile => (
-                self.names.goto(point),
-                Some(quote_spanned!(span=> if #arg { #pending; })),
-                None,
-            ),
-            Kind::Yield => {
-                let yielded = self.names.end_with(span, quote!(Yielded(#point_lit)));
-                (quote!(#yielded;), None, None)
-            }
-            Kind::YieldUntil => {
-                let yielded = self.names.end_with(span, quote!(Yielded(#point_lit)));
-                (
-                    quote!(#yielded;),
-                    Some(quote_spanned!(span=> if !(#arg) { #pending; })),
-                    None,
-                )
-            }
-            Kind::Exit | Kind::Restart => return TokenStream::new(),
-        };
-        let value = value.map(|v| self.wrap(v, &wraps));
-        let mut resumed = check.unwrap_or_default();
-        match sink {
-            Sink::Tail => resumed.extend(self.names.cont(&cont, value)),
-            Sink::Discard => {
-                if let Some(value) = value {
-                    resumed.extend(quote!(#value;));
-                }
-                resumed.extend(self.block(rest, cont));
-            }
-            sink => {
-                let value = value.unwrap_or_default();
-                resumed.extend(self.apply(&sink, value));
-                resumed.extend(self.block(rest, cont));
-            }
-        }
-        self.states.insert(point, resumed);
-        enter
-    }
-
-    /// Lowers a construct that suspends inside; its value goes to `sink`.
-    fn construct_valued(
-        &mut self,
-        core: &Expr,
-        wraps: Vec<Span>,
-        sink: Sink<'_>,
-        rest: &[Stmt],
-        cont: Cont,
-    ) -> TokenStream {
-        let direct = wraps.is_empty() && matches!(sink, Sink::Tail | Sink::Discard);
-        if direct {
-            if matches!(sink, Sink::Tail) {
-                return self.construct(core, cont);
-            }
-            if rest.is_empty() {
-                let after = self.discarding(cont);
-                return self.construct(core, after);
-            }
-            let join = self.new_state();
-            let code = self.construct(core, Cont::Goto(join));
-            let after = self.block(rest, cont);
-            self.states.insert(join, after);
-            return code;
-        }
-        let slot = self.slots;
-        self.slots += 1;
-        let join = self.new_state();
-        let code = self.construct(core, Cont::Store { slot, then: join });
-        let slot = self.names.slot(slot);
-        let krate = &self.names.krate;
-        let value = self.wrap(quote!(#krate::take_slot(&mut #slot)), &wraps);
-        let after = match sink {
-            Sink::Tail => self.names.cont(&cont, Some(value)),
-            sink => {
-                let mut after = self.apply(&sink, value);
-                after.extend(self.block(rest, cont));
-                after
-            }
-        };
-        self.states.insert(join, after);
-        code
-    }
-
-    /// `cont` for a statement whose value is dropped.
-    fn discarding(&mut self, cont: Cont) -> Cont {
-        match cont {
-            Cont::Goto(s) => Cont::Goto(s),
-            Cont::Finish | Cont::FinishUnit => Cont::FinishUnit,
-            store @ Cont::Store { .. } => {
-                let state = self.new_state();
-                let code = self.names.cont(&store, None);
-                self.states.insert(state, code);
-                Cont::Goto(state)
-            }
-        }
-    }
-
-    /// Lowers a block, `if`, `match`, `loop` or `while` that suspends inside; its value goes
-    /// to `cont`. Returns the code of the current state.
-    fn construct(&mut self, e: &Expr, cont: Cont) -> TokenStream {
-        match e {
-            Expr::Block(b) => {
-                if b.block.stmts.iter().any(suspend::splits_stmt) {
-                    if let Some(label) = &b.label {
-                        let label = Some(label.name.ident.to_string());
-                        self.frames.push(Frame {
-                            label,
-                            is_loop: false,
-                            exit: cont.clone(),
-                            head: None,
-                        });
-                    }
-                    let code = self.block(&b.block.stmts, cont);
-                    if b.label.is_some() {
-                        self.frames.pop();
-                    }
-                    quote!({ #code })
-                } else {
-                    let code = self.block(&b.block.stmts, cont);
-                    quote!({ #code })
-                }
-            }
-            Expr::If(i) => self.if_(i, cont),
-            Expr::Match(m) => {
-                if suspend::splits_expr(&m.expr) {
-                    self.unsupported(&m.expr);
-                }
-                let scrutinee = self.plain_expr(&m.expr);
-                let mut arms = TokenStream::new();
-                for arm in &m.arms {
-                    if let Some((_, guard)) = &arm.guard {
-                        if suspend::splits_expr(guard) {
-                            self.unsupported(guard);
-                        }
-                    }
-                    let guard = arm.guard.as_ref().map(|(if_token, g)| {
-                        let g = self.plain_expr(g);
-                        quote!(#if_token #g)
-                    });
-                    let body = self.arm_body(&arm.body, cont.clone());
-                    let (attrs, pat) = (&arm.attrs, &arm.pat);
-                    arms.extend(quote!(#(#attrs)* #pat #guard => { #body }));
-                }
-                quote!(match #scrutinee { #arms })
-            }
-            Expr::Loop(l) => {
-                let head = self.new_state();
-                let label = l.label.as_ref().map(|l| l.name.ident.to_string());
-                self.frames.push(Frame {
-                    label,
-                    is_loop: true,
-                    exit: cont,
-                    head: Some(head),
-                });
-                let body = self.block(&l.body.stmts, Cont::Goto(head));
-                self.frames.pop();
-                self.states.insert(head, body);
-                self.names.goto(head)
-            }
-            Expr::While(w) => {
-                if suspend::splits_expr(&w.cond) {
-                    self.unsupported(&w.cond);
-                }
-                let head = self.new_state();
-                let cond = self.plain_expr(&w.cond);
-                let done = self.names.cont(&cont, None);
-                let label = w.label.as_ref().map(|l| l.name.ident.to_string());
-                self.frames.push(Frame {
-                    label,
-                    is_loop: true,
-                    exit: cont,
-                    head: Some(head),
-                });
-                let body = self.block(&w.body.stmts, Cont::Goto(head));
-                self.frames.pop();
-                self.states
-                    .insert(head, quote!(if #cond { #body } else { #done }));
-                self.names.goto(head)
-            }
-            other => {
-                self.unsupported(other);
-                TokenStream::new()
-            }
-        }
-    }
-
-    fn if_(&mut self, i: &syn::ExprIf, cont: Cont) -> TokenStream {
-        if suspend::splits_expr(&i.cond) {
-            self.unsupported(&i.cond);
-        }
-        let cond = self.plain_expr(&i.cond);
-        let then = self.block(&i.then_branch.stmts, cont.clone());
-        let otherwise = match i.else_branch.as_ref().map(|(_, e)| &**e) {
-            None => {
-                let done = self.names.cont(&cont, None);
-                quote!(else { #done })
-            }
-            Some(Expr::If(inner)) => {
-                let inner = self.if_(inner, cont);
-                quote!(else #inner)
-            }
-            Some(Expr::Block(b)) => {
-                let code = self.block(&b.block.stmts, cont);
-                quote!(else { #code })
-            }
-            Some(other) => {
-                self.unsupported(other);
-                TokenStream::new()
-            }
-        };
-        quote!(if #cond { #then } #otherwise)
-    }
-
-    fn arm_body(&mut self, body: &Expr, cont: Cont) -> TokenStream {
-        match body {
-            Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
-                self.block(&b.block.stmts, cont)
-            }
-            other => self.block(&[Stmt::Expr(other.clone(), None)], cont),
-        }
     }
 
     /// Puts the states together.

@@ -309,3 +309,21 @@ pub fn echo(ctx: &mut Echo, cx: &mut Cx<'_>) -> Result<u64, Error> {
 }
 "#
 );
+
+snapshot!(
+    match_on_an_awaited_value,
+    "",
+    r#"
+fn classify(ctx: &mut Link, cx: &mut Cx<'_>) -> Result<(), Error> {
+    match pt_await!(cx.read(ctx.stream, &mut ctx.buf))? {
+        0 => return Err(Error::Closed),
+        n if n < 4 => {
+            ctx.short += 1;
+            pt_yield!();
+        }
+        n => ctx.total += n,
+    }
+    Ok(())
+}
+"#
+);

@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
+use proc_macro2::TokenTree;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Ident, Lifetime, Path};
 
 /// Where control goes when a lowered block (or a `break` out of a lowered construct) completes.
@@ -107,10 +108,11 @@ impl Names {
 
     /// `expr?`, ending the run with the residual converted into the output.
     pub(crate) fn try_(&self, expr: TokenStream, span: Span) -> TokenStream {
-        let krate = &self.krate;
+        // The runtime path takes the span of the `?`, so a missing `From` points there.
+        let krate = respan(self.krate.to_token_stream(), span);
         let (v, r) = (
-            Ident::new("__pt_v", Span::mixed_site()),
-            Ident::new("__pt_r", Span::mixed_site()),
+            Ident::new("__pt_v", span.resolved_at(Span::mixed_site())),
+            Ident::new("__pt_r", span.resolved_at(Span::mixed_site())),
         );
         let end = self.end_with(
             span,
@@ -123,4 +125,21 @@ impl Names {
             }
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }

@@ -152,6 +152,7 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         timers: 1,
         udp_sockets: 0,
         user_event_sources: 0,
+        semaphores: 0,
     };
     let conns = (0..o.max_connections)
         .map(|_| Conn {
