@@ -50,7 +50,11 @@ impl<A> Core<'_, A> {
         let i = cur.slot();
         if let Some(d) = self.pts.entries[i as usize].deadline {
             if self.now >= d {
-                self.pts.entries[i as usize].deadline = None;
+                // The wait that timed out is over, a sleep included: a sleep left behind
+                // would keep its timer, which, once past, re-arms in the past on every wait.
+                let e = &mut self.pts.entries[i as usize];
+                e.deadline = None;
+                e.sleep = None;
                 self.clear_wait(i);
                 let _ = self.sync_pt_timer(i);
                 return Poll::Ready(Err(self.fail(Error::Timeout)));
