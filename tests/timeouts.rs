@@ -370,3 +370,86 @@ fn a_user_event_wait_past_its_deadline_times_out_and_the_next_wait_gets_the_rais
         },
     );
 }
+
+/// Sleeps 150 ms under a 50 ms deadline, then waits for a user event, counting its polls.
+struct Napper {
+    pt: Pt,
+    source: Option<Handle<UserEvents>>,
+    at: u64,
+    slept: Rc<RefCell<Vec<Result<(), Error>>>>,
+    polls: Rc<RefCell<u32>>,
+}
+
+impl Napper {
+    fn poll_event(&mut self, cx: &mut Cx<'_>) -> Poll<Result<u32, Error>> {
+        *self.polls.borrow_mut() += 1;
+        match self.source {
+            Some(s) => cx.take_event(s, EVENT_ID),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        }
+    }
+}
+
+#[protothread]
+fn nap_then_wait(ctx: &mut Napper, cx: &mut Cx<'_>) -> Result<(), Error> {
+    ctx.at = cx.after_ms(50);
+    cx.set_deadline(Some(ctx.at))?;
+    ctx.at = cx.after_ms(150);
+    let slept = pt_await!(cx.sleep_until(ctx.at));
+    ctx.slept.borrow_mut().push(slept);
+    pt_await!(ctx.poll_event(cx))?;
+    Ok(())
+}
+
+#[test]
+fn a_sleep_cut_short_by_the_deadline_is_over_and_leaves_no_timer_behind() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let (slept, polls) = (Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(0)));
+    let mut nappers = [Napper {
+        pt: Pt::new(),
+        source: None,
+        at: 0,
+        slept: Rc::clone(&slept),
+        polls: Rc::clone(&polls),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut nappers).unwrap();
+    let source = ev.user_events_create().unwrap();
+    let h = ev
+        .cx()
+        .spawn_with(pool, |n: &mut Napper| n.source = Some(source))
+        .unwrap();
+    run_until(&mut ev, "the deadline", WAIT, 10_000, |_| {
+        !slept.borrow().is_empty()
+    });
+    assert_eq!(*slept.borrow(), [Err(Error::Timeout)]);
+    // Waiting on the event now, with no sleep or deadline left: nothing wakes it for
+    // nothing, and it holds no timer.
+    // Past the time the sleep would have ended, too.
+    let until = Instant::now() + Duration::from_millis(250);
+    for _ in 0..100_000 {
+        if Instant::now() >= until {
+            break;
+        }
+        ev.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(
+        *polls.borrow(),
+        1,
+        "the event wait was polled again without cause"
+    );
+    assert!(matches!(
+        ev.pt_status(h),
+        Ok(PtStatus::Waiting {
+            on: Some((_, Trigger::User(EVENT_ID))),
+            until_ms: None,
+            ..
+        })
+    ));
+    assert_eq!(ev.in_use().timers, 0);
+    ev.raise(source, EVENT_ID).unwrap();
+    run_until(&mut ev, "the end", WAIT, 10_000, |ev| {
+        ev.protothreads_running() == 0
+    });
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Ended(Outcome::Finished)));
+}
