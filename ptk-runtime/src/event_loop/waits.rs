@@ -50,7 +50,11 @@ impl<A> Core<'_, A> {
         let i = cur.slot();
         if let Some(d) = self.pts.entries[i as usize].deadline {
             if self.now >= d {
-                self.pts.entries[i as usize].deadline = None;
+                // The wait that timed out is over, a sleep included: a sleep left behind
+                // would keep its timer, which, once past, re-arms in the past on every wait.
+                let e = &mut self.pts.entries[i as usize];
+                e.deadline = None;
+                e.sleep = None;
                 self.clear_wait(i);
                 let _ = self.sync_pt_timer(i);
                 return Poll::Ready(Err(self.fail(Error::Timeout)));
@@ -172,7 +176,8 @@ impl<A> Core<'_, A> {
         }
     }
 
-    /// Arms the timer of entry `i` at its earliest sleep or deadline, or disarms it.
+    /// Arms the timer of entry `i` at its earliest sleep or deadline, taking a timer slot if it
+    /// has none; with neither, frees its slot.
     fn sync_pt_timer(&mut self, i: u32) -> Result<()> {
         let e = &self.pts.entries[i as usize];
         let want = match (e.sleep, e.deadline) {
@@ -182,7 +187,13 @@ impl<A> Core<'_, A> {
         let timer = e.timer;
         match (want, timer) {
             (None, None) => {}
-            (None, Some(t)) => self.timer_queue.disarm(&mut self.timers, t.slot()),
+            (None, Some(t)) => {
+                // Give the slot back: a protothread that slept or had a deadline once must not
+                // hold a timer for the rest of its life (the pool would run dry).
+                self.timer_queue.disarm(&mut self.timers, t.slot());
+                let _ = self.timers.remove(t);
+                self.pts.entries[i as usize].timer = None;
+            }
             (Some(at), Some(t)) => {
                 let armed_at = self
                     .timers
