@@ -94,7 +94,7 @@
 //! assert!(values.iter().eq([555, 0, 100]));
 //! # Ok::<(), Error>(())
 //! ```
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -108,6 +108,8 @@ mod mbap;
 mod registers;
 mod request;
 mod response;
+#[cfg(feature = "std")]
+pub mod server;
 mod wire;
 
 pub use bits::{Bits, BitsIter};
