@@ -99,6 +99,8 @@
 #![deny(missing_docs)]
 
 mod bits;
+#[cfg(feature = "std")]
+pub mod client;
 mod device_id;
 mod error;
 mod exception;
