@@ -94,11 +94,13 @@
 //! assert!(values.iter().eq([555, 0, 100]));
 //! # Ok::<(), Error>(())
 //! ```
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod bits;
+#[cfg(feature = "std")]
+pub mod client;
 mod device_id;
 mod error;
 mod exception;
@@ -108,6 +110,8 @@ mod mbap;
 mod registers;
 mod request;
 mod response;
+#[cfg(feature = "std")]
+pub mod server;
 mod wire;
 
 pub use bits::{Bits, BitsIter};

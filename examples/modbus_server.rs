@@ -1,0 +1,173 @@
+//! A Modbus/TCP server: 10,000 coils, discrete inputs, holding registers and input registers
+//! from address 0, in memory.
+//!
+//! ```text
+//! cargo run --release --example modbus_server -- --bind 127.0.0.1:5020
+//! ```
+//!
+//! One protothread accepts; one protothread per connection answers requests in order from the
+//! shared in-memory model. Coils and holding registers are written by clients (function codes
+//! 5, 6, 15, 16, 23); discrete inputs and input registers are read-only on the wire and start
+//! with a pattern (input `i` is on when `i` is odd, input register `i` holds `i`) so reads show
+//! something. Ctrl-C stops the loop from the signal thread through a `LoopRemote`, and the
+//! server closes every connection before it exits.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use ptk::{Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
+use ptk_modbus::server::{ConnectionEvent, MemoryModel, Server, ServerConfig, ServerStorage};
+
+/// Entries of each table.
+const TABLE: usize = 10_000;
+
+struct Options {
+    bind: SocketAddr,
+    max_connections: usize,
+    idle_timeout_ms: u64,
+    quiet: bool,
+}
+
+fn usage() -> &'static str {
+    "usage: modbus_server [--bind ADDR:PORT] [--max-connections N] [--idle-timeout-ms MS] [--quiet]\n\
+     defaults: --bind 127.0.0.1:5020 --max-connections 256 --idle-timeout-ms 60000 \
+     (0: never)"
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        bind: SocketAddr::from(([127, 0, 0, 1], 5020)),
+        max_connections: 256,
+        idle_timeout_ms: 60_000,
+        quiet: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bind" => {
+                let v = value("--bind")?;
+                o.bind = v.parse().map_err(|e| format!("--bind {v}: {e}"))?;
+            }
+            "--max-connections" => {
+                let v = value("--max-connections")?;
+                o.max_connections = v
+                    .parse()
+                    .map_err(|e| format!("--max-connections {v}: {e}"))?;
+            }
+            "--idle-timeout-ms" => {
+                let v = value("--idle-timeout-ms")?;
+                o.idle_timeout_ms = v
+                    .parse()
+                    .map_err(|e| format!("--idle-timeout-ms {v}: {e}"))?;
+            }
+            "--quiet" => o.quiet = true,
+            "-h" | "--help" => return Err(usage().to_string()),
+            other => return Err(format!("unknown argument {other}\n{}", usage())),
+        }
+    }
+    if o.max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    Ok(o)
+}
+
+/// One line per connection event.
+fn report(event: &ConnectionEvent) {
+    match event {
+        ConnectionEvent::Accepted { stream, peer } => println!("{stream}: accepted from {peer}"),
+        ConnectionEvent::Refused { peer, reason } => println!("refused {peer}: {reason}"),
+        ConnectionEvent::Closed {
+            stream,
+            peer,
+            requests,
+            reason: Ok(()),
+        } => println!("{stream}: {peer} closed after {requests} requests"),
+        ConnectionEvent::Closed {
+            stream,
+            peer,
+            requests,
+            reason: Err(e),
+        } => println!("{stream}: closed {peer} after {requests} requests: {e}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modbus_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(o: &Options) -> Result<(), Error> {
+    let config = ServerConfig {
+        max_connections: o.max_connections,
+        idle_timeout_ms: (o.idle_timeout_ms > 0).then_some(o.idle_timeout_ms),
+        on_connection: (!o.quiet).then_some(report as fn(&ConnectionEvent)),
+        ..ServerConfig::default()
+    };
+    let mut model = MemoryModel::new(TABLE);
+    for (i, input) in model.discrete_inputs_mut().iter_mut().enumerate() {
+        *input = i % 2 == 1;
+    }
+    for (i, register) in model.input_registers_mut().iter_mut().enumerate() {
+        *register = i as u16;
+    }
+    let server = Server::new(model, config);
+
+    let capacities = Capacities {
+        tcp_listeners: 1,
+        tcp_streams: o.max_connections + 1,
+        timers: o.max_connections + 1,
+        udp_sockets: 0,
+        user_event_sources: 0,
+        semaphores: 0,
+    };
+    let mut memory = OwnedStorage::new(capacities);
+    let mut storage = ServerStorage::new(&config);
+    let loop_config = Config {
+        protothreads: o.max_connections + 1,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), loop_config, ())?;
+    let listener = ev.tcp_listen(o.bind, &ListenOptions::default())?;
+    server.start(&mut ev, listener, &mut storage)?;
+
+    let remote = ev.remote();
+    if let Err(e) = ctrlc::set_handler(move || remote.stop()) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); stop with SIGKILL");
+    }
+    println!(
+        "modbus_server: listening on {} for any unit id ({} connections max)",
+        ev.local_addr(listener.raw())?,
+        o.max_connections
+    );
+    println!(
+        "  coils 0..{TABLE} and holding registers 0..{TABLE}: read/write, all 0 at start\n  \
+         discrete inputs 0..{TABLE}: read-only, odd addresses on\n  \
+         input registers 0..{TABLE}: read-only, register i holds i\n\
+         Ctrl-C stops"
+    );
+    ev.run()?;
+
+    let open = server.stats().open;
+    ev.close_all();
+    drop(ev);
+    let stats = server.stats();
+    println!(
+        "modbus_server: stopped; {} connections served, {} requests answered, {open} still \
+         open were closed",
+        stats.accepted, stats.requests
+    );
+    Ok(())
+}

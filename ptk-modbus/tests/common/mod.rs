@@ -1,0 +1,124 @@
+//! A server on a loop in the test's thread, and helpers for raw std clients.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ptk_modbus::server::{MemoryModel, Server, ServerStorage};
+use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
+
+/// No test waits longer than this for anything.
+pub const BOUND: Duration = Duration::from_secs(60);
+
+/// A model of 1000 of each table, with input `i` on for odd `i` and input register `i` = `i`.
+pub fn model() -> MemoryModel {
+    let mut m = MemoryModel::new(1000);
+    for (i, v) in m.discrete_inputs_mut().iter_mut().enumerate() {
+        *v = i % 2 == 1;
+    }
+    for (i, v) in m.input_registers_mut().iter_mut().enumerate() {
+        *v = i as u16;
+    }
+    m
+}
+
+/// Loop capacities for a server of `connections` plus `extra` streams of test clients.
+pub fn capacities(connections: usize, extra: usize) -> Capacities {
+    Capacities {
+        tcp_listeners: 1,
+        tcp_streams: connections + 1 + extra,
+        timers: connections + 1 + 2 * extra,
+        udp_sockets: 0,
+        user_event_sources: 0,
+        semaphores: 0,
+    }
+}
+
+/// Serves `server` on an ephemeral port in this thread until every thread `clients` starts
+/// (given the address) has finished; returns their results.
+pub fn serve_while<R: Send + 'static>(
+    server: &Server<MemoryModel>,
+    clients: impl FnOnce(SocketAddr) -> Vec<JoinHandle<R>>,
+) -> Vec<R> {
+    let config = *server.config();
+    let mut memory = OwnedStorage::new(capacities(config.max_connections, 0));
+    let mut storage = ServerStorage::new(&config);
+    let loop_config = Config {
+        protothreads: config.max_connections + 1,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), loop_config, ()).unwrap();
+    let listener = ev
+        .tcp_listen("127.0.0.1:0".parse().unwrap(), &ListenOptions::default())
+        .unwrap();
+    let addr = ev.local_addr(listener.raw()).unwrap();
+    server.start(&mut ev, listener, &mut storage).unwrap();
+    let threads = clients(addr);
+    let start = Instant::now();
+    while !threads.iter().all(JoinHandle::is_finished) {
+        assert!(
+            start.elapsed() < BOUND,
+            "clients did not finish in {BOUND:?}"
+        );
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    // The clients closed their sockets: let the server see every close.
+    while server.stats().open > 0 {
+        assert!(
+            start.elapsed() < BOUND,
+            "connections still open after {BOUND:?}"
+        );
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    ev.close_all();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// A blocking std client with a read timeout.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Sends `request` and reads one whole response frame.
+pub fn ask(s: &mut TcpStream, request: &[u8]) -> Vec<u8> {
+    s.write_all(request).unwrap();
+    read_frame(s)
+}
+
+/// Reads one whole frame.
+pub fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut header = [0u8; 6];
+    s.read_exact(&mut header).unwrap();
+    let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let mut frame = header.to_vec();
+    frame.resize(6 + len, 0);
+    s.read_exact(&mut frame[6..]).unwrap();
+    frame
+}
+
+/// Whether the server closed the connection: reads see end-of-stream (or a reset).
+pub fn is_closed(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 16];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => panic!("expected a close, got {n} more bytes: {:?}", &buf[..n]),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// A read holding registers request frame.
+pub fn read_holding(transaction_id: u16, address: u16, quantity: u16) -> Vec<u8> {
+    let [t0, t1] = transaction_id.to_be_bytes();
+    let [a0, a1] = address.to_be_bytes();
+    let [q0, q1] = quantity.to_be_bytes();
+    vec![t0, t1, 0, 0, 0, 6, 1, 0x03, a0, a1, q0, q1]
+}

@@ -1,0 +1,144 @@
+//! The server allocates nothing on the loop's thread once started: a counting global
+//! allocator, switched on for the loop's thread only, while 10 connections are accepted and
+//! send 12,000 requests of every function code (exceptions included), 4 pipelined at a time.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{capacities, connect, model, read_frame, BOUND};
+use ptk_modbus::server::{Server, ServerConfig, ServerStorage};
+use ptk_runtime::{Config, EventLoop, ListenOptions, OwnedStorage};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note_allocation() {
+    // `try_with`: the allocator also runs while thread-locals are torn down.
+    if COUNT_HERE.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call forwards to the system allocator unchanged; counting touches only an
+// atomic and a const-initialized thread-local, neither of which allocates.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`; `ptr` came from this allocator, which is `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const CONNECTIONS: usize = 10;
+const BATCHES: usize = 300;
+
+/// Four requests of different function codes and their exact answers.
+fn batch(id: u16, conn: u16) -> ([u8; 48], Vec<Vec<u8>>) {
+    let [t0, t1] = id.to_be_bytes();
+    let [c0, c1] = conn.to_be_bytes();
+    let mut frames = [0u8; 48];
+    let requests: [[u8; 12]; 4] = [
+        [t0, t1, 0, 0, 0, 6, 1, 0x06, c0, c1, t0, t1], // write register `conn` = id
+        [t0, t1, 0, 0, 0, 6, 1, 0x03, c0, c1, 0, 1],   // read it back
+        [t0, t1, 0, 0, 0, 6, 1, 0x01, 0x03, 0xE8, 0, 1], // coil 1000: outside the model
+        [t0, t1, 0, 0, 0, 6, 1, 0x02, 0, 0, 0, 9],     // discrete inputs 0..9
+    ];
+    for (i, r) in requests.iter().enumerate() {
+        frames[12 * i..12 * i + 12].copy_from_slice(r);
+    }
+    let answers = vec![
+        requests[0].to_vec(),
+        vec![t0, t1, 0, 0, 0, 5, 1, 0x03, 2, t0, t1],
+        vec![t0, t1, 0, 0, 0, 3, 1, 0x81, 0x02],
+        vec![t0, t1, 0, 0, 0, 5, 1, 0x02, 2, 0b1010_1010, 0],
+    ];
+    (frames, answers)
+}
+
+#[test]
+fn serving_allocates_nothing_after_start_up() {
+    let config = ServerConfig {
+        max_connections: CONNECTIONS,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(model(), config);
+    let mut memory = OwnedStorage::new(capacities(CONNECTIONS, 0));
+    let mut storage = ServerStorage::new(&config);
+    let loop_config = Config {
+        protothreads: CONNECTIONS + 1,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), loop_config, ()).unwrap();
+    let listener = ev
+        .tcp_listen("127.0.0.1:0".parse().unwrap(), &ListenOptions::default())
+        .unwrap();
+    let addr = ev.local_addr(listener.raw()).unwrap();
+    server.start(&mut ev, listener, &mut storage).unwrap();
+    let clients: Vec<_> = (0..CONNECTIONS as u16)
+        .map(|conn| {
+            thread::spawn(move || {
+                let mut s = connect(addr);
+                for b in 0..BATCHES as u16 {
+                    let (frames, answers) = batch(b, conn);
+                    s.write_all(&frames).unwrap();
+                    for answer in answers {
+                        assert_eq!(read_frame(&mut s), answer, "connection {conn} batch {b}");
+                    }
+                }
+            })
+        })
+        .collect();
+
+    COUNT_HERE.with(|c| c.set(true));
+    let start = Instant::now();
+    while !clients.iter().all(thread::JoinHandle::is_finished) || server.stats().open > 0 {
+        assert!(
+            start.elapsed() < BOUND,
+            "clients did not finish in {BOUND:?}"
+        );
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    COUNT_HERE.with(|c| c.set(false));
+
+    for c in clients {
+        c.join().unwrap();
+    }
+    let requests = server.stats().requests;
+    assert_eq!(requests, (CONNECTIONS * BATCHES * 4) as u64);
+    assert_eq!(server.stats().accepted, CONNECTIONS as u64);
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+    println!("{allocations} allocations on the loop thread for {requests} requests");
+    assert_eq!(allocations, 0);
+}
