@@ -55,6 +55,7 @@ impl Cx<'static> {
 impl<'a> Cx<'a> {
     /// A context over a loop's operations, resuming `current` (a protothread) or a handler
     /// (`None`). Used by loop backends.
+    #[inline]
     pub fn new(io: &'a mut (dyn Io + 'a), current: Option<Handle<ProtothreadKind>>) -> Cx<'a> {
         Cx {
             io: Some(io),
@@ -87,6 +88,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The protothread being resumed, if a loop is resuming one.
+    #[inline]
     pub fn current(&self) -> Option<Handle<ProtothreadKind>> {
         self.current.map(Handle::from_raw_unchecked)
     }
@@ -157,6 +159,7 @@ impl<'a> Cx<'a> {
 impl<'a> Deref for Cx<'a> {
     type Target = dyn Io + 'a;
 
+    #[inline]
     fn deref(&self) -> &Self::Target {
         match &self.io {
             Some(io) => &**io,
@@ -166,6 +169,7 @@ impl<'a> Deref for Cx<'a> {
 }
 
 impl<'a> DerefMut for Cx<'a> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Self::Target {
         match &mut self.io {
             Some(io) => &mut **io,

@@ -165,6 +165,15 @@ impl<const N: usize> FrameReader<N> {
         }
     }
 
+    /// The complete frame at the front with its length prefix, as it came off the wire (empty
+    /// if there is none): for relaying or echoing a frame without copying it.
+    pub fn frame_with_header(&self) -> &[u8] {
+        match self.complete() {
+            Ok(Some(n)) => &self.buf[..HEADER_LEN + n],
+            _ => &[],
+        }
+    }
+
     /// Drops the complete frame at the front (nothing if there is none).
     pub fn consume(&mut self) {
         if let Ok(Some(n)) = self.complete() {

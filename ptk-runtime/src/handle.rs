@@ -30,6 +30,7 @@ pub enum ResourceType {
 
 impl ResourceType {
     /// The type for a raw type field, if it names one.
+    #[inline]
     pub const fn from_u8(v: u8) -> Option<ResourceType> {
         Some(match v {
             1 => ResourceType::Timer,
@@ -96,6 +97,7 @@ pub struct RawHandle(NonZeroU64);
 
 impl RawHandle {
     /// Packs the four fields into a handle.
+    #[inline]
     pub const fn new(ty: ResourceType, loop_id: u8, generation: u16, slot: u32) -> RawHandle {
         let v = (ty as u64)
             | ((loop_id as u64) << 8)
@@ -111,6 +113,7 @@ impl RawHandle {
     /// Rebuilds a handle from its integer form (for FFI, logs or fuzzing). Returns `None` for
     /// zero or an unknown type field. A handle rebuilt this way is only a claim: pools still
     /// check every field before resolving it.
+    #[inline]
     pub const fn from_u64(v: u64) -> Option<RawHandle> {
         if ResourceType::from_u8(v as u8).is_none() {
             return None;
@@ -122,11 +125,13 @@ impl RawHandle {
     }
 
     /// The integer form of the handle.
+    #[inline]
     pub const fn to_u64(self) -> u64 {
         self.0.get()
     }
 
     /// The resource type field.
+    #[inline]
     pub const fn resource_type(self) -> ResourceType {
         match ResourceType::from_u8(self.0.get() as u8) {
             Some(t) => t,
@@ -136,16 +141,19 @@ impl RawHandle {
     }
 
     /// The id of the loop that owns the resource.
+    #[inline]
     pub const fn loop_id(self) -> u8 {
         (self.0.get() >> 8) as u8
     }
 
     /// The generation of the slot when the handle was made.
+    #[inline]
     pub const fn generation(self) -> u16 {
         (self.0.get() >> 16) as u16
     }
 
     /// The slot index in the owning pool.
+    #[inline]
     pub const fn slot(self) -> u32 {
         (self.0.get() >> 32) as u32
     }
@@ -155,6 +163,7 @@ impl RawHandle {
     /// # Errors
     ///
     /// [`Error::InvalidHandle`](crate::Error::InvalidHandle) if the handle names another type.
+    #[inline]
     pub fn typed<T: Resource>(self) -> crate::Result<Handle<T>> {
         if self.resource_type() == T::TYPE {
             Ok(Handle {
@@ -250,6 +259,7 @@ pub struct Handle<T: Resource> {
 
 impl<T: Resource> Handle<T> {
     /// The untyped handle.
+    #[inline]
     pub const fn raw(self) -> RawHandle {
         self.raw
     }
@@ -260,6 +270,7 @@ impl<T: Resource> Handle<T> {
     }
 
     /// Wraps a raw handle the runtime knows to be of type `T`.
+    #[inline]
     pub(crate) const fn from_raw_unchecked(raw: RawHandle) -> Handle<T> {
         Handle {
             raw,

@@ -125,16 +125,19 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// How many slots the pool has.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
 
     /// How many slots are in use.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Whether no slot is in use.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -221,9 +224,12 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// The slot index of `h` if it names a live value of this pool.
+    #[inline]
     pub fn index_of(&self, h: RawHandle) -> Result<usize> {
         let i = h.slot() as usize;
-        if h.resource_type() != self.ty || h.loop_id() != self.loop_id {
+        // Type and loop id in one compare: the low 16 bits of the handle.
+        let tag = u64::from(self.ty as u8) | (u64::from(self.loop_id) << 8);
+        if h.to_u64() & 0xffff != tag {
             return Err(Error::InvalidHandle);
         }
         match self.slots.get(i) {
@@ -233,6 +239,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// Whether `h` names a live value of this pool.
+    #[inline]
     pub fn contains(&self, h: RawHandle) -> bool {
         self.index_of(h).is_ok()
     }
@@ -242,6 +249,7 @@ impl<'s, T> Pool<'s, T> {
     /// # Errors
     ///
     /// [`Error::InvalidHandle`] if `h` is stale, of another loop or of another type.
+    #[inline]
     pub fn get(&self, h: RawHandle) -> Result<&T> {
         let i = self.index_of(h)?;
         match &self.slots[i].state {
@@ -255,6 +263,7 @@ impl<'s, T> Pool<'s, T> {
     /// # Errors
     ///
     /// [`Error::InvalidHandle`] if `h` is stale, of another loop or of another type.
+    #[inline]
     pub fn get_mut(&mut self, h: RawHandle) -> Result<&mut T> {
         let i = self.index_of(h)?;
         match &mut self.slots[i].state {
@@ -264,6 +273,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// The live value in slot `i`, if any.
+    #[inline]
     pub fn at(&self, i: usize) -> Option<&T> {
         match &self.slots.get(i)?.state {
             State::Used(v) => Some(v),
@@ -272,6 +282,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// The live value in slot `i`, mutably, if any.
+    #[inline]
     pub fn at_mut(&mut self, i: usize) -> Option<&mut T> {
         match &mut self.slots.get_mut(i)?.state {
             State::Used(v) => Some(v),
@@ -280,6 +291,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// The live value in slot `i` and its handle (for event dispatch by slot index).
+    #[inline]
     pub fn get_by_index_mut(&mut self, i: usize) -> Option<(RawHandle, &mut T)> {
         let h = RawHandle::new(
             self.ty,
@@ -294,6 +306,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     /// The live value in slot `i` and its handle.
+    #[inline]
     pub fn get_by_index(&self, i: usize) -> Option<(RawHandle, &T)> {
         let slot = self.slots.get(i)?;
         match &slot.state {

@@ -65,16 +65,19 @@ pub(crate) struct Core<'s, A> {
 
 impl<A> Core<'_, A> {
     /// Milliseconds since the loop started, read from the clock.
+    #[inline]
     pub(crate) fn clock(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
 
     /// Records `e` as the loop's last error and returns it.
+    #[inline]
     pub(crate) fn fail(&mut self, e: Error) -> Error {
         self.last_error = Some(e);
         e
     }
 
+    #[inline]
     pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = r {
             self.last_error = Some(e);
@@ -83,6 +86,7 @@ impl<A> Core<'_, A> {
     }
 
     /// Whether work is waiting that a blocking poll would delay.
+    #[inline]
     pub(crate) fn has_immediate_work(&self) -> bool {
         self.ready.len() > 0
             || self.pts.run_len() > self.pts.repolls()
@@ -93,6 +97,7 @@ impl<A> Core<'_, A> {
     }
 
     /// The waiter of `(h, dir)` and whether that direction is still ready.
+    #[inline]
     pub(crate) fn io_waiter(&self, h: RawHandle, dir: Dir) -> Option<(Waiter<A>, bool)> {
         match h.resource_type() {
             ResourceType::TcpListener => {
@@ -117,6 +122,7 @@ impl<A> Core<'_, A> {
         }
     }
 
+    #[inline]
     fn queued_flag(&mut self, h: RawHandle, dir: Dir) -> Option<&mut bool> {
         let i = match dir {
             Dir::Read => 0,
@@ -130,8 +136,28 @@ impl<A> Core<'_, A> {
         }
     }
 
+    /// The waiter field of `(h, dir)` of a live socket, to set or clear it in place.
+    #[inline]
+    pub(crate) fn io_waiter_slot(&mut self, h: RawHandle, dir: Dir) -> Option<&mut Waiter<A>> {
+        match (h.resource_type(), dir) {
+            (ResourceType::TcpListener, Dir::Read) => {
+                self.listeners.get_mut(h).ok().map(|l| &mut l.read)
+            }
+            (ResourceType::TcpStream, Dir::Read) => {
+                self.streams.get_mut(h).ok().map(|s| &mut s.read)
+            }
+            (ResourceType::TcpStream, Dir::Write) => {
+                self.streams.get_mut(h).ok().map(|s| &mut s.write)
+            }
+            (ResourceType::UdpSocket, Dir::Read) => self.udp.get_mut(h).ok().map(|u| &mut u.read),
+            (ResourceType::UdpSocket, Dir::Write) => self.udp.get_mut(h).ok().map(|u| &mut u.write),
+            _ => None,
+        }
+    }
+
     /// Queues `(h, dir)` for dispatch on the next iteration if it is ready, has a handler and
     /// is not queued already.
+    #[inline]
     pub(crate) fn requeue_if_ready(&mut self, h: RawHandle, dir: Dir) {
         let Some((waiter, ready)) = self.io_waiter(h, dir) else {
             return;
@@ -164,6 +190,7 @@ impl<A> Core<'_, A> {
     }
 
     /// Clears the queued mark of an entry taken off the ready queue.
+    #[inline]
     pub(crate) fn unqueue(&mut self, h: RawHandle, dir: Dir) {
         if let Some(q) = self.queued_flag(h, dir) {
             *q = false;

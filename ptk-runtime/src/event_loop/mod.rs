@@ -680,12 +680,14 @@ fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, di
         Waiter::Handler(_) => 0,
         Waiter::Pt(pt) => {
             // One-shot: the protothread re-polls and registers again if it must wait.
+            if let Some(slot) = core.io_waiter_slot(h, dir) {
+                *slot = Waiter::None;
+            }
             let trigger = match dir {
                 Dir::Read => Trigger::Readable,
                 Dir::Write => Trigger::Writable,
             };
-            let _ = core.set_waiter(h, trigger, Waiter::None);
-            core.wake_pt(pt);
+            core.wake_registered(pt, h, trigger);
             0
         }
         Waiter::None => {

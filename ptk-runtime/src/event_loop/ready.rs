@@ -46,11 +46,13 @@ impl<'s> ReadyQueue<'s> {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Appends; `false` if full (callers size the ring so that it never is).
+    #[inline]
     pub(crate) fn push(&mut self, h: RawHandle, dir: Dir) -> bool {
         if self.len == self.buf.len() {
             return false;
@@ -90,6 +92,7 @@ impl<'s> ReadyQueue<'s> {
         self.len = kept;
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<(RawHandle, Dir)> {
         if self.len == 0 {
             return None;

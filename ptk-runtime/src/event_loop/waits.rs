@@ -18,6 +18,7 @@ impl<A> Core<'_, A> {
     /// Spends one unit of the running protothread's budget before an operation; `true` when
     /// the budget is gone (the operation must answer `Pending` without doing anything, and the
     /// protothread is queued again behind the others).
+    #[inline]
     pub(crate) fn out_of_budget(&mut self) -> bool {
         if self.current.is_none() {
             return false;
@@ -31,6 +32,7 @@ impl<A> Core<'_, A> {
     }
 
     /// Starts a resume of protothread `h`.
+    #[inline]
     pub(crate) fn begin_resume(&mut self, h: RawHandle) {
         self.current = Some(h);
         self.budget = BUDGET;
@@ -83,6 +85,9 @@ impl<A> Core<'_, A> {
         {
             return Ok(());
         }
+        if let Some(done) = self.register_io(pt, h, trigger) {
+            return done;
+        }
         self.clear_wait(i);
         if h.resource_type() == ResourceType::Semaphore {
             self.sem_enqueue(h, i)?;
@@ -97,6 +102,52 @@ impl<A> Core<'_, A> {
         self.set_waiter(h, trigger, Waiter::Pt(pt))?;
         self.pts.entries[i as usize].waiting = Some((h, trigger));
         Ok(())
+    }
+
+    /// Registration on a socket, the hot path: sets the waiter field in place. `None` when
+    /// `(h, trigger)` is not a live socket direction (the general path then reports why).
+    #[inline]
+    fn register_io(&mut self, pt: RawHandle, h: RawHandle, trigger: Trigger) -> Option<Result<()>> {
+        use super::ready::Dir;
+        let dir = match trigger {
+            Trigger::Readable => Dir::Read,
+            Trigger::Writable => Dir::Write,
+            _ => return None,
+        };
+        let i = pt.slot();
+        if self.pts.entries[i as usize].waiting != Some((h, trigger)) {
+            self.clear_wait(i);
+        }
+        let slot = self.io_waiter_slot(h, dir)?;
+        let displaced = match *slot {
+            Waiter::Handler(_) => return Some(Err(Error::InvalidArgument)),
+            Waiter::Pt(other) if other != pt => Some(other),
+            _ => None,
+        };
+        *slot = Waiter::Pt(pt);
+        self.pts.entries[i as usize].waiting = Some((h, trigger));
+        let armed = match (h.resource_type(), dir) {
+            (ResourceType::TcpStream, Dir::Write) => self.arm_stream_write(h),
+            (ResourceType::UdpSocket, Dir::Write) => self.arm_udp_write(h),
+            _ => Ok(()),
+        };
+        if let Some(other) = displaced {
+            self.wake_pt(other);
+        }
+        Some(armed)
+    }
+
+    /// Wakes `pt` whose registration on `(h, trigger)` just fired and was cleared; a stale
+    /// registration (the protothread waits elsewhere now) wakes nobody.
+    #[inline]
+    pub(crate) fn wake_registered(&mut self, pt: RawHandle, h: RawHandle, trigger: Trigger) {
+        if let Ok(i) = self.pts.live_index(pt) {
+            let e = &mut self.pts.entries[i as usize];
+            if e.waiting == Some((h, trigger)) {
+                e.waiting = None;
+                self.pts.push_run(i);
+            }
+        }
     }
 
     /// The current waiter of `(h, trigger)`, if the resource exists.

@@ -5,25 +5,27 @@
 //! ```
 //!
 //! `--impl` picks how the server is written on the loop; each way lives in its own module
-//! with the same entry point, `serve(&ServerOptions) -> Result<Meter, ptk::Error>`, so another
-//! (protothreads, when their API lands) is one module and one match arm more:
+//! with the same entry point, `serve(&ServerOptions) -> Result<Meter, ptk::Error>`:
 //!
-//! * `callbacks` (default) — handlers on `EventLoop`, as `examples/echo_server.rs`.
+//! * `protothreads` (default) — an acceptor and one protothread per connection, as
+//!   `examples/echo_server.rs`;
+//! * `callbacks` — handlers on `EventLoop`, the same logic written as callbacks.
 
 use std::process::ExitCode;
 
 use ptk_bench::{Args, ServerOptions};
 
 mod callbacks;
+mod protothreads;
 
 /// The ways of writing the server that `--impl` can pick.
-const IMPLS: &str = "callbacks";
+const IMPLS: &str = "protothreads, callbacks";
 
 fn main() -> ExitCode {
-    const USAGE: &str = "usage: echo_ptk [--impl callbacks] [flags]";
+    const USAGE: &str = "usage: echo_ptk [--impl protothreads|callbacks] [flags]";
     let options = Args::parse(USAGE).and_then(|mut args| {
         let o = ServerOptions::take(&mut args)?;
-        let imp: String = args.take("--impl", "callbacks".to_string())?;
+        let imp: String = args.take("--impl", "protothreads".to_string())?;
         args.finish().map(|()| (o, imp))
     });
     let (options, imp) = match options {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         eprintln!("echo_ptk: cannot raise the descriptor limit: {e}");
     }
     let served = match imp.as_str() {
+        "protothreads" => protothreads::serve(&options),
         "callbacks" => callbacks::serve(&options),
         other => {
             eprintln!("echo_ptk: unknown --impl {other}; one of: {IMPLS}");
