@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Modbus/TCP benchmark: ptk-modbus's protothread server against a tokio-modbus server.
 #
-#   benches/modbus.sh                    # everything, ~5-10 minutes
+#   benches/modbus.sh                    # everything, ~3-5 minutes
 #   ROUNDS=1 CONNS=1 CG_CONNS= benches/modbus.sh   # a quick look, no callgrind
 #
 # Same workload for both: `modbus_load` keeps one request in flight per connection — read 10
@@ -15,9 +15,10 @@
 # Settings (environment):
 #   ROUNDS=3                  interleaved rounds per connection count
 #   CONNS="1 100"             connection counts of phase 1
-#   MESSAGES=100000           timed requests per phase-1 run (plus one warm-up per connection)
-#   CG_CONNS=10               connection counts of phase 2 (empty: skip it)
+#   MESSAGES=200000           timed requests per phase-1 run (plus one warm-up per connection)
+#   CG_CONNS="1 10 100"       connection counts of phase 2 (empty: skip it)
 #   CG_LONG=40000 CG_SHORT=8000   request counts of the two callgrind runs
+#   CG_TOP_CONNS=10           connection count whose top functions are listed
 #   IMPLS="ptk tokio"         servers, in interleaving order
 #   OUT=benches/results/modbus.md
 #
@@ -27,10 +28,11 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS-"1 100"}
-MESSAGES=${MESSAGES:-100000}
-CG_CONNS=${CG_CONNS-"10"}
+MESSAGES=${MESSAGES:-200000}
+CG_CONNS=${CG_CONNS-"1 10 100"}
 CG_LONG=${CG_LONG:-40000}
 CG_SHORT=${CG_SHORT:-8000}
+CG_TOP_CONNS=${CG_TOP_CONNS:-10}
 IMPLS=${IMPLS:-"ptk tokio"}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -226,7 +228,7 @@ set +e +o pipefail
     echo "Machine: $(nproc) cores, $(uname -sr), $(rustc --version);" \
         "load average before the run: $LOAD_BEFORE."
     echo "Settings: ROUNDS=$ROUNDS MESSAGES=$MESSAGES CG_CONNS=\"$CG_CONNS\"" \
-        "CG_LONG=$CG_LONG CG_SHORT=$CG_SHORT; tokio-modbus" \
+        "CG_LONG=$CG_LONG CG_SHORT=$CG_SHORT CG_TOP_CONNS=$CG_TOP_CONNS; tokio-modbus" \
         "$(sed -n '/^name = "tokio-modbus"/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)."
     echo
     echo "Workload (\`modbus_load\`): one request in flight per connection; read 10 holding" \
@@ -285,13 +287,12 @@ set +e +o pipefail
                         (t > 0 ? sprintf("%.2fx", f[5] / t) : "-")
                 }
             }' "$WORK/cg.tsv"
-        top_conns=$(awk '{ print $1; exit }' <<<"$CG_CONNS")
         for impl in $IMPLS; do
-            long="$WORK/cg-$impl-$top_conns-$CG_LONG.callgrind"
-            short="$WORK/cg-$impl-$top_conns-$CG_SHORT.callgrind"
+            long="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_LONG.callgrind"
+            short="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_SHORT.callgrind"
             [ -f "$long" ] && [ -f "$short" ] || continue
             echo
-            echo "### Top functions of $impl, $top_conns connections (self instructions/request)"
+            echo "### Top functions of $impl, $CG_TOP_CONNS connections (self instructions/request)"
             echo
             echo "| Ir/req | function |"
             echo "|---:|---|"
