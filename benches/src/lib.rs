@@ -12,6 +12,10 @@
 //! ready ([`CountingAlloc`]), echoes exactly `--messages` frames and then exits, printing one
 //! [`Meter::report`] line on stderr. `benches/run.sh` runs them interleaved and under
 //! callgrind; `benches/README.md` explains the numbers.
+//!
+//! The Modbus benchmark (`benches/modbus.sh`) reuses the same pieces: `modbus_ptk` (the
+//! `ptk-modbus` server) and `modbus_tokio` (a `tokio-modbus` server) take the same flags and
+//! print the same report, `frames` counting requests, under load from `modbus_load`.
 #![deny(missing_docs)]
 
 mod alloc;
