@@ -5,6 +5,24 @@ use super::{DataModel, UnitIds};
 use crate::limits::{MAX_READ_BITS, MAX_READ_REGISTERS};
 use crate::{Bits, Error, ExceptionCode, Frame, Header, Registers, Request, Response};
 
+/// Room for the largest read of each kind, kept per connection so a request costs no large
+/// zeroing: only the part a request uses is cleared before the model fills it.
+pub(crate) struct Scratch {
+    bits: [bool; MAX_READ_BITS as usize],
+    registers: [u16; MAX_READ_REGISTERS as usize],
+    packed: [u8; 2 * MAX_READ_REGISTERS as usize],
+}
+
+impl Scratch {
+    pub(crate) const fn new() -> Scratch {
+        Scratch {
+            bits: [false; MAX_READ_BITS as usize],
+            registers: [0; MAX_READ_REGISTERS as usize],
+            packed: [0; 2 * MAX_READ_REGISTERS as usize],
+        }
+    }
+}
+
 /// Answers the request in `frame` (a whole, checked frame) into the start of `out` and
 /// returns the length of the response frame.
 ///
@@ -20,6 +38,7 @@ pub(crate) fn answer<M: DataModel + ?Sized>(
     units: &UnitIds,
     frame: &Frame<&[u8]>,
     out: &mut [u8],
+    scratch: &mut Scratch,
 ) -> Result<usize, Error> {
     let header = Header::parse(frame);
     let function = frame.pdu().first().copied().unwrap_or(0) & 0x7F;
@@ -36,11 +55,12 @@ pub(crate) fn answer<M: DataModel + ?Sized>(
             };
         }
     };
-    // The largest read of each kind, on the stack: nothing is allocated per request.
-    let mut bits = [false; MAX_READ_BITS as usize];
-    let mut registers = [0u16; MAX_READ_REGISTERS as usize];
-    let mut packed = [0u8; 2 * MAX_READ_REGISTERS as usize];
-    let served = serve(model, &request, &mut bits, &mut registers, &mut packed);
+    let Scratch {
+        bits,
+        registers,
+        packed,
+    } = scratch;
+    let served = serve(model, &request, bits, registers, packed);
     let response = served.unwrap_or_else(|code| Response::Exception {
         function: request.function_code().as_u8(),
         code,
@@ -61,22 +81,26 @@ fn serve<'p, M: DataModel + ?Sized>(
     Ok(match *request {
         Request::ReadCoils { address, quantity } => {
             let values = &mut bits[..usize::from(quantity)];
+            values.fill(false);
             model.read_coils(address, values)?;
             Response::ReadCoils(Bits::pack(values, packed).map_err(|_| PACK_FAILED)?)
         }
         Request::ReadDiscreteInputs { address, quantity } => {
             let values = &mut bits[..usize::from(quantity)];
+            values.fill(false);
             model.read_discrete_inputs(address, values)?;
             Response::ReadDiscreteInputs(Bits::pack(values, packed).map_err(|_| PACK_FAILED)?)
         }
         Request::ReadHoldingRegisters { address, quantity } => {
             let values = &mut registers[..usize::from(quantity)];
+            values.fill(0);
             model.read_holding_registers(address, values)?;
             let values = Registers::encode(values, packed).map_err(|_| PACK_FAILED)?;
             Response::ReadHoldingRegisters(values)
         }
         Request::ReadInputRegisters { address, quantity } => {
             let values = &mut registers[..usize::from(quantity)];
+            values.fill(0);
             model.read_input_registers(address, values)?;
             let values = Registers::encode(values, packed).map_err(|_| PACK_FAILED)?;
             Response::ReadInputRegisters(values)
@@ -119,6 +143,7 @@ fn serve<'p, M: DataModel + ?Sized>(
         } => {
             let read = usize::from(read_quantity);
             // Check the read range before writing, so a refused request changes nothing.
+            registers[..read].fill(0);
             model.read_holding_registers(read_address, &mut registers[..read])?;
             let n = values.len();
             for (slot, value) in registers.iter_mut().zip(values.iter()) {
@@ -126,6 +151,7 @@ fn serve<'p, M: DataModel + ?Sized>(
             }
             model.write_registers(write_address, &registers[..n])?;
             let values = &mut registers[..read];
+            values.fill(0);
             model.read_holding_registers(read_address, values)?;
             let values = Registers::encode(values, packed).map_err(|_| PACK_FAILED)?;
             Response::ReadWriteMultipleRegisters(values)
@@ -143,7 +169,7 @@ mod tests {
     fn ask(model: &mut MemoryModel, units: &UnitIds, frame: &[u8]) -> Result<Vec<u8>, Error> {
         let frame = Frame::new_checked(frame)?;
         let mut out = [0u8; MAX_FRAME_LEN];
-        let n = answer(model, units, &frame, &mut out)?;
+        let n = answer(model, units, &frame, &mut out, &mut Scratch::new())?;
         Ok(out[..n].to_vec())
     }
 

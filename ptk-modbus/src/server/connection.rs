@@ -6,7 +6,7 @@ use core::task::Poll;
 
 use ptk_runtime::{Cx, Error, Handle, Pt, TcpStream};
 
-use super::answer::answer;
+use super::answer::{answer, Scratch};
 use super::{ConnectionEvent, DataModel, Server};
 use crate::limits::MAX_FRAME_LEN;
 use crate::Frame;
@@ -33,6 +33,7 @@ pub(crate) struct Connection<M: 'static> {
     requests: u64,
     /// Why the connection must close once the answers before it are written.
     closing: Option<Error>,
+    scratch: Scratch,
 }
 
 impl<M: 'static> Connection<M> {
@@ -50,6 +51,7 @@ impl<M: 'static> Connection<M> {
             idle_at: None,
             requests: 0,
             closing: None,
+            scratch: Scratch::new(),
         }
     }
 
@@ -137,6 +139,7 @@ impl<M: DataModel + 'static> Connection<M> {
                 &server.config().units,
                 &frame,
                 &mut self.tx[self.tx_len..],
+                &mut self.scratch,
             ) {
                 Ok(n) => self.tx_len += n,
                 Err(e) => self.closing = Some(e.into()),
