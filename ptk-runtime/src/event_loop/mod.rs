@@ -1,6 +1,7 @@
 //! The single-threaded event loop on `mio`.
 
 mod core;
+mod dispatch;
 mod io_impl;
 mod loop_id;
 mod managed;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::cx::{Cx, Handler};
 use crate::error::{Capacity, Error, Result};
-use crate::event::{Event, EventKind, Trigger};
+use crate::event::Trigger;
 use crate::handle::{Handle, Loop, RawHandle, ResourceType};
 use crate::io::Io;
 use crate::pool::Pool;
@@ -32,8 +33,9 @@ use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
 use self::core::{Core, WAKER};
-use self::protothreads::{Protothreads, TaskStep};
-use self::ready::{Dir, ReadyQueue};
+use self::dispatch::{close_every, fire_timers, run_io, run_protothreads, run_remote};
+use self::protothreads::Protothreads;
+use self::ready::ReadyQueue;
 use self::remote::Shared;
 use self::semaphores::SharedSems;
 use self::timers::{Purpose, TimerQueue};
@@ -73,9 +75,7 @@ impl Default for Config {
     }
 }
 
-/// A single-threaded event loop with application state `A`.
-///
-/// The single-threaded event loop on `mio`.
+/// A single-threaded event loop on `mio`, with application state `A`.
 ///
 /// An [`EventLoop`] runs over [`Storage`] the caller provides and an application state `A`
 /// that every handler receives. After [`EventLoop::new`] it performs no heap allocation: not
@@ -551,264 +551,4 @@ impl Drop for IdGuard {
             loop_id::release(id);
         }
     }
-}
-
-fn call<A: 'static>(core: &mut Core<'_, A>, app: &mut A, f: Handler<A>, ev: Event) {
-    let mut cx = Cx::new(core, None);
-    f(app, &mut cx, ev);
-}
-
-fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
-    let now = core.now;
-    let mut calls = 0;
-    while let Some(slot) = core.timer_queue.pop_expired(&mut core.timers, now) {
-        let Some((h, t)) = core.timers.get_by_index_mut(slot as usize) else {
-            continue;
-        };
-        match t.purpose {
-            Purpose::ConnectDeadline(stream) => {
-                let _ = core.timers.remove(h);
-                core.connect_timed_out(stream);
-                calls += dispatch_io(core, app, stream, Dir::Write);
-            }
-            Purpose::PtTimer(pt) => core.wake_pt(pt),
-            Purpose::User => {
-                let waiter = t.waiter;
-                let mut missed = 0;
-                if t.repeating {
-                    let periods = (now - t.deadline) / t.interval;
-                    missed = periods.min(u64::from(u32::MAX)) as u32;
-                    let next = t
-                        .deadline
-                        .saturating_add((periods + 1).saturating_mul(t.interval));
-                    core.timer_queue.arm(&mut core.timers, slot, next);
-                }
-                match waiter {
-                    Waiter::Handler(f) => {
-                        let kind = EventKind::Expired { missed };
-                        call(core, app, f, Event { handle: h, kind });
-                        calls += 1;
-                    }
-                    Waiter::Pt(pt) => {
-                        if let Ok(t) = core.timers.get_mut(h) {
-                            t.waiter = Waiter::None;
-                        }
-                        core.wake_pt(pt);
-                    }
-                    Waiter::None => {}
-                }
-            }
-        }
-    }
-    calls
-}
-
-fn run_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, events: &mio::Events) -> usize {
-    let mut calls = 0;
-    for _ in 0..core.ready.len() {
-        let Some((h, dir)) = core.ready.pop() else {
-            break;
-        };
-        core.unqueue(h, dir);
-        calls += dispatch_io(core, app, h, dir);
-    }
-    for event in events.iter() {
-        if event.token() == WAKER {
-            continue; // remote work is found through the doorbell in `run_remote`
-        }
-        let Some(h) = RawHandle::from_u64(event.token().0 as u64) else {
-            continue;
-        };
-        let read = event.is_readable() || event.is_read_closed() || event.is_error();
-        let write = event.is_writable() || event.is_write_closed() || event.is_error();
-        let live = match h.resource_type() {
-            ResourceType::TcpListener => core
-                .listeners
-                .get_mut(h)
-                .map(|l| l.readable |= read)
-                .is_ok(),
-            ResourceType::TcpStream => match core.streams.get_mut(h) {
-                Ok(s) => {
-                    s.readable |= read;
-                    s.writable |= write;
-                    if write {
-                        core.finish_connect(h);
-                    }
-                    true
-                }
-                Err(_) => false,
-            },
-            ResourceType::UdpSocket => match core.udp.get_mut(h) {
-                Ok(u) => {
-                    u.readable |= read;
-                    u.writable |= write;
-                    true
-                }
-                Err(_) => false,
-            },
-            _ => false,
-        };
-        if !live {
-            continue; // stale: the slot was closed (or reused) since the event was queued
-        }
-        if read {
-            calls += dispatch_io(core, app, h, Dir::Read);
-        }
-        if write {
-            calls += dispatch_io(core, app, h, Dir::Write);
-        }
-    }
-    calls
-}
-
-/// Calls the handler of `(h, dir)` if it has one and the direction is ready; afterwards
-/// queues it again if it is still ready. Write interest nobody waits for is disarmed.
-fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, dir: Dir) -> usize {
-    let Some((waiter, ready)) = core.io_waiter(h, dir) else {
-        return 0;
-    };
-    match waiter {
-        Waiter::Handler(f) if ready => {
-            let kind = match dir {
-                Dir::Read => EventKind::Readable,
-                Dir::Write => EventKind::Writable,
-            };
-            call(core, app, f, Event { handle: h, kind });
-            core.requeue_if_ready(h, dir);
-            1
-        }
-        Waiter::Handler(_) => 0,
-        Waiter::Pt(pt) => {
-            // One-shot: the protothread re-polls and registers again if it must wait.
-            if let Some(slot) = core.io_waiter_slot(h, dir) {
-                *slot = Waiter::None;
-            }
-            let trigger = match dir {
-                Dir::Read => Trigger::Readable,
-                Dir::Write => Trigger::Writable,
-            };
-            core.wake_registered(pt, h, trigger);
-            0
-        }
-        Waiter::None => {
-            if dir == Dir::Write {
-                match h.resource_type() {
-                    ResourceType::TcpStream => core.disarm_stream_write(h),
-                    ResourceType::UdpSocket => core.disarm_udp_write(h),
-                    _ => {}
-                }
-            }
-            0
-        }
-    }
-}
-
-fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
-    if !core.shared.doorbell.swap(false, Ordering::AcqRel) {
-        return 0;
-    }
-    core.drain_remote_signals();
-    let shared = Arc::clone(&core.shared);
-    let mut calls = 0;
-    shared.sources.drain(|i, mask| {
-        let mut bits = mask;
-        while bits != 0 {
-            let k = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let Some((h, entry)) = core.user.get_by_index(i) else {
-                return;
-            };
-            let f = match entry.waiters[k] {
-                Waiter::Handler(f) => f,
-                Waiter::Pt(pt) => {
-                    // The protothread takes the count itself when it re-polls.
-                    if let Ok(e) = core.user.get_mut(h) {
-                        e.waiters[k] = Waiter::None;
-                    }
-                    core.wake_pt(pt);
-                    continue;
-                }
-                Waiter::None => continue, // stays latched
-            };
-            let count = shared.sources.take(h, k);
-            let Some(id) = shared.sources.id_at(h, k) else {
-                continue;
-            };
-            if count > 0 {
-                call(
-                    core,
-                    app,
-                    f,
-                    Event {
-                        handle: h,
-                        kind: EventKind::User { id, count },
-                    },
-                );
-                calls += 1;
-            }
-        }
-    });
-    for _ in 0..shared.posts_len() {
-        let Some((f, arg)) = shared.pop_post() else {
-            break;
-        };
-        let mut cx = Cx::new(core, None);
-        f(app, &mut cx, arg);
-        calls += 1;
-    }
-    calls
-}
-
-/// Resumes the protothreads that were runnable when this step began, in queue order.
-fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
-    let mut resumed = 0;
-    for _ in 0..core.pts.run_len() {
-        let Some(i) = core.pts.pop_run() else { break };
-        let entry = &mut core.pts.entries[i as usize];
-        if !entry.live {
-            continue;
-        }
-        let Some(task) = entry.task.take() else {
-            continue;
-        };
-        let h = core.pts.handle(i);
-        core.begin_resume(h);
-        let step = {
-            let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
-            task.resume_task(&mut cx)
-        };
-        core.current = None;
-        core.pts.entries[i as usize].task = Some(task);
-        resumed += 1;
-        if std::mem::take(&mut core.kill_current) {
-            core.end_pt(i, Outcome::Killed);
-            continue;
-        }
-        match step {
-            TaskStep::Ended(outcome) => core.end_pt(i, outcome),
-            TaskStep::Yielded => core.pts.push_run(i),
-            TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
-            // Waiting on a bare condition: check it again after the next thing that happens.
-            TaskStep::Pending if !core.registered => core.pts.push_repoll(i),
-            TaskStep::Pending => {}
-        }
-    }
-    resumed
-}
-
-/// Closes every live handle `at` finds among `capacity` slots; returns how many.
-fn close_every<A: 'static>(
-    core: &mut Core<'_, A>,
-    at: impl Fn(&Core<'_, A>, usize) -> Option<RawHandle>,
-    capacity: impl Fn(&Core<'_, A>) -> usize,
-) -> usize {
-    let mut closed = 0;
-    for i in 0..capacity(core) {
-        if let Some(h) = at(core, i) {
-            if core.close(h).is_ok() {
-                closed += 1;
-            }
-        }
-    }
-    closed
 }
