@@ -387,3 +387,94 @@ fn closing_a_semaphore_wakes_its_waiters_with_an_invalid_handle() {
     );
     assert_eq!(ev.remote().signal(sem), Err(Error::InvalidHandle));
 }
+
+/// Waits for one semaphore unit, or for a UDP datagram, under a deadline; records what happened.
+#[derive(Default)]
+struct Bounded {
+    pt: Pt,
+    sem: Option<Handle<ptk_runtime::Semaphore>>,
+    udp: Option<Handle<ptk_runtime::UdpSocket>>,
+    deadline_ms: u64,
+    outcome: Option<Result<(), Error>>,
+}
+
+impl Protothread for Bounded {
+    type Output = ();
+    fn resume(&mut self, cx: &mut Cx<'_>) -> Step<()> {
+        if self.pt.resume_point() == 0 {
+            let at = cx.after_ms(self.deadline_ms);
+            if let Err(e) = cx.set_deadline(Some(at)) {
+                self.outcome = Some(Err(e));
+                return Step::Done(());
+            }
+        }
+        let polled = match (self.sem, self.udp) {
+            (Some(sem), _) => cx.sem_wait(sem),
+            (None, Some(udp)) => {
+                let mut buf = [0u8; 16];
+                cx.recv_from(udp, &mut buf).map(|r| r.map(|_| ()))
+            }
+            (None, None) => Poll::Ready(Err(Error::InvalidArgument)),
+        };
+        match polled {
+            Poll::Pending => {
+                self.pt.suspend_at(1);
+                Step::Pending
+            }
+            Poll::Ready(r) => {
+                self.outcome = Some(r);
+                self.pt.finish(Status::Done);
+                Step::Done(())
+            }
+        }
+    }
+    fn pt(&self) -> &Pt {
+        &self.pt
+    }
+    fn pt_mut(&mut self) -> &mut Pt {
+        &mut self.pt
+    }
+    fn sites(&self) -> &'static [Site] {
+        &[]
+    }
+}
+
+#[test]
+fn semaphore_and_udp_waits_time_out_at_their_deadline_and_free_their_timer() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut waiters: Vec<Bounded> = (0..2).map(|_| Bounded::default()).collect();
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut waiters).unwrap();
+    let sem = ev.sem_create(0).unwrap();
+    let udp = ev.udp_bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let started = Instant::now();
+    let on_sem = ev
+        .spawn(
+            pool,
+            Bounded {
+                sem: Some(sem),
+                deadline_ms: 30,
+                ..Bounded::default()
+            },
+        )
+        .unwrap();
+    let on_udp = ev
+        .spawn(
+            pool,
+            Bounded {
+                udp: Some(udp),
+                deadline_ms: 30,
+                ..Bounded::default()
+            },
+        )
+        .unwrap();
+    run_until(&mut ev, |ev| ev.protothreads_running() == 0);
+    // The loop clock counts whole milliseconds: allow one.
+    assert!(started.elapsed() >= Duration::from_millis(29));
+    assert_eq!(ev.pt_status(on_sem), Ok(PtStatus::Ended(Outcome::Finished)));
+    assert_eq!(ev.pt_status(on_udp), Ok(PtStatus::Ended(Outcome::Finished)));
+    assert_eq!(ev.in_use().timers, 0);
+    drop(ev);
+    assert_eq!(waiters[0].outcome, Some(Err(Error::Timeout)));
+    assert_eq!(waiters[1].outcome, Some(Err(Error::Timeout)));
+}
