@@ -70,8 +70,12 @@ impl<A> Core<'_, A> {
             }
             None => self.clear_wait(i),
         }
-        if let Err(e) = self.sync_pt_timer(i) {
-            return Poll::Ready(Err(self.fail(e)));
+        let e = &self.pts.entries[i as usize];
+        // Without a sleep, a deadline or a timer slot there is nothing to arm or give back.
+        if e.sleep.is_some() || e.deadline.is_some() || e.timer.is_some() {
+            if let Err(e) = self.sync_pt_timer(i) {
+                return Poll::Ready(Err(self.fail(e)));
+            }
         }
         self.registered = true;
         Poll::Pending
