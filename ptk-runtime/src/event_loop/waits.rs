@@ -119,7 +119,9 @@ impl<A> Core<'_, A> {
             _ => return None,
         };
         let i = pt.slot();
-        if self.pts.entries[i as usize].waiting != Some((h, trigger)) {
+        // `clear_wait` does nothing without a wait: skip the call on the common path (the
+        // protothread was woken, which cleared its wait).
+        if matches!(self.pts.entries[i as usize].waiting, Some(w) if w != (h, trigger)) {
             self.clear_wait(i);
         }
         let slot = self.io_waiter_slot(h, dir)?;
