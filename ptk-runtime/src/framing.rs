@@ -60,6 +60,11 @@ pub struct FrameReader<const N: usize> {
     buf: [u8; N],
     len: usize,
     max: usize,
+    /// The payload length of the complete frame at the front, once `poll_frame` or
+    /// `complete` has found it; `None` means unknown (not parsed since the last change of
+    /// the front), never "no frame". Reset by `consume` and `clear`; appending bytes leaves a
+    /// known front frame as it is.
+    front: Option<usize>,
 }
 
 impl<const N: usize> Default for FrameReader<N> {
@@ -75,6 +80,7 @@ impl<const N: usize> FrameReader<N> {
             buf: [0; N],
             len: 0,
             max: N.saturating_sub(HEADER_LEN),
+            front: None,
         }
     }
 
@@ -91,6 +97,7 @@ impl<const N: usize> FrameReader<N> {
             buf: [0; N],
             len: 0,
             max,
+            front: None,
         })
     }
 
@@ -107,6 +114,7 @@ impl<const N: usize> FrameReader<N> {
     /// Forgets everything buffered (for reuse on a new connection).
     pub fn clear(&mut self) {
         self.len = 0;
+        self.front = None;
     }
 
     /// The payload length of the complete frame at the front, if there is one.
@@ -115,6 +123,15 @@ impl<const N: usize> FrameReader<N> {
     ///
     /// [`Error::MessageTooLarge`] when the front header announces more than the maximum.
     pub fn complete(&self) -> Result<Option<usize>> {
+        if let Some(n) = self.front {
+            return Ok(Some(n));
+        }
+        self.parse_front()
+    }
+
+    /// Parses the front header (ignoring the cached length).
+    #[inline]
+    fn parse_front(&self) -> Result<Option<usize>> {
         match header(&self.buf[..self.len]) {
             None => Ok(None),
             Some(n) if n > self.max => Err(Error::MessageTooLarge),
@@ -132,15 +149,22 @@ impl<const N: usize> FrameReader<N> {
     ///
     /// [`Error::MessageTooLarge`] for a header over the maximum; [`Error::Closed`] when the
     /// peer closed in the middle of a frame; any error of the read.
+    #[inline]
     pub fn poll_frame(
         &mut self,
         cx: &mut Cx<'_>,
         stream: Handle<TcpStream>,
     ) -> Poll<Result<Option<usize>>> {
         loop {
-            match self.complete() {
+            if let Some(n) = self.front {
+                return Poll::Ready(Ok(Some(n)));
+            }
+            match self.parse_front() {
                 Err(e) => return Poll::Ready(Err(e)),
-                Ok(Some(n)) => return Poll::Ready(Ok(Some(n))),
+                Ok(Some(n)) => {
+                    self.front = Some(n);
+                    return Poll::Ready(Ok(Some(n)));
+                }
                 Ok(None) => {}
             }
             if self.len == N {
@@ -178,8 +202,11 @@ impl<const N: usize> FrameReader<N> {
     pub fn consume(&mut self) {
         if let Ok(Some(n)) = self.complete() {
             let end = HEADER_LEN + n;
-            self.buf.copy_within(end..self.len, 0);
+            if end < self.len {
+                self.buf.copy_within(end..self.len, 0);
+            }
             self.len -= end;
+            self.front = None;
         }
     }
 }

@@ -217,12 +217,18 @@ impl<'s> Protothreads<'s> {
     }
 
     /// The entry index of `h` if it names a live protothread.
+    #[inline]
     pub(crate) fn live_index(&self, h: RawHandle) -> Result<u32> {
-        let i = self.index(h)?;
-        if self.entries[i as usize].live {
-            Ok(i)
-        } else {
-            Err(Error::InvalidHandle)
+        // `index` followed by the live check, with type and loop id compared at once (the low
+        // 16 bits of the handle, as `Pool::index_of` does).
+        let tag = u64::from(ResourceType::Protothread as u8) | (u64::from(self.loop_id) << 8);
+        if h.to_u64() & 0xffff != tag {
+            return Err(Error::InvalidHandle);
+        }
+        let i = h.slot();
+        match self.entries.get(i as usize) {
+            Some(e) if e.generation == h.generation() && e.live => Ok(i),
+            _ => Err(Error::InvalidHandle),
         }
     }
 

@@ -70,8 +70,12 @@ impl<A> Core<'_, A> {
             }
             None => self.clear_wait(i),
         }
-        if let Err(e) = self.sync_pt_timer(i) {
-            return Poll::Ready(Err(self.fail(e)));
+        let e = &self.pts.entries[i as usize];
+        // Without a sleep, a deadline or a timer slot there is nothing to arm or give back.
+        if e.sleep.is_some() || e.deadline.is_some() || e.timer.is_some() {
+            if let Err(e) = self.sync_pt_timer(i) {
+                return Poll::Ready(Err(self.fail(e)));
+            }
         }
         self.registered = true;
         Poll::Pending
@@ -115,7 +119,9 @@ impl<A> Core<'_, A> {
             _ => return None,
         };
         let i = pt.slot();
-        if self.pts.entries[i as usize].waiting != Some((h, trigger)) {
+        // `clear_wait` does nothing without a wait: skip the call on the common path (the
+        // protothread was woken, which cleared its wait).
+        if matches!(self.pts.entries[i as usize].waiting, Some(w) if w != (h, trigger)) {
             self.clear_wait(i);
         }
         let slot = self.io_waiter_slot(h, dir)?;
