@@ -31,7 +31,10 @@ use crate::status::{Outcome, PtStatus};
 pub trait Io {
     // ----- loop -----
 
-    /// Milliseconds since the loop started, as of the start of this iteration.
+    /// Milliseconds since the loop started, as of this iteration: the loop reads the clock at
+    /// most once per iteration, the first time anyone needs it (an armed timer, a deadline, a
+    /// sleep, or this call), and every later call in the same iteration answers the same
+    /// value. Iterations that never need the time never read the clock.
     fn now_ms(&self) -> u64 {
         0
     }

@@ -27,6 +27,9 @@ const NIL: u32 = u32::MAX;
 /// Build storage with [`Slot::EMPTY`]: `[const { Slot::EMPTY }; 64]` on the stack or in a
 /// `static`, or `core::iter::repeat_with(|| Slot::EMPTY)` into one `Box<[Slot<T>]>`.
 pub struct Slot<T> {
+    /// While used: the low 32 bits of the value's handle (type, loop id, generation), so a
+    /// handle resolves with one compare. 0 while free (no handle has type 0).
+    key: u32,
     generation: u16,
     state: State<T>,
 }
@@ -39,6 +42,7 @@ enum State<T> {
 impl<T> Slot<T> {
     /// An unused slot with generation 0.
     pub const EMPTY: Slot<T> = Slot {
+        key: 0,
         generation: 0,
         state: State::Free { next: NIL },
     };
@@ -153,6 +157,7 @@ impl<'s, T> Pool<'s, T> {
     }
 
     fn push_free(&mut self, i: u32) {
+        self.slots[i as usize].key = 0;
         self.slots[i as usize].state = State::Free { next: NIL };
         if self.free_tail == NIL {
             self.free_head = i;
@@ -218,22 +223,21 @@ impl<'s, T> Pool<'s, T> {
     }
 
     fn fill(&mut self, i: u32, value: T) -> RawHandle {
-        self.slots[i as usize].state = State::Used(value);
+        let h = self.handle_of(i);
+        let slot = &mut self.slots[i as usize];
+        slot.state = State::Used(value);
+        slot.key = h.to_u64() as u32;
         self.len += 1;
-        self.handle_of(i)
+        h
     }
 
     /// The slot index of `h` if it names a live value of this pool.
     #[inline]
     pub fn index_of(&self, h: RawHandle) -> Result<usize> {
         let i = h.slot() as usize;
-        // Type and loop id in one compare: the low 16 bits of the handle.
-        let tag = u64::from(self.ty as u8) | (u64::from(self.loop_id) << 8);
-        if h.to_u64() & 0xffff != tag {
-            return Err(Error::InvalidHandle);
-        }
+        // Type, loop id and generation in one compare with the key of a used slot.
         match self.slots.get(i) {
-            Some(slot) if slot.generation == h.generation() && slot.is_used() => Ok(i),
+            Some(slot) if slot.key == h.to_u64() as u32 => Ok(i),
             _ => Err(Error::InvalidHandle),
         }
     }
@@ -324,7 +328,7 @@ impl<'s, T> Pool<'s, T> {
     pub fn remove(&mut self, h: RawHandle) -> Result<T> {
         let i = self.index_of(h)?;
         let old = mem::replace(&mut self.slots[i].state, State::Free { next: NIL });
-        self.push_free(i as u32);
+        self.push_free(i as u32); // clears the key: `h` is stale from here
         self.len -= 1;
         match old {
             State::Used(v) => Ok(v),

@@ -318,3 +318,26 @@ fn fifty_thousand_armed_timers_fire_once_each_in_deadline_order() {
     }
     assert!(armed.iter().all(|&t| !ev.timer_is_armed(t).unwrap()));
 }
+
+/// The loop clock is read lazily: stable within one iteration, and moving on in the next one
+/// even though no timer is armed (nothing else reads the clock then).
+#[test]
+fn now_ms_is_stable_within_an_iteration_and_moves_between_them() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let first = ev.now_ms();
+    let mut later = first;
+    // `run_once` blocks in the poll for its whole timeout: nothing is registered to wake it.
+    for _ in 0..200 {
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+        later = ev.now_ms();
+        assert_eq!(ev.now_ms(), later, "two reads in one iteration differ");
+        if later >= first + 5 {
+            break;
+        }
+    }
+    assert!(
+        later >= first + 5,
+        "the clock did not move: {first} -> {later}"
+    );
+}

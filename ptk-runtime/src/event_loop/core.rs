@@ -4,6 +4,7 @@
 //! its own file (`tcp.rs`, `udp.rs`, ...). Dispatch to handlers lives in `mod.rs`, which owns
 //! the application state next to the core.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,7 +46,10 @@ pub(crate) struct Core<'s, A> {
     pub(crate) shared: Arc<Shared<A>>,
     pub(crate) ready: ReadyQueue<'s>,
     pub(crate) epoch: Instant,
-    pub(crate) now: u64,
+    /// The loop clock of this iteration, read at its first use (`u64::MAX`: not read yet).
+    /// Iterations that nobody asks the time in (no timer armed, no sleep, no deadline) never
+    /// read the clock.
+    pub(crate) now: Cell<u64>,
     pub(crate) last_error: Option<Error>,
     /// A descriptor kept in reserve so an `accept` that hits `EMFILE` can still take the
     /// pending connection off the queue (and close it) instead of spinning on it.
@@ -68,6 +72,26 @@ impl<A> Core<'_, A> {
     #[inline]
     pub(crate) fn clock(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The loop clock of this iteration: milliseconds since the loop started, read once per
+    /// iteration at the first call.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match self.now.get() {
+            u64::MAX => {
+                let t = self.clock();
+                self.now.set(t);
+                t
+            }
+            t => t,
+        }
+    }
+
+    /// Forgets this iteration's clock reading: the next [`now`](Self::now) reads the clock.
+    #[inline]
+    pub(crate) fn clock_moved(&self) {
+        self.now.set(u64::MAX);
     }
 
     /// Records `e` as the loop's last error and returns it.

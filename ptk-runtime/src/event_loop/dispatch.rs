@@ -10,7 +10,7 @@ use crate::handle::{Handle, RawHandle, ResourceType};
 use crate::io::Io;
 use crate::status::Outcome;
 
-use super::core::{Core, WAKER};
+use super::core::Core;
 use super::protothreads::TaskStep;
 use super::ready::Dir;
 use super::timers::Purpose;
@@ -22,7 +22,7 @@ fn call<A: 'static>(core: &mut Core<'_, A>, app: &mut A, f: Handler<A>, ev: Even
 }
 
 pub(super) fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
-    let now = core.now;
+    let now = core.now();
     let mut calls = 0;
     while let Some(slot) = core.timer_queue.pop_expired(&mut core.timers, now) {
         let Some((h, t)) = core.timers.get_by_index_mut(slot as usize) else {
@@ -80,49 +80,59 @@ pub(super) fn run_io<A: 'static>(
         calls += dispatch_io(core, app, h, dir);
     }
     for event in events.iter() {
-        if event.token() == WAKER {
-            continue; // remote work is found through the doorbell in `run_remote`
-        }
+        // The doorbell's token (0) is no handle: remote work is found in `run_remote`.
         let Some(h) = RawHandle::from_u64(event.token().0 as u64) else {
             continue;
         };
         let read = event.is_readable() || event.is_read_closed() || event.is_error();
         let write = event.is_writable() || event.is_write_closed() || event.is_error();
-        let live = match h.resource_type() {
-            ResourceType::TcpListener => core
-                .listeners
-                .get_mut(h)
-                .map(|l| l.readable |= read)
-                .is_ok(),
-            ResourceType::TcpStream => match core.streams.get_mut(h) {
-                Ok(s) => {
-                    s.readable |= read;
-                    s.writable |= write;
-                    if write {
-                        core.finish_connect(h);
+        match h.resource_type() {
+            ResourceType::TcpStream => {
+                // The hot path: one handle check, then a protothread reader is woken in place.
+                let Ok(i) = core.streams.index_of(h) else {
+                    continue; // stale: closed (or reused) since the event was queued
+                };
+                let Some(s) = core.streams.at_mut(i) else {
+                    continue;
+                };
+                s.readable |= read;
+                s.writable |= write;
+                if read {
+                    if let Waiter::Pt(pt) = s.read {
+                        s.read = Waiter::None;
+                        core.wake_registered(pt, h, Trigger::Readable);
+                    } else {
+                        calls += dispatch_io(core, app, h, Dir::Read);
                     }
-                    true
                 }
-                Err(_) => false,
-            },
-            ResourceType::UdpSocket => match core.udp.get_mut(h) {
-                Ok(u) => {
-                    u.readable |= read;
-                    u.writable |= write;
-                    true
+                if write {
+                    core.finish_connect(h);
+                    calls += dispatch_io(core, app, h, Dir::Write);
                 }
-                Err(_) => false,
-            },
-            _ => false,
-        };
-        if !live {
-            continue; // stale: the slot was closed (or reused) since the event was queued
-        }
-        if read {
-            calls += dispatch_io(core, app, h, Dir::Read);
-        }
-        if write {
-            calls += dispatch_io(core, app, h, Dir::Write);
+            }
+            ResourceType::TcpListener => {
+                let Ok(l) = core.listeners.get_mut(h) else {
+                    continue;
+                };
+                l.readable |= read;
+                if read {
+                    calls += dispatch_io(core, app, h, Dir::Read);
+                }
+            }
+            ResourceType::UdpSocket => {
+                let Ok(u) = core.udp.get_mut(h) else {
+                    continue;
+                };
+                u.readable |= read;
+                u.writable |= write;
+                if read {
+                    calls += dispatch_io(core, app, h, Dir::Read);
+                }
+                if write {
+                    calls += dispatch_io(core, app, h, Dir::Write);
+                }
+            }
+            _ => {}
         }
     }
     calls

@@ -45,7 +45,7 @@ impl<A> Core<'_, A> {
 
 impl<A: 'static> Io for Core<'_, A> {
     fn now_ms(&self) -> u64 {
-        self.now
+        self.now()
     }
 
     fn stop(&mut self) {
@@ -182,15 +182,29 @@ impl<A: 'static> Io for Core<'_, A> {
     }
 
     fn read(&mut self, stream: Handle<TcpStream>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        self.waiting_op(stream.raw(), Trigger::Readable, |c| {
-            Core::read(c, stream, buf)
-        })
+        self.stream_read(stream.raw(), buf)
     }
 
     fn write(&mut self, stream: Handle<TcpStream>, buf: &[u8]) -> Poll<Result<usize>> {
-        self.waiting_op(stream.raw(), Trigger::Writable, |c| {
-            Core::write(c, stream, buf)
-        })
+        self.stream_write(stream.raw(), buf)
+    }
+
+    fn write_all(
+        &mut self,
+        stream: Handle<TcpStream>,
+        buf: &[u8],
+        written: &mut usize,
+    ) -> Poll<Result<()>> {
+        // As the default method, with the write inlined.
+        while *written < buf.len() {
+            match self.stream_write(stream.raw(), &buf[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(self.fail(Error::Closed))),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn shutdown(&mut self, stream: Handle<TcpStream>, how: Shutdown) -> Result<()> {

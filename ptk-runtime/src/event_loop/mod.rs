@@ -18,6 +18,7 @@ mod user_events;
 mod waiter;
 mod waits;
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -201,7 +202,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             shared,
             ready: ReadyQueue::new(storage.ready),
             epoch: Instant::now(),
-            now: 0,
+            now: Cell::new(u64::MAX),
             last_error: None,
             spare_fd: tcp::open_spare(),
             pts: Protothreads::new(id, config.protothreads),
@@ -426,12 +427,19 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             }
             self.events.clear();
         }
-        core.now = core.clock();
+        core.clock_moved();
         let app = &mut self.app;
-        let mut calls = fire_timers(core, app);
+        let mut calls = 0;
+        if core.timer_queue.len() > 0 {
+            calls += fire_timers(core, app);
+        }
         calls += run_io(core, app, &self.events);
-        calls += run_remote(core, app);
-        calls += run_protothreads(core);
+        if core.shared.doorbell.load(Ordering::Relaxed) {
+            calls += run_remote(core, app);
+        }
+        if core.pts.run_len() > 0 {
+            calls += run_protothreads(core);
+        }
         Ok(calls)
     }
 
@@ -444,7 +452,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     pub fn run(&mut self) -> Result<()> {
         loop {
             self.run_once(None)?;
-            if self.core.shared.stop.swap(false, Ordering::AcqRel) {
+            let stop = &self.core.shared.stop;
+            if stop.load(Ordering::Relaxed) && stop.swap(false, Ordering::AcqRel) {
                 return Ok(());
             }
         }

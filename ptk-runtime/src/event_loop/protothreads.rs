@@ -91,6 +91,9 @@ pub(crate) struct PtEntry<'s> {
     /// The bound context; `None` only while it is being resumed.
     pub(crate) task: Option<&'s mut (dyn Task + 'static)>,
     pub(crate) generation: u16,
+    /// While live: the low 32 bits of its handle (type, loop id, generation), so a handle
+    /// resolves with one compare; 0 otherwise.
+    key: u32,
     pub(crate) pool: u8,
     pub(crate) live: bool,
     pub(crate) outcome: Option<Outcome>,
@@ -136,6 +139,7 @@ impl<'s> Protothreads<'s> {
             .map(|_| PtEntry {
                 task: None,
                 generation: 0,
+                key: 0,
                 pool: 0,
                 live: false,
                 outcome: None,
@@ -195,6 +199,7 @@ impl<'s> Protothreads<'s> {
         Ok(pool)
     }
 
+    #[inline]
     pub(crate) fn handle(&self, i: u32) -> RawHandle {
         RawHandle::new(
             ResourceType::Protothread,
@@ -219,15 +224,10 @@ impl<'s> Protothreads<'s> {
     /// The entry index of `h` if it names a live protothread.
     #[inline]
     pub(crate) fn live_index(&self, h: RawHandle) -> Result<u32> {
-        // `index` followed by the live check, with type and loop id compared at once (the low
-        // 16 bits of the handle, as `Pool::index_of` does).
-        let tag = u64::from(ResourceType::Protothread as u8) | (u64::from(self.loop_id) << 8);
-        if h.to_u64() & 0xffff != tag {
-            return Err(Error::InvalidHandle);
-        }
+        // Type, loop id, generation and liveness in one compare with the entry's key.
         let i = h.slot();
         match self.entries.get(i as usize) {
-            Some(e) if e.generation == h.generation() && e.live => Ok(i),
+            Some(e) if e.key == h.to_u64() as u32 => Ok(i),
             _ => Err(Error::InvalidHandle),
         }
     }
@@ -294,7 +294,9 @@ impl<'s> Protothreads<'s> {
         e.joiner = None;
         e.granted = None;
         e.sem_next = NIL;
-        self.handle(i)
+        let h = self.handle(i);
+        self.entries[i as usize].key = h.to_u64() as u32;
+        h
     }
 
     /// Marks entry `i` ended and returns it to its pool's free list. Registrations are the
@@ -305,6 +307,7 @@ impl<'s> Protothreads<'s> {
             return;
         }
         e.live = false;
+        e.key = 0;
         e.outcome = Some(outcome);
         e.waiting = None;
         e.sleep = None;
@@ -317,6 +320,7 @@ impl<'s> Protothreads<'s> {
     }
 
     /// Queues entry `i` to run (once), because something it waited for happened.
+    #[inline]
     pub(crate) fn push_run(&mut self, i: u32) {
         let e = &mut self.entries[i as usize];
         if e.repoll {
@@ -341,6 +345,7 @@ impl<'s> Protothreads<'s> {
         self.repolls
     }
 
+    #[inline]
     fn link(&mut self, i: u32) {
         let e = &mut self.entries[i as usize];
         if e.queued || !e.live {
@@ -357,6 +362,7 @@ impl<'s> Protothreads<'s> {
         self.run_len += 1;
     }
 
+    #[inline]
     pub(crate) fn pop_run(&mut self) -> Option<u32> {
         let i = self.run_head;
         if i == NIL {

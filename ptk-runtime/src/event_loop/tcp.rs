@@ -13,10 +13,11 @@ use std::task::Poll;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::error::{Capacity, Error, Result};
-use crate::event::{ListenOptions, Shutdown};
+use crate::event::{ListenOptions, Shutdown, Trigger};
 use crate::handle::{Handle, RawHandle, TcpListener, TcpStream};
 
 use super::core::Core;
+use super::ready::Dir;
 use super::timers::{Purpose, TimerEntry};
 use super::waiter::Waiter;
 
@@ -298,62 +299,117 @@ impl<A> Core<'_, A> {
         }
     }
 
-    pub(crate) fn read(&mut self, h: Handle<TcpStream>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        let s = match self.streams.get_mut(h.raw()) {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if s.connecting {
+    /// [`Io::read`](crate::Io::read): spends budget, reads, and on `WouldBlock` registers the
+    /// running protothread. The stream is resolved once for all of it.
+    #[inline]
+    pub(crate) fn stream_read(&mut self, h: RawHandle, buf: &mut [u8]) -> Poll<Result<usize>> {
+        if self.out_of_budget() {
             return Poll::Pending;
         }
-        if let Some(e) = s.connect_error {
-            return Poll::Ready(Err(e));
+        let Some(i) = self.streams.index_of(h).ok() else {
+            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+        };
+        let Some(s) = self.streams.at_mut(i) else {
+            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+        };
+        if s.connecting || s.connect_error.is_some() {
+            return self.unconnected(h, Dir::Read);
         }
         loop {
             match s.sock.read(buf) {
                 Ok(n) => return Poll::Ready(Ok(n)),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     s.readable = false;
-                    return Poll::Pending;
+                    return self.pend_read(i, h);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e.into())),
+                Err(e) => return Poll::Ready(Err(self.fail(e.into()))),
             }
         }
     }
 
-    pub(crate) fn write(&mut self, h: Handle<TcpStream>, buf: &[u8]) -> Poll<Result<usize>> {
-        let registry = self.poll.registry();
-        let s = match self.streams.get_mut(h.raw()) {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if s.connecting {
+    /// [`Io::write`](crate::Io::write), as [`stream_read`](Self::stream_read) is for reads.
+    #[inline]
+    pub(crate) fn stream_write(&mut self, h: RawHandle, buf: &[u8]) -> Poll<Result<usize>> {
+        if self.out_of_budget() {
             return Poll::Pending;
         }
-        if let Some(e) = s.connect_error {
-            return Poll::Ready(Err(e));
+        let Some(i) = self.streams.index_of(h).ok() else {
+            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+        };
+        let Some(s) = self.streams.at_mut(i) else {
+            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+        };
+        if s.connecting || s.connect_error.is_some() {
+            return self.unconnected(h, Dir::Write);
         }
         loop {
             match s.sock.write(buf) {
                 Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    s.writable = false;
-                    if s.write.is_some() && !s.write_armed {
-                        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-                        if let Err(e) =
-                            registry.reregister(&mut s.sock, super::core::token(h.raw()), interest)
-                        {
-                            return Poll::Ready(Err(e.into()));
-                        }
-                        s.write_armed = true;
-                    }
-                    return Poll::Pending;
-                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.write_blocked(h),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e.into())),
+                Err(e) => return Poll::Ready(Err(self.fail(e.into()))),
             }
         }
+    }
+
+    /// A read or write of a stream whose connect is in progress (wait for it) or failed.
+    #[cold]
+    fn unconnected(&mut self, h: RawHandle, dir: Dir) -> Poll<Result<usize>> {
+        let trigger = match dir {
+            Dir::Read => Trigger::Readable,
+            Dir::Write => Trigger::Writable,
+        };
+        match self.streams.get(h).map(|s| (s.connecting, s.connect_error)) {
+            Ok((true, _)) => self.pend(Some((h, trigger))),
+            Ok((false, Some(e))) | Err(e) => Poll::Ready(Err(self.fail(e))),
+            Ok((false, None)) => Poll::Ready(Err(self.fail(Error::InvalidArgument))),
+        }
+    }
+
+    /// A write met `WouldBlock`: arms write interest if someone waits, and waits.
+    #[cold]
+    fn write_blocked(&mut self, h: RawHandle) -> Poll<Result<usize>> {
+        let registry = self.poll.registry();
+        if let Ok(s) = self.streams.get_mut(h) {
+            s.writable = false;
+            if s.write.is_some() && !s.write_armed {
+                let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+                if let Err(e) = registry.reregister(&mut s.sock, super::core::token(h), interest) {
+                    return Poll::Ready(Err(self.fail(e.into())));
+                }
+                s.write_armed = true;
+            }
+        }
+        self.pend(Some((h, Trigger::Writable)))
+    }
+
+    /// A read of stream slot `i` met `WouldBlock`: the running protothread waits for it to be
+    /// readable. The common case (nothing else registered, no timer) is done in place; every
+    /// other case goes through [`pend`](Self::pend).
+    #[inline]
+    fn pend_read<T>(&mut self, i: usize, h: RawHandle) -> Poll<Result<T>> {
+        let trigger = Trigger::Readable;
+        if let Some(cur) = self.current {
+            let pi = cur.slot() as usize;
+            let e = &self.pts.entries[pi];
+            let plain = !self.yield_requested
+                && e.waiting.is_none()
+                && e.deadline.is_none()
+                && e.sleep.is_none()
+                && e.timer.is_none();
+            if plain {
+                if let Some(s) = self.streams.at_mut(i) {
+                    if let Waiter::None = s.read {
+                        s.read = Waiter::Pt(cur);
+                        self.pts.entries[pi].waiting = Some((h, trigger));
+                        self.registered = true;
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        self.pend(Some((h, trigger)))
     }
 
     /// Arms write interest of a stream if it waits to write and is not known writable.

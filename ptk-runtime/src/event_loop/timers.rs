@@ -73,7 +73,8 @@ impl<'s> TimerQueue<'s> {
         }
     }
 
-    #[cfg(test)]
+    /// How many timers are armed.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -51,7 +51,7 @@ impl<A> Core<'_, A> {
         }
         let i = cur.slot();
         if let Some(d) = self.pts.entries[i as usize].deadline {
-            if self.now >= d {
+            if self.now() >= d {
                 // The wait that timed out is over, a sleep included: a sleep left behind
                 // would keep its timer, which, once past, re-arms in the past on every wait.
                 let e = &mut self.pts.entries[i as usize];
@@ -304,7 +304,7 @@ impl<A> Core<'_, A> {
             return Poll::Ready(Err(self.fail(Error::NotSupported)));
         };
         let i = cur.slot() as usize;
-        if self.now >= at_ms {
+        if self.now() >= at_ms {
             if self.pts.entries[i].sleep.take().is_some() {
                 let _ = self.sync_pt_timer(i as u32);
             }
