@@ -12,7 +12,7 @@ use core::task::{Context, Waker};
 use crate::error::Result;
 use crate::event::{Event, Trigger};
 use crate::handle::{Handle, Protothread as ProtothreadKind, RawHandle};
-use crate::io::{Detached, Io};
+use crate::io::{Io, NoLoop};
 use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
@@ -33,8 +33,8 @@ pub type Handler<A> = fn(&mut A, &mut Cx<'_>, Event);
 /// assert_eq!(cx.timer_create(), Err(Error::NotSupported));
 /// ```
 pub struct Cx<'a> {
-    io: Option<&'a mut (dyn Io + 'a)>,
-    detached: Detached,
+    io: &'a mut (dyn Io + 'a),
+    attached: bool,
     current: Option<RawHandle>,
     waker: Option<&'a Waker>,
 }
@@ -44,8 +44,8 @@ impl Cx<'static> {
     /// `no_std` targets with their own scheduler).
     pub const fn detached() -> Cx<'static> {
         Cx {
-            io: None,
-            detached: Detached,
+            io: &mut [] as &mut NoLoop,
+            attached: false,
             current: None,
             waker: None,
         }
@@ -58,8 +58,8 @@ impl<'a> Cx<'a> {
     #[inline]
     pub fn new(io: &'a mut (dyn Io + 'a), current: Option<Handle<ProtothreadKind>>) -> Cx<'a> {
         Cx {
-            io: Some(io),
-            detached: Detached,
+            io,
+            attached: true,
             current: current.map(Handle::raw),
             waker: None,
         }
@@ -70,8 +70,8 @@ impl<'a> Cx<'a> {
     /// (`pt_await!(fut.as_mut().poll(&mut cx.task_context().unwrap()))`).
     pub fn from_waker(waker: &'a Waker) -> Cx<'a> {
         Cx {
-            io: None,
-            detached: Detached,
+            io: &mut [] as &mut NoLoop,
+            attached: false,
             current: None,
             waker: Some(waker),
         }
@@ -84,7 +84,7 @@ impl<'a> Cx<'a> {
 
     /// Whether there is no event loop behind this context.
     pub fn is_detached(&self) -> bool {
-        self.io.is_none()
+        !self.attached
     }
 
     /// The protothread being resumed, if a loop is resuming one.
@@ -161,20 +161,14 @@ impl<'a> Deref for Cx<'a> {
 
     #[inline]
     fn deref(&self) -> &Self::Target {
-        match &self.io {
-            Some(io) => &**io,
-            None => &self.detached,
-        }
+        &*self.io
     }
 }
 
 impl<'a> DerefMut for Cx<'a> {
     #[inline]
     fn deref_mut(&mut self) -> &mut Self::Target {
-        match &mut self.io {
-            Some(io) => &mut **io,
-            None => &mut self.detached,
-        }
+        &mut *self.io
     }
 }
 

@@ -583,4 +583,9 @@ pub enum MulticastInterface {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Detached;
 
-impl Io for Detached {}
+/// What a detached [`Cx`](crate::Cx) points at. An empty array, because `&mut []` is the one
+/// mutable borrow a `const fn` may hand out for `'static`: every `Cx` then reaches its `Io`
+/// through a plain reference, with no "is there a loop" branch on each operation.
+pub(crate) type NoLoop = [Detached; 0];
+
+impl Io for NoLoop {}

@@ -97,6 +97,7 @@ pub(super) fn run_io<A: 'static>(
                 };
                 s.readable |= read;
                 s.writable |= write;
+                s.read_closed |= event.is_read_closed() || event.is_error();
                 if read {
                     if let Waiter::Pt(pt) = s.read {
                         s.read = Waiter::None;

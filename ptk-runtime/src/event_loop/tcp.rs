@@ -34,7 +34,12 @@ pub struct ListenerEntry<A> {
 /// [`Storage::tcp_streams`](super::Storage::tcp_streams)).
 pub struct StreamEntry<A> {
     pub(crate) sock: mio::net::TcpStream,
+    /// Data (or the end of it) may be waiting. Set by every readable edge, cleared by a read
+    /// that meets `WouldBlock` or that comes back short (see [`Core::stream_read`]).
     pub(crate) readable: bool,
+    /// The peer closed its half or the socket failed (sticky): from then on only `WouldBlock`
+    /// clears `readable`, since no further edge would report what is left to read.
+    pub(crate) read_closed: bool,
     pub(crate) writable: bool,
     pub(crate) write_armed: bool,
     pub(crate) connecting: bool,
@@ -49,7 +54,10 @@ impl<A> StreamEntry<A> {
     fn new(sock: mio::net::TcpStream, connecting: bool) -> Self {
         StreamEntry {
             sock,
-            readable: false,
+            // Until the first edge, reads try the socket (data may have come before the
+            // stream was registered).
+            readable: true,
+            read_closed: false,
             writable: !connecting,
             write_armed: connecting,
             connecting,
@@ -299,8 +307,14 @@ impl<A> Core<'_, A> {
         }
     }
 
-    /// [`Io::read`](crate::Io::read): spends budget, reads, and on `WouldBlock` registers the
-    /// running protothread. The stream is resolved once for all of it.
+    /// [`Io::read`](crate::Io::read): spends budget, reads, and when there is nothing to read
+    /// registers the running protothread. The stream is resolved once for all of it.
+    ///
+    /// A read that comes back short (`0 < n < buf.len()`) drained the socket's receive queue,
+    /// so readiness is cleared without the extra `read` that would meet `WouldBlock`: with
+    /// edge-triggered epoll/kqueue, anything arriving later raises a new edge. (tokio's
+    /// `PollEvented` does the same.) After the peer's FIN or an error, which raise no further
+    /// edge, only `WouldBlock` clears it.
     #[inline]
     pub(crate) fn stream_read(&mut self, h: RawHandle, buf: &mut [u8]) -> Poll<Result<usize>> {
         if self.out_of_budget() {
@@ -315,9 +329,17 @@ impl<A> Core<'_, A> {
         if s.connecting || s.connect_error.is_some() {
             return self.unconnected(h, Dir::Read);
         }
+        if !s.readable && !buf.is_empty() {
+            return self.pend_read(i, h);
+        }
         loop {
             match s.sock.read(buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
+                Ok(n) => {
+                    if n > 0 && n < buf.len() && !s.read_closed {
+                        s.readable = false;
+                    }
+                    return Poll::Ready(Ok(n));
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     s.readable = false;
                     return self.pend_read(i, h);
@@ -329,7 +351,7 @@ impl<A> Core<'_, A> {
     }
 
     /// [`Io::write`](crate::Io::write), as [`stream_read`](Self::stream_read) is for reads.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stream_write(&mut self, h: RawHandle, buf: &[u8]) -> Poll<Result<usize>> {
         if self.out_of_budget() {
             return Poll::Pending;
