@@ -1,7 +1,8 @@
 //! TCP listeners and streams.
 //!
-//! Each socket keeps edge-triggered readiness flags: set when mio reports an edge, cleared only
-//! when an operation meets `WouldBlock`. Read interest stays registered for a socket's life;
+//! Each socket keeps edge-triggered readiness flags: set when mio reports an edge, cleared when
+//! an operation meets `WouldBlock` or, for stream reads, when a read comes back short (it
+//! drained the receive queue; see [`Core::stream_read`]). Read interest stays registered for a socket's life;
 //! write interest is armed only while someone waits to write (a connect in progress, a
 //! writable handler, a write that met `WouldBlock` with a waiter) and disarmed lazily, on the
 //! next writable edge that finds nobody waiting.
