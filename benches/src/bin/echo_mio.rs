@@ -10,6 +10,10 @@
 //! readiness event reads until `WouldBlock` (mio's contract for edge-triggered sources), and
 //! whole frames are written back as soon as they are complete, resuming a partial write on
 //! the next writable edge.
+//!
+//! `--short-reads true` also treats a read that came back short as having drained the socket
+//! (as tokio and ptk do; see `ptk_runtime`'s `stream_read`), skipping the read that would meet
+//! `WouldBlock`: the floor for a server that knows that rule too. Off by default.
 
 use std::io::{ErrorKind, Read, Write};
 use std::process::ExitCode;
@@ -47,6 +51,9 @@ struct Conn {
     sent: usize,
     frames: u64,
     writable: bool,
+    /// The peer's FIN (or an error) was reported: no further edge will come, so only
+    /// `WouldBlock` ends a pump from then on.
+    read_closed: bool,
 }
 
 /// What a connection needs next.
@@ -65,6 +72,8 @@ struct Server {
     bufs: Box<[u8]>,
     buf_len: usize,
     max_frame: usize,
+    /// A short read ends the pump (the receive queue is empty; a new edge announces more).
+    short_reads: bool,
     meter: Meter,
 }
 
@@ -105,6 +114,7 @@ impl Server {
                 sent: 0,
                 frames: 0,
                 writable: true,
+                read_closed: false,
             };
         }
     }
@@ -116,6 +126,7 @@ impl Server {
             return Next::Wait;
         };
         let buf = &mut self.bufs[slot * self.buf_len..][..self.buf_len];
+        let mut drained = false;
         loop {
             while conn.sent < conn.end {
                 if !conn.writable {
@@ -136,9 +147,14 @@ impl Server {
                 self.meter.count(conn.frames);
                 conn.frames = 0;
             }
+            if drained {
+                return Next::Wait;
+            }
+            let room = buf.len() - conn.len;
             match sock.read(&mut buf[conn.len..]) {
                 Ok(0) => return Next::Close,
                 Ok(n) => {
+                    drained = self.short_reads && n < room && !conn.read_closed;
                     conn.len += n;
                     match complete_frames(&buf[..conn.len], self.max_frame) {
                         Ok((end, frames)) => {
@@ -163,7 +179,7 @@ impl Server {
     }
 }
 
-fn serve(o: &ServerOptions) -> std::io::Result<Meter> {
+fn serve(o: &ServerOptions, short_reads: bool) -> std::io::Result<Meter> {
     let poll = Poll::new()?;
     let mut listener = listen(o.bind)?;
     poll.registry()
@@ -181,12 +197,14 @@ fn serve(o: &ServerOptions) -> std::io::Result<Meter> {
                 sent: 0,
                 frames: 0,
                 writable: false,
+                read_closed: false,
             })
             .collect(),
         free: (0..o.max_connections).rev().collect(),
         bufs: vec![0; o.max_connections * o.buffer_len()].into_boxed_slice(),
         buf_len: o.buffer_len(),
         max_frame: o.max_frame,
+        short_reads,
         meter: Meter::start(o.messages),
     };
     while server.meter.frames() < o.messages {
@@ -203,6 +221,9 @@ fn serve(o: &ServerOptions) -> std::io::Result<Meter> {
                     if event.is_writable() {
                         server.conns[slot].writable = true;
                     }
+                    if event.is_read_closed() || event.is_error() {
+                        server.conns[slot].read_closed = true;
+                    }
                     if let Next::Close = server.pump(slot) {
                         server.close(slot);
                     }
@@ -214,12 +235,13 @@ fn serve(o: &ServerOptions) -> std::io::Result<Meter> {
 }
 
 fn main() -> ExitCode {
-    const USAGE: &str = "usage: echo_mio [flags]";
+    const USAGE: &str = "usage: echo_mio [--short-reads true|false] [flags]";
     let options = Args::parse(USAGE).and_then(|mut args| {
         let o = ServerOptions::take(&mut args)?;
-        args.finish().map(|()| o)
+        let short_reads: bool = args.take("--short-reads", false)?;
+        args.finish().map(|()| (o, short_reads))
     });
-    let options = match options {
+    let (options, short_reads) = match options {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("{msg}\n{}", ServerOptions::USAGE);
@@ -229,7 +251,7 @@ fn main() -> ExitCode {
     if let Err(e) = ptk_bench::raise_fd_limit() {
         eprintln!("echo_mio: cannot raise the descriptor limit: {e}");
     }
-    match serve(&options) {
+    match serve(&options, short_reads) {
         Ok(meter) => {
             eprintln!("{}", meter.report("mio"));
             ExitCode::SUCCESS
