@@ -241,34 +241,32 @@ pub(super) fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usi
 pub(super) fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
     let mut resumed = 0;
     for _ in 0..core.pts.run_len() {
-        let Some(i) = core.pts.pop_run() else { break };
-        let entry = &mut core.pts.entries[i as usize];
-        if !entry.live {
-            continue;
-        }
-        let Some(task) = entry.task.take() else {
+        let Some((i, resume)) = core.pts.pop_resume() else {
+            break;
+        };
+        let Some((h, task)) = resume else {
             continue;
         };
-        let h = core.pts.handle(i);
         core.begin_resume(h);
         let step = {
             let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
             task.resume_task(&mut cx)
         };
         core.current = None;
-        core.pts.entries[i as usize].task = Some(task);
+        core.pts.put_back(i, task);
         resumed += 1;
-        if std::mem::take(&mut core.kill_current) {
+        if core.kill_current {
+            core.kill_current = false;
             core.end_pt(i, Outcome::Killed);
             continue;
         }
         match step {
+            TaskStep::Pending if !core.yield_requested && core.registered => {}
             TaskStep::Ended(outcome) => core.end_pt(i, outcome),
             TaskStep::Yielded => core.pts.push_run(i),
             TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
             // Waiting on a bare condition: check it again after the next thing that happens.
-            TaskStep::Pending if !core.registered => core.pts.push_repoll(i),
-            TaskStep::Pending => {}
+            TaskStep::Pending => core.pts.push_repoll(i),
         }
     }
     resumed

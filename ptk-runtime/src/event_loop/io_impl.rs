@@ -195,16 +195,7 @@ impl<A: 'static> Io for Core<'_, A> {
         buf: &[u8],
         written: &mut usize,
     ) -> Poll<Result<()>> {
-        // As the default method, with the write inlined.
-        while *written < buf.len() {
-            match self.stream_write(stream.raw(), &buf[*written..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(self.fail(Error::Closed))),
-                Poll::Ready(Ok(n)) => *written += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(()))
+        self.stream_write_all(stream.raw(), buf, written)
     }
 
     fn shutdown(&mut self, stream: Handle<TcpStream>, how: Shutdown) -> Result<()> {

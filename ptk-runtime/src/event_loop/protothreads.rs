@@ -362,13 +362,16 @@ impl<'s> Protothreads<'s> {
         self.run_len += 1;
     }
 
+    /// Pops the head of the run queue for a resume: its index, its handle and its context,
+    /// taken out of the entry until [`put_back`](Self::put_back). `Some((i, None))` for an
+    /// entry with nothing to resume (ended since it was queued, or already running).
     #[inline]
-    pub(crate) fn pop_run(&mut self) -> Option<u32> {
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn pop_resume(
+        &mut self,
+    ) -> Option<(u32, Option<(RawHandle, &'s mut (dyn Task + 'static))>)> {
         let i = self.run_head;
-        if i == NIL {
-            return None;
-        }
-        let e = &mut self.entries[i as usize];
+        let e = self.entries.get_mut(i as usize)?;
         self.run_head = e.run_next;
         if self.run_head == NIL {
             self.run_tail = NIL;
@@ -380,7 +383,20 @@ impl<'s> Protothreads<'s> {
             self.repolls -= 1;
         }
         self.run_len -= 1;
-        Some(i)
+        if !e.live {
+            return Some((i, None));
+        }
+        // A live entry's key is the low half of its handle; the slot is the high half.
+        let h = RawHandle::from_u64((u64::from(i) << 32) | u64::from(e.key));
+        Some((i, h.zip(e.task.take())))
+    }
+
+    /// Returns the context a [`pop_resume`](Self::pop_resume) took out.
+    #[inline]
+    pub(crate) fn put_back(&mut self, i: u32, task: &'s mut (dyn Task + 'static)) {
+        if let Some(e) = self.entries.get_mut(i as usize) {
+            e.task = Some(task);
+        }
     }
 
     pub(crate) fn run_len(&self) -> usize {

@@ -318,21 +318,25 @@ impl<A> Core<'_, A> {
     /// edge, only `WouldBlock` clears it.
     #[inline]
     pub(crate) fn stream_read(&mut self, h: RawHandle, buf: &mut [u8]) -> Poll<Result<usize>> {
-        if self.out_of_budget() {
-            return Poll::Pending;
-        }
         let Some(i) = self.streams.index_of(h).ok() else {
-            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+            return self.invalid_read();
         };
         let Some(s) = self.streams.at_mut(i) else {
-            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+            return self.invalid_read();
         };
         if s.connecting || s.connect_error.is_some() {
             return self.unconnected(h, Dir::Read);
         }
         if !s.readable && !buf.is_empty() {
+            // A read that waits completes nothing, so it spends no budget.
             return self.pend_read(i, h);
         }
+        if self.out_of_budget() {
+            return Poll::Pending;
+        }
+        let Some(s) = self.streams.at_mut(i) else {
+            return self.invalid_read();
+        };
         loop {
             match s.sock.read(buf) {
                 Ok(n) => {
@@ -371,6 +375,60 @@ impl<A> Core<'_, A> {
                 Ok(n) => return Poll::Ready(Ok(n)),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return self.write_blocked(h),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(self.fail(e.into()))),
+            }
+        }
+    }
+
+    /// A read of a handle that names no stream of this loop.
+    #[cold]
+    fn invalid_read(&mut self) -> Poll<Result<usize>> {
+        Poll::Ready(Err(self.fail(Error::InvalidHandle)))
+    }
+
+    /// [`Io::write_all`](crate::Io::write_all): writes until `*written == buf.len()` with the
+    /// stream resolved once; each write spends budget, as [`Io::write`](crate::Io::write) does.
+    #[inline]
+    pub(crate) fn stream_write_all(
+        &mut self,
+        h: RawHandle,
+        buf: &[u8],
+        written: &mut usize,
+    ) -> Poll<Result<()>> {
+        if *written >= buf.len() {
+            return Poll::Ready(Ok(()));
+        }
+        let Some(i) = self.streams.index_of(h).ok() else {
+            return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+        };
+        loop {
+            if self.out_of_budget() {
+                return Poll::Pending;
+            }
+            let Some(s) = self.streams.at_mut(i) else {
+                return Poll::Ready(Err(self.fail(Error::InvalidHandle)));
+            };
+            if s.connecting || s.connect_error.is_some() {
+                return match self.unconnected(h, Dir::Write) {
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    _ => Poll::Pending,
+                };
+            }
+            match s.sock.write(&buf[*written..]) {
+                Ok(0) => return Poll::Ready(Err(self.fail(Error::Closed))),
+                Ok(n) => {
+                    *written += n;
+                    if *written >= buf.len() {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return match self.write_blocked(h) {
+                        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                        _ => Poll::Pending,
+                    };
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(self.fail(e.into()))),
             }
         }
