@@ -101,7 +101,7 @@ pub(super) fn run_io<A: 'static>(
                 if read {
                     if let Waiter::Pt(pt) = s.read {
                         s.read = Waiter::None;
-                        core.wake_registered(pt, h, Trigger::Readable);
+                        core.pts.wake(pt, (h, Trigger::Readable));
                     } else {
                         calls += dispatch_io(core, app, h, Dir::Read);
                     }
@@ -165,7 +165,7 @@ fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, di
                 Dir::Read => Trigger::Readable,
                 Dir::Write => Trigger::Writable,
             };
-            core.wake_registered(pt, h, trigger);
+            core.pts.wake(pt, (h, trigger));
             0
         }
         Waiter::None => {

@@ -330,6 +330,36 @@ impl<'s> Protothreads<'s> {
         self.link(i);
     }
 
+    /// Queues live protothread `pt` if it still waits on `on` (whose registration of it just
+    /// fired and was cleared); a stale registration wakes nobody.
+    #[inline]
+    pub(crate) fn wake(&mut self, pt: RawHandle, on: (RawHandle, Trigger)) {
+        let i = pt.slot();
+        let Some(e) = self.entries.get_mut(i as usize) else {
+            return;
+        };
+        // The key matches only a live entry of this very handle.
+        if e.key != pt.to_u64() as u32 || e.waiting != Some(on) {
+            return;
+        }
+        e.waiting = None;
+        if e.repoll {
+            e.repoll = false;
+            self.repolls -= 1;
+        }
+        if e.queued {
+            return;
+        }
+        e.queued = true;
+        e.run_next = NIL;
+        match self.entries.get_mut(self.run_tail as usize) {
+            Some(tail) => tail.run_next = i,
+            None => self.run_head = i,
+        }
+        self.run_tail = i;
+        self.run_len += 1;
+    }
+
     /// Queues entry `i` to re-check its condition after the next thing that happens.
     pub(crate) fn push_repoll(&mut self, i: u32) {
         let e = &mut self.entries[i as usize];

@@ -143,19 +143,6 @@ impl<A> Core<'_, A> {
         Some(armed)
     }
 
-    /// Wakes `pt` whose registration on `(h, trigger)` just fired and was cleared; a stale
-    /// registration (the protothread waits elsewhere now) wakes nobody.
-    #[inline]
-    pub(crate) fn wake_registered(&mut self, pt: RawHandle, h: RawHandle, trigger: Trigger) {
-        if let Ok(i) = self.pts.live_index(pt) {
-            let e = &mut self.pts.entries[i as usize];
-            if e.waiting == Some((h, trigger)) {
-                e.waiting = None;
-                self.pts.push_run(i);
-            }
-        }
-    }
-
     /// The current waiter of `(h, trigger)`, if the resource exists.
     pub(crate) fn waiter_of(&self, h: RawHandle, trigger: Trigger) -> Option<Waiter<A>> {
         use super::ready::Dir;
