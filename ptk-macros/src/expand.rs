@@ -34,8 +34,8 @@ pub(crate) fn protothread(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     errors.extend(analyze(&pt));
-    let names = Names::new(syn::parse_quote!(__ptk), pt.ctx.clone(), pt.cx.clone());
-    let (lowered, lower_errors) = lower::lower(&pt.block, &names);
+    let mut names = Names::new(syn::parse_quote!(__ptk), pt.ctx.clone(), pt.cx.clone());
+    let (lowered, lower_errors) = lower::lower(&pt.block, &mut names);
     errors.extend(lower_errors);
     match errors.finish() {
         Ok(()) => generate(&pt, &lowered),

@@ -4,15 +4,17 @@
 //! state of the same number that runs when the protothread resumes there. Control-flow joins
 //! after a construct that suspends, and the heads of loops that suspend, get internal states
 //! numbered after the resume points; they are only ever reached within one resume call. State
-//! 0 (the `_` arm) is the entry. The states are arms of a `match` inside a dispatch loop, and a
-//! jump is `state = n; continue`. Everything that does not suspend is emitted as written, so a
-//! construct without suspension points inside stays the construct it was.
+//! 0 (the `_` arm) is the entry. Each state's code is a block after a labelled block, nested so
+//! that a jump to a state placed later is a `break` out of its label, and only a jump back goes
+//! through a dispatch loop (see [`layout`]). Everything that does not suspend is emitted as
+//! written, so a construct without suspension points inside stays the construct it was.
 //!
 //! Locals stay locals: a state only sees the bindings of its own arm, and the analysis has
 //! already rejected every use of a binding in a state other than its own.
 
 mod construct;
 mod emit;
+mod layout;
 mod rewrite;
 mod suspension;
 #[cfg(test)]
@@ -44,7 +46,9 @@ pub(crate) struct Lowered {
 }
 
 /// Lowers `block`; all errors are collected.
-pub(crate) fn lower(block: &Block, names: &Names) -> (Lowered, Errors) {
+pub(crate) fn lower(block: &Block, names: &mut Names) -> (Lowered, Errors) {
+    names.avoid(block.to_token_stream());
+    let names = &*names;
     let resume_points = suspend::count_splits(block);
     let mut l = Lowerer {
         names,
@@ -326,39 +330,15 @@ impl Lowerer<'_> {
         value
     }
 
-    /// Puts the states together.
+    /// Puts the states together (see [`layout`]) in the block that ends the run.
     fn assemble(&mut self, entry: TokenStream) -> TokenStream {
         let names = self.names;
-        let (end, next, state) = (&names.end, &names.next, &names.state);
-        let krate = &names.krate;
-        let ctx = &names.ctx;
+        let (end, krate, ctx) = (&names.end, &names.krate, &names.ctx);
         let slots = (0..self.slots).map(|i| names.slot(i));
         let resume_point = quote!(#krate::Pt::resume_point(#krate::Protothread::pt(&*#ctx)));
+        let resume_points = u16::try_from(self.sites.len()).unwrap_or(u16::MAX);
         let states = std::mem::take(&mut self.states);
-        let arms = states.iter().map(|(n, code)| {
-            let n = proc_macro2::Literal::u16_unsuffixed(*n);
-            quote!(#n => { #code })
-        });
-        let run = if states.is_empty() {
-            entry
-        } else if names.needs_dispatch() {
-            quote! {
-                let mut #state: u16 = #resume_point;
-                #next: loop {
-                    match #state {
-                        #(#arms)*
-                        _ => { #entry }
-                    }
-                }
-            }
-        } else {
-            quote! {
-                match #resume_point {
-                    #(#arms)*
-                    _ => { #entry }
-                }
-            }
-        };
+        let run = layout::assemble(names, resume_point, resume_points, entry, states);
         quote! {
             #end: {
                 #(let mut #slots = ::core::option::Option::None;)*

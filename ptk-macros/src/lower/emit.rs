@@ -1,11 +1,16 @@
 //! The few shapes of code every part of the lowering emits: jumps between states, ends of the
 //! run, and `?`. All names the generated code introduces are hygienic (`Span::mixed_site`), so
 //! they neither see nor shadow the user's.
+//!
+//! A jump is emitted as a placeholder, `<marker> n;`, because its form depends on where the
+//! target state ends up: the layout (see [`super::layout`]) turns it into `break '__pt_sn;` when
+//! state `n` is placed after the jump, and into `__pt_state = n; continue '__pt_next;` when it
+//! is placed before.
 
-use std::cell::Cell;
+use std::collections::BTreeSet;
 
 use proc_macro2::TokenTree;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Ident, Lifetime, Path};
 
@@ -32,12 +37,12 @@ pub(crate) struct Names {
     pub(crate) cx: Ident,
     /// The labelled block the whole run breaks out of with its `Transition`.
     pub(crate) end: Lifetime,
-    /// The dispatch loop that `continue`s to the next state.
+    /// The dispatch loop that a jump back to an earlier state `continue`s.
     pub(crate) next: Lifetime,
-    /// The state to run next.
+    /// The state the dispatch loop runs next.
     pub(crate) state: Ident,
-    /// Whether any jump was emitted, which makes the dispatch loop necessary.
-    dispatch: Cell<bool>,
+    /// The placeholder ident of a jump, one that occurs nowhere in the user's tokens.
+    pub(crate) marker: Ident,
 }
 
 impl Names {
@@ -50,13 +55,27 @@ impl Names {
             end: Lifetime::new("'__pt", span),
             next: Lifetime::new("'__pt_next", span),
             state: Ident::new("__pt_state", span),
-            dispatch: Cell::new(false),
+            marker: Ident::new("__pt_goto", span),
         }
     }
 
-    /// Whether the states need the dispatch loop (some state jumps to another).
-    pub(crate) fn needs_dispatch(&self) -> bool {
-        self.dispatch.get()
+    /// Picks a jump placeholder that no ident of `user` (nor of the paths and parameters the
+    /// names hold) spells, so every placeholder in the lowered code is a jump.
+    pub(crate) fn avoid(&mut self, user: TokenStream) {
+        let mut taken = BTreeSet::new();
+        let own = [
+            self.krate.to_token_stream(),
+            self.ctx.clone(),
+            self.cx.to_token_stream(),
+        ];
+        for tokens in own.into_iter().chain([user]) {
+            idents(tokens, &mut taken);
+        }
+        let mut n = 0u32;
+        while taken.contains(&self.marker.to_string()) {
+            n += 1;
+            self.marker = format_ident!("__pt_goto{}", n, span = Span::mixed_site());
+        }
     }
 
     /// The slot that carries a lowered construct's value to the state after it.
@@ -64,12 +83,33 @@ impl Names {
         format_ident!("__pt_slot{}", index, span = Span::mixed_site())
     }
 
-    /// Jumps to `state` within this resume call.
+    /// Jumps to `state` within this resume call: a placeholder the layout resolves.
     pub(crate) fn goto(&self, state: u16) -> TokenStream {
-        self.dispatch.set(true);
-        let (var, next) = (&self.state, &self.next);
-        let state = proc_macro2::Literal::u16_unsuffixed(state);
-        quote!(#var = #state; continue #next;)
+        let (marker, state) = (&self.marker, Literal::u16_unsuffixed(state));
+        quote!(#marker #state;)
+    }
+
+    /// The label of the block that `state`'s code follows.
+    pub(crate) fn label(&self, state: u16) -> Lifetime {
+        Lifetime::new(&format!("'__pt_s{state}"), Span::mixed_site())
+    }
+
+    /// The label of the run of states `run` (see [`super::layout`]), left by the states
+    /// outside it.
+    pub(crate) fn skip(&self, run: usize) -> Lifetime {
+        Lifetime::new(&format!("'__pt_run{run}"), Span::mixed_site())
+    }
+
+    /// A jump to `state`, placed after the jump: out of the labelled block it follows.
+    pub(crate) fn forward(&self, state: u16) -> TokenStream {
+        let label = self.label(state);
+        quote!(break #label)
+    }
+
+    /// A jump to `state`, placed before the jump: through the dispatch loop.
+    pub(crate) fn back(&self, state: u16) -> TokenStream {
+        let (var, next, state) = (&self.state, &self.next, Literal::u16_unsuffixed(state));
+        quote!(#var = #state; continue #next)
     }
 
     /// Ends the run with `Transition::<variant>(args)`.
@@ -123,6 +163,19 @@ impl Names {
                 ::core::ops::ControlFlow::Continue(#v) => #v,
                 ::core::ops::ControlFlow::Break(#r) => #end,
             }
+        }
+    }
+}
+
+/// Adds the idents in `tokens`, also inside groups, to `out`.
+fn idents(tokens: TokenStream, out: &mut BTreeSet<String>) {
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => idents(g.stream(), out),
+            TokenTree::Punct(_) | TokenTree::Literal(_) => {}
         }
     }
 }

@@ -15,8 +15,8 @@ struct Out {
 
 fn lowered(body: TokenStream) -> Out {
     let block: syn::Block = syn::parse2(quote!({ #body })).unwrap_or_else(|e| panic!("{e}"));
-    let names = Names::new(syn::parse_quote!(rt), quote!(ctx), syn::parse_quote!(cx));
-    let (l, errors) = lower(&block, &names);
+    let mut names = Names::new(syn::parse_quote!(rt), quote!(ctx), syn::parse_quote!(cx));
+    let (l, errors) = lower(&block, &mut names);
     Out {
         code: l.body.to_string(),
         sites: l.sites.iter().map(crate::suspend::site_text).collect(),
@@ -70,23 +70,29 @@ fn sites_are_numbered_in_source_order_across_nesting() {
         ]
     );
     // Internal states (the join after the loop, its head) are numbered after the resume
-    // points.
-    assert!(out.code.contains("4 => { __pt_state = 3 ;"), "{}", out.code);
-    assert!(out.code.contains("5 => { if ctx . a"), "{}", out.code);
+    // points. The join is only a jump to 3, so it is left out and jumps to it go to 3.
+    assert!(
+        out.code
+            .contains("5 => break '__pt_s5 , _ => break '__pt_s5 , } } { if ctx . a"),
+        "{}",
+        out.code
+    );
+    assert!(!out.code.contains("'__pt_s4"), "{}", out.code);
+    assert!(
+        out.code.contains("else { break '__pt_s3 ; }"),
+        "{}",
+        out.code
+    );
 }
 
 #[test]
 fn await_evaluates_its_expression_in_the_resume_state() {
     let out = lowered(quote!(let n = pt_await!(ctx.src.poll())?; ctx.n = n;));
-    assert!(
-        out.code
-            .contains("_ => { __pt_state = 1 ; continue '__pt_next ; }"),
-        "{}",
-        out.code
-    );
+    // The entry is only the jump into state 1, so starting goes there directly.
+    assert!(out.code.contains("_ => break '__pt_s1 ,"), "{}", out.code);
     assert!(out
         .code
-        .contains("1 => { let n = match rt :: TryBranch :: branch (match ctx . src . poll ()"));
+        .contains("} } { let n = match rt :: TryBranch :: branch (match ctx . src . poll ()"));
 }
 
 #[test]
@@ -108,13 +114,103 @@ fn breaks_to_lowered_loops_jump_and_breaks_to_plain_loops_stay() {
     );
     // The inner loop is plain: its `break` is untouched.
     assert!(out.code.contains("if ctx . y { break ; }"), "{}", out.code);
-    // `continue` goes to the head of the lowered loop.
+    // `continue` goes to the head of the lowered loop, placed after this state.
     assert!(
-        out.code
-            .contains("if ctx . z { { __pt_state = 2 ; continue '__pt_next ; } ; }"),
+        out.code.contains("if ctx . z { { break '__pt_s2 ; } ; }"),
         "{}",
         out.code
     );
+}
+
+#[test]
+fn only_the_back_edge_of_a_loop_goes_through_the_dispatch() {
+    let out = lowered(quote! {
+        ctx.n = 0;
+        loop {
+            let a = pt_await!(ctx.a());
+            ctx.x = a;
+            let b = pt_await!(ctx.b());
+            ctx.y = b;
+        }
+    });
+    assert_eq!(out.errors, None);
+    assert_eq!(count(&out.code, "continue '__pt_next"), 1, "{}", out.code);
+    // Into the loop and on to the second await: forward, direct.
+    assert!(
+        out.code.contains("{ ctx . n = 0 ; break '__pt_s1 ; }"),
+        "{}",
+        out.code
+    );
+    assert!(
+        out.code.contains("ctx . x = a ; break '__pt_s2 ; }"),
+        "{}",
+        out.code
+    );
+    // Round the loop: back, through the dispatch.
+    assert!(
+        out.code
+            .contains("ctx . y = b ; __pt_state = 1 ; continue '__pt_next ; }"),
+        "{}",
+        out.code
+    );
+}
+
+#[test]
+fn jumps_without_a_back_edge_need_no_dispatch_loop() {
+    let out = lowered(quote! {
+        if ctx.a { pt_wait_until!(ctx.b); } else { ctx.c = 1; }
+        ctx.d = 2;
+    });
+    assert_eq!(out.errors, None);
+    assert!(!out.code.contains("loop"), "{}", out.code);
+    assert!(!out.code.contains("__pt_state"), "{}", out.code);
+    assert!(
+        out.code
+            .contains("match rt :: Pt :: resume_point (rt :: Protothread :: pt (& * ctx))"),
+        "{}",
+        out.code
+    );
+}
+
+#[test]
+fn many_states_are_nested_in_runs_and_only_jumps_between_runs_dispatch() {
+    let body: TokenStream = (0..200)
+        .map(|_| quote!(pt_wait_until!(ctx.a); ctx.n += 1;))
+        .collect();
+    let out = lowered(body);
+    assert_eq!(out.errors, None);
+    // 200 states: the first 128 in one run, the others in a second run that comes first and
+    // that the first run's states skip.
+    assert_eq!(count(&out.code, "match __pt_state"), 2, "{}", out.code);
+    assert!(
+        out.code
+            .contains("'__pt_next : loop { '__pt_run1 : { '__pt_s200 : {"),
+        "{}",
+        out.code
+    );
+    assert!(
+        out.code.contains("_ => break '__pt_run1 , } }"),
+        "{}",
+        out.code
+    );
+    assert!(
+        out.code
+            .contains("ctx . n += 1 ; __pt_state = 129 ; continue '__pt_next ;"),
+        "{}",
+        out.code
+    );
+    assert_eq!(count(&out.code, "continue '__pt_next"), 1, "{}", out.code);
+}
+
+#[test]
+fn user_tokens_that_spell_the_jump_placeholder_are_left_alone() {
+    let out = lowered(quote! {
+        m!(__pt_goto 2);
+        loop { pt_wait_until!(ctx.a); }
+    });
+    assert_eq!(out.errors, None);
+    assert!(out.code.contains("m ! (__pt_goto 2)"), "{}", out.code);
+    assert!(!out.code.contains("__pt_goto1"), "{}", out.code);
 }
 
 #[test]
