@@ -183,6 +183,54 @@ fn waits(ctx: &mut Waiter, _cx: &mut Cx<'_>) {
     ctx.trace.push("yield until done");
 }
 
+/// Conditions written as comparisons: the expansion must not trip clippy (`nonminimal_bool`
+/// on a negated comparison), which the workspace's clippy run checks.
+#[derive(Default)]
+struct Counter {
+    pt: Pt,
+    n: u32,
+    seen: Vec<u32>,
+}
+
+#[protothread]
+fn counts(ctx: &mut Counter, _cx: &mut Cx<'_>) {
+    pt_wait_until!(ctx.n >= 2);
+    ctx.seen.push(ctx.n);
+    pt_wait_while!(ctx.n < 4);
+    ctx.seen.push(ctx.n);
+    pt_yield_until!(ctx.n >= 6);
+    ctx.seen.push(ctx.n);
+}
+
+#[test]
+fn comparison_conditions_are_checked_on_every_resume() {
+    let mut c = Counter::default();
+    let mut cx = Cx::detached();
+    let mut steps = Vec::new();
+    for _ in 0..20 {
+        let step = c.resume(&mut cx);
+        let done = matches!(step, Step::Done(()));
+        steps.push(step);
+        if done {
+            break;
+        }
+        c.n += 1;
+    }
+    assert_eq!(c.seen, [2, 4, 6]);
+    assert_eq!(
+        steps,
+        [
+            Step::Pending,
+            Step::Pending,
+            Step::Pending,
+            Step::Pending,
+            Step::Yielded,
+            Step::Pending,
+            Step::Done(())
+        ]
+    );
+}
+
 #[test]
 fn wait_until_wait_while_and_yield_until_check_on_every_resume() {
     let mut w = Waiter {

@@ -65,7 +65,7 @@ impl Lowerer<'_> {
             }
             Kind::WaitUntil => (
                 self.names.goto(point),
-                Some(quote_spanned!(span=> if !(#arg) { #pending; })),
+                Some(quote_spanned!(span=> if #arg {} else { #pending; })),
                 None,
             ),
             Kind::WaitWhile => (
@@ -81,7 +81,7 @@ impl Lowerer<'_> {
                 let yielded = self.names.end_with(span, quote!(Yielded(#point_lit)));
                 (
                     quote!(#yielded;),
-                    Some(quote_spanned!(span=> if !(#arg) { #pending; })),
+                    Some(quote_spanned!(span=> if #arg {} else { #pending; })),
                     None,
                 )
             }
