@@ -25,6 +25,18 @@ fn lowered(body: TokenStream) -> Out {
     }
 }
 
+impl Out {
+    /// Asserts that the lowered code contains `needle`, showing the code if not.
+    #[track_caller]
+    fn has(&self, needle: &str) {
+        assert!(
+            self.code.contains(needle),
+            "no `{needle}` in:\n{}",
+            self.code
+        );
+    }
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -34,12 +46,7 @@ fn a_body_without_suspension_points_is_one_state() {
     let out = lowered(quote!(ctx.n += 1; ctx.n));
     assert_eq!(out.errors, None);
     assert!(!out.code.contains("match"), "{}", out.code);
-    assert!(
-        out.code
-            .contains("break '__pt rt :: Transition :: Done (ctx . n)"),
-        "{}",
-        out.code
-    );
+    out.has("break '__pt rt :: Transition :: Done (ctx . n)");
 }
 
 #[test]
@@ -48,9 +55,7 @@ fn yields_in_a_straight_line_need_no_dispatch_loop() {
     assert_eq!(out.sites, ["pt_yield!()", "pt_yield!()"]);
     assert!(!out.code.contains("loop"), "{}", out.code);
     assert_eq!(count(&out.code, "Transition :: Yielded"), 2);
-    assert!(out
-        .code
-        .contains("1 => { b () ; break '__pt rt :: Transition :: Yielded (2)"));
+    out.has("1 => { b () ; break '__pt rt :: Transition :: Yielded (2)");
 }
 
 #[test]
@@ -71,28 +76,17 @@ fn sites_are_numbered_in_source_order_across_nesting() {
     );
     // Internal states (the join after the loop, its head) are numbered after the resume
     // points. The join is only a jump to 3, so it is left out and jumps to it go to 3.
-    assert!(
-        out.code
-            .contains("5 => break '__pt_s5 , _ => break '__pt_s5 , } } { if ctx . a"),
-        "{}",
-        out.code
-    );
+    out.has("5 => break '__pt_s5 , _ => break '__pt_s5 , } } { if ctx . a");
     assert!(!out.code.contains("'__pt_s4"), "{}", out.code);
-    assert!(
-        out.code.contains("else { break '__pt_s3 ; }"),
-        "{}",
-        out.code
-    );
+    out.has("else { break '__pt_s3 ; }");
 }
 
 #[test]
 fn await_evaluates_its_expression_in_the_resume_state() {
     let out = lowered(quote!(let n = pt_await!(ctx.src.poll())?; ctx.n = n;));
     // The entry is only the jump into state 1, so starting goes there directly.
-    assert!(out.code.contains("_ => break '__pt_s1 ,"), "{}", out.code);
-    assert!(out
-        .code
-        .contains("} } { let n = match rt :: TryBranch :: branch (match ctx . src . poll ()"));
+    out.has("_ => break '__pt_s1 ,");
+    out.has("} } { let n = match rt :: TryBranch :: branch (match ctx . src . poll ()");
 }
 
 #[test]
@@ -106,20 +100,11 @@ fn breaks_to_lowered_loops_jump_and_breaks_to_plain_loops_stay() {
     });
     assert_eq!(out.errors, None);
     // `break 'outer` leaves the lowered loop: a jump (here to the end of the body).
-    assert!(
-        out.code
-            .contains("if ctx . x { { break '__pt rt :: Transition :: Done (()) ; } ; }"),
-        "{}",
-        out.code
-    );
+    out.has("if ctx . x { { break '__pt rt :: Transition :: Done (()) ; } ; }");
     // The inner loop is plain: its `break` is untouched.
-    assert!(out.code.contains("if ctx . y { break ; }"), "{}", out.code);
+    out.has("if ctx . y { break ; }");
     // `continue` goes to the head of the lowered loop, placed after this state.
-    assert!(
-        out.code.contains("if ctx . z { { break '__pt_s2 ; } ; }"),
-        "{}",
-        out.code
-    );
+    out.has("if ctx . z { { break '__pt_s2 ; } ; }");
 }
 
 #[test]
@@ -136,23 +121,10 @@ fn only_the_back_edge_of_a_loop_goes_through_the_dispatch() {
     assert_eq!(out.errors, None);
     assert_eq!(count(&out.code, "continue '__pt_next"), 1, "{}", out.code);
     // Into the loop and on to the second await: forward, direct.
-    assert!(
-        out.code.contains("{ ctx . n = 0 ; break '__pt_s1 ; }"),
-        "{}",
-        out.code
-    );
-    assert!(
-        out.code.contains("ctx . x = a ; break '__pt_s2 ; }"),
-        "{}",
-        out.code
-    );
+    out.has("{ ctx . n = 0 ; break '__pt_s1 ; }");
+    out.has("ctx . x = a ; break '__pt_s2 ; }");
     // Round the loop: back, through the dispatch.
-    assert!(
-        out.code
-            .contains("ctx . y = b ; __pt_state = 1 ; continue '__pt_next ; }"),
-        "{}",
-        out.code
-    );
+    out.has("ctx . y = b ; __pt_state = 1 ; continue '__pt_next ; }");
 }
 
 #[test]
@@ -164,12 +136,7 @@ fn jumps_without_a_back_edge_need_no_dispatch_loop() {
     assert_eq!(out.errors, None);
     assert!(!out.code.contains("loop"), "{}", out.code);
     assert!(!out.code.contains("__pt_state"), "{}", out.code);
-    assert!(
-        out.code
-            .contains("match rt :: Pt :: resume_point (rt :: Protothread :: pt (& * ctx))"),
-        "{}",
-        out.code
-    );
+    out.has("match rt :: Pt :: resume_point (rt :: Protothread :: pt (& * ctx))");
 }
 
 #[test]
@@ -182,23 +149,9 @@ fn many_states_are_nested_in_runs_and_only_jumps_between_runs_dispatch() {
     // 200 states: the first 128 in one run, the others in a second run that comes first and
     // that the first run's states skip.
     assert_eq!(count(&out.code, "match __pt_state"), 2, "{}", out.code);
-    assert!(
-        out.code
-            .contains("'__pt_next : loop { '__pt_run1 : { '__pt_s200 : {"),
-        "{}",
-        out.code
-    );
-    assert!(
-        out.code.contains("_ => break '__pt_run1 , } }"),
-        "{}",
-        out.code
-    );
-    assert!(
-        out.code
-            .contains("ctx . n += 1 ; __pt_state = 129 ; continue '__pt_next ;"),
-        "{}",
-        out.code
-    );
+    out.has("'__pt_next : loop { '__pt_run1 : { '__pt_s200 : {");
+    out.has("_ => break '__pt_run1 , } }");
+    out.has("ctx . n += 1 ; __pt_state = 129 ; continue '__pt_next ;");
     assert_eq!(count(&out.code, "continue '__pt_next"), 1, "{}", out.code);
 }
 
@@ -209,7 +162,7 @@ fn user_tokens_that_spell_the_jump_placeholder_are_left_alone() {
         loop { pt_wait_until!(ctx.a); }
     });
     assert_eq!(out.errors, None);
-    assert!(out.code.contains("m ! (__pt_goto 2)"), "{}", out.code);
+    out.has("m ! (__pt_goto 2)");
     assert!(!out.code.contains("__pt_goto1"), "{}", out.code);
 }
 
@@ -222,18 +175,9 @@ fn return_and_question_mark_are_rewritten_except_inside_closures() {
         return v;
     });
     assert_eq!(out.errors, None);
-    assert!(
-        out.code.contains("let y = x ? ; return Some (y) ;"),
-        "{}",
-        out.code
-    );
+    out.has("let y = x ? ; return Some (y) ;");
     assert_eq!(count(&out.code, "TryBranch :: branch"), 1);
-    assert!(
-        out.code
-            .contains("break '__pt rt :: Transition :: Done (v)"),
-        "{}",
-        out.code
-    );
+    out.has("break '__pt rt :: Transition :: Done (v)");
 }
 
 #[test]
@@ -243,15 +187,8 @@ fn a_value_that_crosses_states_goes_through_a_slot() {
         ctx.v = v;
     });
     assert_eq!(out.errors, None);
-    assert!(out
-        .code
-        .contains("let mut __pt_slot0 = :: core :: option :: Option :: None"));
-    assert!(
-        out.code
-            .contains("let v = rt :: take_slot (& mut __pt_slot0) ; ctx . v = v ;"),
-        "{}",
-        out.code
-    );
+    out.has("let mut __pt_slot0 = :: core :: option :: Option :: None");
+    out.has("let v = rt :: take_slot (& mut __pt_slot0) ; ctx . v = v ;");
 }
 
 #[test]
@@ -272,29 +209,14 @@ fn exit_and_restart_end_the_run_wherever_they_are() {
     });
     assert_eq!(out.errors, None);
     assert!(out.sites.is_empty());
-    assert!(
-        out.code
-            .contains("break '__pt rt :: Transition :: Exited ;"),
-        "{}",
-        out.code
-    );
-    assert!(
-        out.code
-            .contains("break '__pt rt :: Transition :: Restarted"),
-        "{}",
-        out.code
-    );
+    out.has("break '__pt rt :: Transition :: Exited ;");
+    out.has("break '__pt rt :: Transition :: Restarted");
 }
 
 #[test]
 fn spawn_resets_the_child_then_resumes_it_with_cx() {
     let out = lowered(quote!(let v = pt_spawn!(ctx.child)?; ctx.v = v;));
-    assert!(
-        out.code
-            .contains("rt :: Pt :: reset (rt :: Protothread :: pt_mut (& mut ctx . child))"),
-        "{}",
-        out.code
-    );
+    out.has("rt :: Pt :: reset (rt :: Protothread :: pt_mut (& mut ctx . child))");
     assert!(out.code.contains(
         "rt :: spawned (rt :: Protothread :: resume (& mut ctx . child , & mut * cx) , 1)"
     ));
