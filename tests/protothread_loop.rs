@@ -1,6 +1,7 @@
 //! Protothreads written with `#[protothread]` on the mio loop: status and its site, join,
-//! kill, restart, slot reuse, fairness under a protothread that never has to wait, and
-//! semaphores between protothreads and from another thread.
+//! kill, restart, slot reuse, the order of resumes within one iteration, fairness under a
+//! protothread that never has to wait, and semaphores between protothreads and from another
+//! thread.
 
 mod common;
 
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use common::run_until;
 use ptk::{
-    kind, protothread, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions, Outcome,
-    OwnedStorage, Pt, PtStatus, Semaphore, TcpStream, Trigger, UserEvents,
+    kind, protothread, Capacities, Config, Cx, Error, Event, EventLoop, Handle, ListenOptions,
+    Outcome, OwnedStorage, Pt, PtStatus, Semaphore, TcpStream, Trigger, UdpSocket, UserEvents,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -446,6 +447,100 @@ fn a_protothread_that_kills_itself_ends_killed_when_its_resume_returns() {
     ev.run_once(Some(Duration::ZERO)).unwrap();
     assert!(after_kill.get(), "never resumed again");
     assert_eq!(ev.pool_usage(pool), (0, 1));
+}
+
+// ----- order within one iteration -----
+
+type Trace = Rc<RefCell<Vec<&'static str>>>;
+
+/// Sleeps 1 ms, then notes that it ran.
+struct Napper {
+    pt: Pt,
+    at: u64,
+    trace: Trace,
+}
+
+#[protothread]
+fn nap(ctx: &mut Napper, cx: &mut Cx<'_>) -> Result<(), Error> {
+    ctx.at = cx.after_ms(1);
+    pt_await!(cx.sleep_until(ctx.at))?;
+    ctx.trace.borrow_mut().push("sleeper");
+    Ok(())
+}
+
+/// Waits for one datagram, then notes that it ran.
+struct DatagramReader {
+    pt: Pt,
+    socket: Option<Handle<UdpSocket>>,
+    buf: [u8; 8],
+    trace: Trace,
+}
+
+impl DatagramReader {
+    fn poll_recv(&mut self, cx: &mut Cx<'_>) -> Poll<Result<usize, Error>> {
+        match self.socket {
+            Some(s) => cx.recv_from(s, &mut self.buf).map_ok(|(n, _)| n),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        }
+    }
+}
+
+#[protothread]
+fn read_datagram(ctx: &mut DatagramReader, cx: &mut Cx<'_>) -> Result<(), Error> {
+    pt_await!(ctx.poll_recv(cx))?;
+    ctx.trace.borrow_mut().push("reader");
+    Ok(())
+}
+
+fn note_user_event(trace: &mut Trace, _cx: &mut Cx<'_>, _event: Event) {
+    trace.borrow_mut().push("user event");
+}
+
+#[test]
+fn a_protothread_woken_by_io_runs_in_the_io_step_others_in_the_protothread_step() {
+    let trace = Trace::default();
+    let mut nappers = [Napper {
+        pt: Pt::new(),
+        at: 0,
+        trace: Rc::clone(&trace),
+    }];
+    let mut readers = [DatagramReader {
+        pt: Pt::new(),
+        socket: None,
+        buf: [0; 8],
+        trace: Rc::clone(&trace),
+    }];
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), Rc::clone(&trace)).unwrap();
+    let socket = ev.udp_bind((Ipv4Addr::LOCALHOST, 0).into()).unwrap();
+    let source = ev.user_events_create().unwrap();
+    ev.set_handler(source, Trigger::User(1), note_user_event)
+        .unwrap();
+    let nappers = ev.add_protothreads(&mut nappers).unwrap();
+    let readers = ev.add_protothreads(&mut readers).unwrap();
+    let napper = ev.cx().spawn_with(nappers, |_: &mut Napper| {}).unwrap();
+    let reader = ev
+        .cx()
+        .spawn_with(readers, |r: &mut DatagramReader| r.socket = Some(socket))
+        .unwrap();
+    // Both start and wait: one on its 1 ms sleep, one on the socket.
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(matches!(ev.pt_status(napper), Ok(PtStatus::Waiting { .. })));
+    assert!(matches!(ev.pt_status(reader), Ok(PtStatus::Waiting { .. })));
+    assert!(trace.borrow().is_empty());
+    // Now all three are due together: the sleep (timer step), the datagram (I/O step) and
+    // the user event (remote step).
+    let to = ev.local_addr(socket.raw()).unwrap();
+    std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .send_to(b"ready", to)
+        .unwrap();
+    ev.raise(source, 1).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 3);
+    // The reader runs at its event, where a handler would; the sleeper, woken in the timer
+    // step, waits for the protothread step.
+    assert_eq!(*trace.borrow(), ["reader", "user event", "sleeper"]);
 }
 
 // ----- fairness -----

@@ -11,7 +11,7 @@ use crate::io::Io;
 use crate::status::Outcome;
 
 use super::core::Core;
-use super::protothreads::TaskStep;
+use super::protothreads::{Task, TaskStep};
 use super::ready::Dir;
 use super::timers::Purpose;
 use super::waiter::Waiter;
@@ -32,7 +32,7 @@ pub(super) fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> us
             Purpose::ConnectDeadline(stream) => {
                 let _ = core.timers.remove(h);
                 core.connect_timed_out(stream);
-                calls += dispatch_io(core, app, stream, Dir::Write);
+                calls += dispatch_io(core, app, stream, Dir::Write, false);
             }
             Purpose::PtTimer(pt) => core.wake_pt(pt),
             Purpose::User => {
@@ -77,7 +77,7 @@ pub(super) fn run_io<A: 'static>(
             break;
         };
         core.unqueue(h, dir);
-        calls += dispatch_io(core, app, h, dir);
+        calls += dispatch_io(core, app, h, dir, true);
     }
     for event in events.iter() {
         // The doorbell's token (0) is no handle: remote work is found in `run_remote`.
@@ -101,14 +101,14 @@ pub(super) fn run_io<A: 'static>(
                 if read {
                     if let Waiter::Pt(pt) = s.read {
                         s.read = Waiter::None;
-                        core.pts.wake(pt, (h, Trigger::Readable));
+                        calls += resume_woken(core, pt, (h, Trigger::Readable));
                     } else {
-                        calls += dispatch_io(core, app, h, Dir::Read);
+                        calls += dispatch_io(core, app, h, Dir::Read, true);
                     }
                 }
                 if write {
                     core.finish_connect(h);
-                    calls += dispatch_io(core, app, h, Dir::Write);
+                    calls += dispatch_io(core, app, h, Dir::Write, true);
                 }
             }
             ResourceType::TcpListener => {
@@ -117,7 +117,7 @@ pub(super) fn run_io<A: 'static>(
                 };
                 l.readable |= read;
                 if read {
-                    calls += dispatch_io(core, app, h, Dir::Read);
+                    calls += dispatch_io(core, app, h, Dir::Read, true);
                 }
             }
             ResourceType::UdpSocket => {
@@ -127,10 +127,10 @@ pub(super) fn run_io<A: 'static>(
                 u.readable |= read;
                 u.writable |= write;
                 if read {
-                    calls += dispatch_io(core, app, h, Dir::Read);
+                    calls += dispatch_io(core, app, h, Dir::Read, true);
                 }
                 if write {
-                    calls += dispatch_io(core, app, h, Dir::Write);
+                    calls += dispatch_io(core, app, h, Dir::Write, true);
                 }
             }
             _ => {}
@@ -140,8 +140,15 @@ pub(super) fn run_io<A: 'static>(
 }
 
 /// Calls the handler of `(h, dir)` if it has one and the direction is ready; afterwards
-/// queues it again if it is still ready. Write interest nobody waits for is disarmed.
-fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, dir: Dir) -> usize {
+/// queues it again if it is still ready. A protothread waiting there is resumed now if
+/// `resume` (the I/O step), else queued. Write interest nobody waits for is disarmed.
+fn dispatch_io<A: 'static>(
+    core: &mut Core<'_, A>,
+    app: &mut A,
+    h: RawHandle,
+    dir: Dir,
+    resume: bool,
+) -> usize {
     let Some((waiter, ready)) = core.io_waiter(h, dir) else {
         return 0;
     };
@@ -165,8 +172,12 @@ fn dispatch_io<A: 'static>(core: &mut Core<'_, A>, app: &mut A, h: RawHandle, di
                 Dir::Read => Trigger::Readable,
                 Dir::Write => Trigger::Writable,
             };
-            core.pts.wake(pt, (h, trigger));
-            0
+            if resume {
+                resume_woken_out_of_line(core, pt, (h, trigger))
+            } else {
+                core.pts.wake(pt, (h, trigger));
+                0
+            }
         }
         Waiter::None => {
             if dir == Dir::Write {
@@ -247,29 +258,72 @@ pub(super) fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
         let Some((h, task)) = resume else {
             continue;
         };
-        core.begin_resume(h);
-        let step = {
-            let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
-            task.resume_task(&mut cx)
-        };
-        core.current = None;
-        core.pts.put_back(i, task);
+        resume_now(core, i, h, task);
         resumed += 1;
-        if core.kill_current {
-            core.kill_current = false;
-            core.end_pt(i, Outcome::Killed);
-            continue;
-        }
-        match step {
-            TaskStep::Pending if !core.yield_requested && core.registered => {}
-            TaskStep::Ended(outcome) => core.end_pt(i, outcome),
-            TaskStep::Yielded => core.pts.push_run(i),
-            TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
-            // Waiting on a bare condition: check it again after the next thing that happens.
-            TaskStep::Pending => core.pts.push_repoll(i),
-        }
     }
     resumed
+}
+
+/// Wakes protothread `pt`, whose registration on `on` just fired (and was cleared): resumed
+/// right away when it waits on `on` and is not already queued, else queued as
+/// [`wake`](super::protothreads::Protothreads::wake) does. Returns how many resumes it made.
+#[inline(always)]
+fn resume_woken<A: 'static>(
+    core: &mut Core<'_, A>,
+    pt: RawHandle,
+    on: (RawHandle, Trigger),
+) -> usize {
+    match core.pts.take_woken(pt, on) {
+        Some((i, task)) => {
+            resume_now(core, i, pt, task);
+            1
+        }
+        None => {
+            core.pts.wake(pt, on);
+            0
+        }
+    }
+}
+
+/// [`resume_woken`] for the paths other than a stream's read, kept out of the I/O loop.
+#[inline(never)]
+fn resume_woken_out_of_line<A: 'static>(
+    core: &mut Core<'_, A>,
+    pt: RawHandle,
+    on: (RawHandle, Trigger),
+) -> usize {
+    resume_woken(core, pt, on)
+}
+
+/// Resumes entry `i` (handle `h`), whose context was taken out as `task`, then puts the
+/// context back and queues or ends the entry as its step says.
+#[inline(always)]
+fn resume_now<'s, A: 'static>(
+    core: &mut Core<'s, A>,
+    i: u32,
+    h: RawHandle,
+    task: &'s mut (dyn Task + 'static),
+) {
+    core.begin_resume(h);
+    let step = {
+        let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
+        task.resume_task(&mut cx)
+    };
+    core.current = None;
+    core.pts.put_back(i, task);
+    if core.kill_current {
+        core.kill_current = false;
+        core.end_pt(i, Outcome::Killed);
+        return;
+    }
+    match step {
+        TaskStep::Pending if !core.yield_requested && core.registered => {}
+        TaskStep::Ended(outcome) => core.end_pt(i, outcome),
+        TaskStep::Yielded => core.pts.push_run(i),
+        TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
+        // Waiting on a bare condition: check it again after the next thing that happens.
+        TaskStep::Pending => core.pts.push_repoll(i),
+    }
 }
 
 /// Closes every live handle `at` finds among `capacity` slots; returns how many.

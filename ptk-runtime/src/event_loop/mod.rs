@@ -96,10 +96,16 @@ impl Default for Config {
 /// 3. **I/O.** First the sockets still ready after their handler ran in the previous
 ///    iteration (in the order they were queued), then the readiness events of this poll in
 ///    the order the OS reported them; per socket the read handler runs before the write
-///    handler.
+///    handler. A protothread waiting on a socket (to accept, connect, read or write) is
+///    resumed here, at its event, where a handler would be called.
 /// 4. **Remote work.** Raised user events (by source slot, then by the order in which the
 ///    source's ids were first seen), then the posted calls that were queued before this step
 ///    began, first posted first.
+/// 5. **Protothreads.** The protothreads that were runnable when this step began, in the
+///    order they became runnable: spawned or restarted ones, those woken by a timer, a
+///    deadline, a user event, a semaphore or a join, those that yielded or used up their
+///    budget, and those waiting on a bare condition (`pt_wait_until!`), which are checked
+///    again after anything else happened.
 ///
 /// Handlers run only on the loop's thread. A stop requested during an iteration takes effect
 /// when it ends: [`run`](EventLoop::run) then returns.
@@ -404,7 +410,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     }
 
     /// Runs one iteration (see [`EventLoop`] for its order), waiting at most
-    /// `timeout` (`None`: until something happens). Returns how many handler calls it made.
+    /// `timeout` (`None`: until something happens). Returns how many handler calls and
+    /// protothread resumes it made.
     ///
     /// # Errors
     ///

@@ -360,6 +360,25 @@ impl<'s> Protothreads<'s> {
         self.run_len += 1;
     }
 
+    /// For a resume right now: the entry index and context of live protothread `pt` if it
+    /// waits on `on` (whose registration of it just fired) and is not queued, its wait
+    /// cleared. `None` leaves everything as it was.
+    #[inline]
+    pub(crate) fn take_woken(
+        &mut self,
+        pt: RawHandle,
+        on: (RawHandle, Trigger),
+    ) -> Option<(u32, &'s mut (dyn Task + 'static))> {
+        let i = pt.slot();
+        let e = self.entries.get_mut(i as usize)?;
+        if e.key != pt.to_u64() as u32 || e.waiting != Some(on) || e.queued || e.repoll {
+            return None;
+        }
+        let task = e.task.take()?;
+        e.waiting = None;
+        Some((i, task))
+    }
+
     /// Queues entry `i` to re-check its condition after the next thing that happens.
     pub(crate) fn push_repoll(&mut self, i: u32) {
         let e = &mut self.entries[i as usize];
