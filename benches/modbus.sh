@@ -35,95 +35,25 @@ CG_SHORT=${CG_SHORT:-8000}
 CG_TOP_CONNS=${CG_TOP_CONNS:-10}
 IMPLS=${IMPLS:-"ptk tokio"}
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+SERVER=modbus_
+UNIT=request
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup ptk-modbus-bench
 OUT=${OUT:-benches/results/modbus.md}
-BIN=$ROOT/target/release
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ptk-modbus-bench.XXXXXX")
-SERVER_PID=""
-STATUS=0
 
-cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
-
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-fail() {
-    log "FAIL: $*"
-    STATUS=1
-}
-
-# field NAME LINE: the value of `NAME=value` in a report or result line.
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
-# median: the median of the numbers on stdin ("-" if none).
-median() {
-    sort -g | awk '{ a[NR] = $1 } END {
-        if (NR == 0) print "-";
-        else if (NR % 2) print a[(NR + 1) / 2];
-        else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-# start_server IMPL CONNS REQUESTS TAG [WRAPPER...]: starts a server in the background, sets
-# SERVER_PID and ADDR. Its stdout and stderr go to $WORK/TAG.out and .err.
-start_server() {
-    local impl=$1 conns=$2 requests=$3 tag=$4
-    shift 4
-    : >"$WORK/$tag.out"
-    timeout 900 "$@" "$BIN/modbus_$impl" --bind 127.0.0.1:0 --max-connections $((conns + 16)) \
-        --messages "$requests" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
-    SERVER_PID=$!
-    ADDR=""
-    for _ in $(seq 200); do
-        ADDR=$(head -n 1 "$WORK/$tag.out")
-        [ -n "$ADDR" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "$tag: the server printed no address"
-    cleanup
-    return 1
-}
-
-# finish_server TAG: waits (bounded) for the server to exit after its last request; sets
-# REPORT to its report line.
-finish_server() {
-    local tag=$1 rc=0
-    for _ in $(seq 300); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        fail "$tag: the server did not exit after its last request"
-        kill "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" || rc=$?
-    SERVER_PID=""
-    [ "$rc" -eq 0 ] || fail "$tag: the server exited with status $rc"
-    REPORT=$(grep -m 1 '^report ' "$WORK/$tag.err" || true)
-}
-
-# load TAG CONNS REQUESTS: runs the load generator against $ADDR; prints its result line.
+# load TAG CONNS REQUESTS: runs `modbus_load` against $ADDR; prints its result line.
 load() {
-    timeout 600 "$BIN/modbus_load" --addr "$ADDR" --connections "$2" --messages "$3" \
-        --timeout-secs 580 2>"$WORK/$1.lg.err" | tee "$WORK/$1.lg.out" | grep '^result '
+    timeout 900 "$BIN/modbus_load" --addr "$ADDR" --connections "$2" --messages "$3" \
+        --timeout-secs 880 2>"$WORK/$1.lg.err" | tee "$WORK/$1.lg.out" | grep '^result '
 }
 
 # run_once IMPL CONNS ROUND: one phase-1 run; appends a line to $WORK/runs.tsv.
 run_once() {
     local impl=$1 conns=$2 round=$3 tag="run-$1-$2-$3" result report
     start_server "$impl" "$conns" $((MESSAGES + conns)) "$tag" || return 0
-    if ! result=$(load "$tag" "$conns" "$MESSAGES"); then
-        fail "$tag: modbus_load failed: $(tail -n 3 "$WORK/$tag.lg.err")"
-        cleanup
-        SERVER_PID=""
-        return 0
-    fi
+    load_or_fail "$tag" "$conns" "$MESSAGES" || return 0
+    result=$RESULT
     finish_server "$tag"
     report=$REPORT
     if [ -z "$report" ]; then
@@ -140,82 +70,7 @@ run_once() {
         "(steady $(field steady_allocs "$report") for $(field steady_frames "$report") requests)"
 }
 
-# callgrind_once IMPL CONNS REQUESTS: one run under callgrind; sets IR to its instruction
-# total.
-callgrind_once() {
-    local impl=$1 conns=$2 m=$3 tag="cg-$1-$2-$3"
-    local cg="$WORK/$tag.callgrind"
-    start_server "$impl" "$conns" $((m + conns)) "$tag" \
-        valgrind --tool=callgrind --callgrind-out-file="$cg" || return 1
-    if ! load "$tag" "$conns" "$m" >/dev/null; then
-        fail "$tag: modbus_load failed: $(tail -n 3 "$WORK/$tag.lg.err")"
-        cleanup
-        SERVER_PID=""
-        return 1
-    fi
-    finish_server "$tag"
-    IR=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg")
-    if [ -z "$IR" ]; then
-        fail "$tag: no totals in $cg"
-        return 1
-    fi
-}
-
-# self_costs FILE: "Ir<TAB>function" per function (self cost, inlined code folded into the
-# function it was inlined into).
-self_costs() {
-    callgrind_annotate --auto=no --inclusive=no --threshold=100 "$1" 2>/dev/null | awk '
-        /^ *[0-9,]+ +\( *[0-9.]+%\) +/ && !/PROGRAM TOTALS/ {
-            ir = $1; gsub(/,/, "", ir)
-            line = $0
-            sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line)
-            sub(/ \[[^]]*\]$/, "", line)
-            fn = substr(line, index(line, ":") + 1)
-            sum[fn] += ir
-        }
-        END { for (f in sum) printf "%d\t%s\n", sum[f], f }'
-}
-
-# top_functions LONG SHORT DMSG: the 10 functions with the most self instructions per request.
-top_functions() {
-    join -t $'\t' -1 2 -2 2 -a 1 -e 0 -o 0,1.1,2.1 \
-        <(self_costs "$1" | sort -t $'\t' -k 2,2) <(self_costs "$2" | sort -t $'\t' -k 2,2) |
-        awk -F '\t' -v d="$3" '{ printf "%.1f\t%s\n", ($2 - $3) / d, $1 }' |
-        sort -t $'\t' -k 1,1 -g -r | head -n 10 |
-        awk -F '\t' '{ f = $2; if (length(f) > 110) f = substr(f, 1, 107) "..."
-            gsub(/\|/, "\\|", f); printf "| %s | `%s` |\n", $1, f }'
-}
-
-log "building (release)"
-cargo build --release -p ptk-bench
-command -v valgrind >/dev/null || { [ -z "$CG_CONNS" ] || { log "valgrind missing: skipping callgrind"; CG_CONNS=""; }; }
-LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
-: >"$WORK/runs.tsv"
-
-# ----- phase 1: wall clock, interleaved -----
-for conns in $CONNS; do
-    for round in $(seq "$ROUNDS"); do
-        for impl in $IMPLS; do
-            run_once "$impl" "$conns" "$round"
-        done
-    done
-done
-
-# ----- phase 2: instructions under callgrind -----
-: >"$WORK/cg.tsv"
-for conns in $CG_CONNS; do
-    for impl in $IMPLS; do
-        log "callgrind: $impl, $conns connections, $CG_LONG and $CG_SHORT requests"
-        callgrind_once "$impl" "$conns" "$CG_LONG" || continue
-        long=$IR
-        callgrind_once "$impl" "$conns" "$CG_SHORT" || continue
-        short=$IR
-        per=$(awk -v l="$long" -v s="$short" -v a="$CG_LONG" -v b="$CG_SHORT" \
-            'BEGIN { printf "%.1f", (l - s) / (a - b) }')
-        printf '%s\t%s\t%s\t%s\t%s\n' "$conns" "$impl" "$long" "$short" "$per" >>"$WORK/cg.tsv"
-        log "callgrind: $impl, $conns connections: $per instructions/request"
-    done
-done
+measure
 
 # ----- report -----
 # Tables are best effort: a missing figure prints as "-" rather than stopping the script.
@@ -223,10 +78,7 @@ set +e +o pipefail
 {
     echo "# Modbus/TCP benchmark: ptk-modbus vs tokio-modbus"
     echo
-    echo "Generated by \`benches/modbus.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit" \
-        "\`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')."
-    echo "Machine: $(nproc) cores, $(uname -sr), $(rustc --version);" \
-        "load average before the run: $LOAD_BEFORE."
+    provenance benches/modbus.sh
     echo "Settings: ROUNDS=$ROUNDS MESSAGES=$MESSAGES CG_CONNS=\"$CG_CONNS\"" \
         "CG_LONG=$CG_LONG CG_SHORT=$CG_SHORT CG_TOP_CONNS=$CG_TOP_CONNS; tokio-modbus" \
         "$(sed -n '/^name = "tokio-modbus"/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)."
@@ -287,17 +139,7 @@ set +e +o pipefail
                         (t > 0 ? sprintf("%.2fx", f[5] / t) : "-")
                 }
             }' "$WORK/cg.tsv"
-        for impl in $IMPLS; do
-            long="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_LONG.callgrind"
-            short="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_SHORT.callgrind"
-            [ -f "$long" ] && [ -f "$short" ] || continue
-            echo
-            echo "### Top functions of $impl, $CG_TOP_CONNS connections (self instructions/request)"
-            echo
-            echo "| Ir/req | function |"
-            echo "|---:|---|"
-            top_functions "$long" "$short" $((CG_LONG - CG_SHORT))
-        done
+        top_sections req
     fi
     if [ "$STATUS" -ne 0 ]; then
         echo
@@ -316,8 +158,4 @@ while IFS=$'\t' read -r conns impl round _ _ _ _ allocs _ _ _ frames; do
     fi
 done <"$WORK/runs.tsv"
 
-mkdir -p "$(dirname "$OUT")"
-cp "$WORK/report.md" "$OUT"
-cat "$WORK/report.md"
-log "written to $OUT; raw data in $WORK"
-exit "$STATUS"
+publish

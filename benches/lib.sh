@@ -1,0 +1,209 @@
+# Shared by benches/run.sh and benches/modbus.sh: setup, logging, starting and stopping a
+# server, runs under callgrind and their top functions. Sourced, never run.
+#
+# The sourcing script sets SERVER (binary name prefix: `echo_` or `modbus_`), UNIT (what one
+# round trip is called in messages: `frame`, `request`) and defines `load TAG CONNS COUNT`,
+# which runs its load generator against $ADDR and prints the generator's `result` line; then
+# it calls `bench_setup WORK_PREFIX`.
+
+# bench_setup WORK_PREFIX: the repository root as working directory, BIN, a fresh WORK
+# directory, and the traps that stop a server left running.
+bench_setup() {
+    ROOT=$(cd "$(dirname "$0")/.." && pwd)
+    cd "$ROOT"
+    BIN=$ROOT/target/release
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    SERVER_PID=""
+    STATUS=0
+    trap cleanup EXIT
+    trap 'cleanup; exit 130' INT TERM
+}
+
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+}
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+fail() {
+    log "FAIL: $*"
+    STATUS=1
+}
+
+# field NAME LINE: the value of `NAME=value` in a report or result line.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# median: the median of the numbers on stdin ("-" if none).
+median() {
+    sort -g | awk '{ a[NR] = $1 } END {
+        if (NR == 0) print "-";
+        else if (NR % 2) print a[(NR + 1) / 2];
+        else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# start_server IMPL CONNS COUNT TAG [WRAPPER...]: starts $SERVER$IMPL in the background to
+# serve COUNT round trips, sets SERVER_PID and ADDR. Its stdout and stderr go to
+# $WORK/TAG.out and .err.
+start_server() {
+    local impl=$1 conns=$2 count=$3 tag=$4
+    shift 4
+    : >"$WORK/$tag.out"
+    timeout 900 "$@" "$BIN/$SERVER$impl" --bind 127.0.0.1:0 --max-connections $((conns + 16)) \
+        --messages "$count" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
+    SERVER_PID=$!
+    ADDR=""
+    for _ in $(seq 200); do
+        ADDR=$(head -n 1 "$WORK/$tag.out")
+        [ -n "$ADDR" ] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "$tag: the server printed no address"
+    cleanup
+    return 1
+}
+
+# finish_server TAG: waits (bounded) for the server to exit after its last round trip; sets
+# REPORT to its report line.
+finish_server() {
+    local tag=$1 rc=0
+    for _ in $(seq 300); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        fail "$tag: the server did not exit after its last $UNIT"
+        kill "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" || rc=$?
+    SERVER_PID=""
+    [ "$rc" -eq 0 ] || fail "$tag: the server exited with status $rc"
+    REPORT=$(grep -m 1 '^report ' "$WORK/$tag.err" || true)
+}
+
+# load_or_fail TAG CONNS COUNT: `load`, its result line in RESULT; on failure says so, stops
+# the server and returns 1.
+load_or_fail() {
+    if ! RESULT=$(load "$@"); then
+        fail "$1: the load generator failed: $(tail -n 3 "$WORK/$1.lg.err")"
+        cleanup
+        SERVER_PID=""
+        return 1
+    fi
+}
+
+# callgrind_once IMPL CONNS COUNT: one run under callgrind; sets IR to its instruction total.
+callgrind_once() {
+    local impl=$1 conns=$2 m=$3 tag="cg-$1-$2-$3"
+    local cg="$WORK/$tag.callgrind"
+    start_server "$impl" "$conns" $((m + conns)) "$tag" \
+        valgrind --tool=callgrind --callgrind-out-file="$cg" || return 1
+    load_or_fail "$tag" "$conns" "$m" || return 1
+    finish_server "$tag"
+    IR=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg")
+    if [ -z "$IR" ]; then
+        fail "$tag: no totals in $cg"
+        return 1
+    fi
+}
+
+# self_costs FILE: "Ir<TAB>function" per function (self cost, inlined code folded into the
+# function it was inlined into).
+self_costs() {
+    callgrind_annotate --auto=no --inclusive=no --threshold=100 "$1" 2>/dev/null | awk '
+        /^ *[0-9,]+ +\( *[0-9.]+%\) +/ && !/PROGRAM TOTALS/ {
+            ir = $1; gsub(/,/, "", ir)
+            line = $0
+            sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", line)
+            sub(/ \[[^]]*\]$/, "", line)
+            fn = substr(line, index(line, ":") + 1)
+            sum[fn] += ir
+        }
+        END { for (f in sum) printf "%d\t%s\n", sum[f], f }'
+}
+
+# top_functions LONG SHORT COUNT: the 10 functions with the most self instructions per round
+# trip, as Markdown table rows.
+top_functions() {
+    join -t $'\t' -1 2 -2 2 -a 1 -e 0 -o 0,1.1,2.1 \
+        <(self_costs "$1" | sort -t $'\t' -k 2,2) <(self_costs "$2" | sort -t $'\t' -k 2,2) |
+        awk -F '\t' -v d="$3" '{ printf "%.1f\t%s\n", ($2 - $3) / d, $1 }' |
+        sort -t $'\t' -k 1,1 -g -r | head -n 10 |
+        awk -F '\t' '{ f = $2; if (length(f) > 110) f = substr(f, 1, 107) "..."
+            gsub(/\|/, "\\|", f); printf "| %s | `%s` |\n", $1, f }'
+}
+
+# measure: builds the servers, then phase 1 (wall clock: for each of $CONNS, $ROUNDS
+# interleaved rounds of every server of $IMPLS through the script's `run_once IMPL CONNS
+# ROUND`, which appends to $WORK/runs.tsv) and phase 2 (for each of $CG_CONNS, every server
+# under callgrind for $CG_LONG and $CG_SHORT round trips; one line per pair in $WORK/cg.tsv:
+# connections, server, both totals, instructions per round trip). Sets LOAD_BEFORE.
+measure() {
+    log "building (release)"
+    cargo build --release -p ptk-bench
+    if ! command -v valgrind >/dev/null && [ -n "$CG_CONNS" ]; then
+        log "valgrind missing: skipping callgrind"
+        CG_CONNS=""
+    fi
+    LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
+    : >"$WORK/runs.tsv"
+    local conns round impl long short per
+    for conns in $CONNS; do
+        for round in $(seq "$ROUNDS"); do
+            for impl in $IMPLS; do
+                run_once "$impl" "$conns" "$round"
+            done
+        done
+    done
+    : >"$WORK/cg.tsv"
+    for conns in $CG_CONNS; do
+        for impl in $IMPLS; do
+            log "callgrind: $impl, $conns connections, $CG_LONG and $CG_SHORT ${UNIT}s"
+            callgrind_once "$impl" "$conns" "$CG_LONG" || continue
+            long=$IR
+            callgrind_once "$impl" "$conns" "$CG_SHORT" || continue
+            short=$IR
+            per=$(awk -v l="$long" -v s="$short" -v a="$CG_LONG" -v b="$CG_SHORT" \
+                'BEGIN { printf "%.1f", (l - s) / (a - b) }')
+            printf '%s\t%s\t%s\t%s\t%s\n' "$conns" "$impl" "$long" "$short" "$per" \
+                >>"$WORK/cg.tsv"
+            log "callgrind: $impl, $conns connections: $per instructions/$UNIT"
+        done
+    done
+}
+
+# provenance SCRIPT: the report lines saying when, at which commit and on what machine.
+provenance() {
+    echo "Generated by \`$1\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit" \
+        "\`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')."
+    echo "Machine: $(nproc) cores, $(uname -sr), $(rustc --version);" \
+        "load average before the run: $LOAD_BEFORE."
+}
+
+# top_sections PER: for each server, the table of its top functions at $CG_TOP_CONNS
+# connections; PER names the round trip in the headings (`msg`, `req`).
+top_sections() {
+    local impl long short
+    for impl in $IMPLS; do
+        long="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_LONG.callgrind"
+        short="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_SHORT.callgrind"
+        [ -f "$long" ] && [ -f "$short" ] || continue
+        echo
+        echo "### Top functions of $impl, $CG_TOP_CONNS connections (self instructions/$1)"
+        echo
+        echo "| Ir/$1 | function |"
+        echo "|---:|---|"
+        top_functions "$long" "$short" $((CG_LONG - CG_SHORT))
+    done
+}
+
+# publish: copies the report to $OUT, shows it, and exits with the run's status.
+publish() {
+    mkdir -p "$(dirname "$OUT")"
+    cp "$WORK/report.md" "$OUT"
+    cat "$WORK/report.md"
+    log "written to $OUT; raw data in $WORK"
+    exit "$STATUS"
+}
