@@ -3,65 +3,19 @@
 //! while the acceptor and one protothread per connection (with `FrameReader`/`FrameWriter`)
 //! serve 50 connections x 200 framed messages, from accept to close.
 
+#[path = "../ptk-runtime/tests/alloc_counter/mod.rs"]
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::echo::{self, Acceptor, Conn, EchoStats};
 use common::{connect, frame, payload, read_frame, run_until, wait_for};
 use ptk::{Capacities, Config, EventLoop, OwnedStorage};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    // `try_with`: the allocator also runs while thread-locals are torn down.
-    if COUNT_HERE.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; counting touches only an
-// atomic and a const-initialized thread-local, neither of which allocates.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`; `ptr` came from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const CONNECTIONS: usize = 50;
 const CLIENT_THREADS: usize = 5;
@@ -110,7 +64,7 @@ fn the_protothread_echo_server_allocates_nothing_on_the_loop_thread() {
         })
         .collect();
 
-    COUNT_HERE.with(|c| c.set(true));
+    alloc_counter::count_this_thread(true);
     go.store(true, Ordering::Release);
     run_until(
         &mut ev,
@@ -123,8 +77,8 @@ fn the_protothread_echo_server_allocates_nothing_on_the_loop_thread() {
                 && ev.pool_usage(server.conns) == (0, CONNECTIONS)
         },
     );
-    COUNT_HERE.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+    alloc_counter::count_this_thread(false);
+    let allocations = alloc_counter::allocations();
 
     let echoed: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert_eq!(echoed, CONNECTIONS * MESSAGES_PER_CONNECTION);

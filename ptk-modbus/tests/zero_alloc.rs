@@ -2,64 +2,17 @@
 //! allocator, switched on for the loop's thread only, while 10 connections are accepted and
 //! send 12,000 requests of every function code (exceptions included), 4 pipelined at a time.
 
+#[path = "../../ptk-runtime/tests/alloc_counter/mod.rs"]
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{capacities, connect, model, read_frame, BOUND};
 use ptk_modbus::server::{Server, ServerConfig, ServerStorage};
 use ptk_runtime::{Config, EventLoop, ListenOptions, OwnedStorage};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    // `try_with`: the allocator also runs while thread-locals are torn down.
-    if COUNT_HERE.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; counting touches only an
-// atomic and a const-initialized thread-local, neither of which allocates.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`; `ptr` came from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const CONNECTIONS: usize = 10;
 const BATCHES: usize = 300;
@@ -121,7 +74,7 @@ fn serving_allocates_nothing_after_start_up() {
         })
         .collect();
 
-    COUNT_HERE.with(|c| c.set(true));
+    alloc_counter::count_this_thread(true);
     let start = Instant::now();
     while !clients.iter().all(thread::JoinHandle::is_finished) || server.stats().open > 0 {
         assert!(
@@ -130,7 +83,7 @@ fn serving_allocates_nothing_after_start_up() {
         );
         ev.run_once(Some(Duration::from_millis(5))).unwrap();
     }
-    COUNT_HERE.with(|c| c.set(false));
+    alloc_counter::count_this_thread(false);
 
     for c in clients {
         c.join().unwrap();
@@ -138,7 +91,7 @@ fn serving_allocates_nothing_after_start_up() {
     let requests = server.stats().requests;
     assert_eq!(requests, (CONNECTIONS * BATCHES * 4) as u64);
     assert_eq!(server.stats().accepted, CONNECTIONS as u64);
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+    let allocations = alloc_counter::allocations();
     println!("{allocations} allocations on the loop thread for {requests} requests");
     assert_eq!(allocations, 0);
 }

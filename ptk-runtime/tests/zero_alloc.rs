@@ -2,13 +2,12 @@
 //! switched on only for the loop's thread while it serves 50 connections echoing 10,000
 //! framed messages, fires 1,000 timers and takes 10,000 raises from 4 threads.
 
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -18,52 +17,6 @@ use ptk_runtime::{
     Capacities, Config, Cx, Event, EventKind, EventLoop, Handle, ListenOptions, OwnedStorage,
     TcpListener, TcpStream, Timer, Trigger,
 };
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note_allocation() {
-    // `try_with`: the allocator also runs while thread-locals are torn down.
-    if COUNT_HERE.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; counting touches only an
-// atomic and a const-initialized thread-local, neither of which allocates.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`; `ptr` came from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const CONNECTIONS: usize = 50;
 const CLIENT_THREADS: usize = 5;
@@ -236,7 +189,7 @@ fn the_loop_thread_allocates_nothing_while_serving() {
         })
         .collect();
 
-    COUNT_HERE.with(|c| c.set(true));
+    alloc_counter::count_this_thread(true);
     for (i, &t) in timers.iter().enumerate() {
         ev.timer_start(t, 1 + (i as u64 * 7) % 50, false).unwrap();
     }
@@ -254,8 +207,8 @@ fn the_loop_thread_allocates_nothing_while_serving() {
                 && s.raises == u64::from(RAISES)
         },
     );
-    COUNT_HERE.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+    alloc_counter::count_this_thread(false);
+    let allocations = alloc_counter::allocations();
 
     let echoed: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
     for r in raisers {
