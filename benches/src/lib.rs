@@ -6,7 +6,8 @@
 //!
 //! * `echo_mio` — a hand-written raw `mio` server, the floor for user-space work.
 //! * `echo_tokio` — an idiomatic tokio server on the current-thread runtime.
-//! * `echo_ptk` — ptk's event loop with callback handlers.
+//! * `echo_ptk` — ptk's event loop: one protothread per connection (`--impl protothreads`,
+//!   the default) or the same logic as callback handlers (`--impl callbacks`).
 //!
 //! Every server takes the same [`ServerOptions`], counts heap allocations once its listener is
 //! ready ([`CountingAlloc`]), echoes exactly `--messages` frames and then exits, printing one
@@ -21,6 +22,7 @@
 mod alloc;
 mod args;
 pub mod frame;
+pub mod load;
 mod meter;
 mod sys;
 

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Interest, Poll, Token};
 use ptk_bench::frame::{fill, HEADER};
 use ptk_bench::Args;
 
@@ -225,75 +225,45 @@ fn run(o: &Options) -> std::io::Result<String> {
         messages: o.messages,
         started: None,
     };
-    let begin = Instant::now();
-    let mut events = Events::with_capacity(1024);
-    load.open_more()?;
-    while load.started.is_none() || load.done < o.messages {
-        if begin.elapsed() > o.timeout {
-            return Err(std::io::Error::new(
-                ErrorKind::TimedOut,
-                format!(
-                    "gave up after {:?}: {} of {} connections warm, {} of {} round trips",
-                    o.timeout, load.warmed, o.connections, load.done, o.messages
-                ),
-            ));
-        }
-        match load.poll.poll(&mut events, Some(Duration::from_secs(1))) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        for event in events.iter() {
-            let i = event.token().0;
-            load.on_event(i, event.is_writable())
-                .map_err(|e| std::io::Error::new(e.kind(), format!("connection {i}: {e}")))?;
-        }
-    }
-    let end = Instant::now();
-    let started = load.started.unwrap_or(end);
-    let seconds = end.duration_since(started).as_secs_f64();
-    let samples = &mut load.samples;
-    samples.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if samples.is_empty() {
-            return 0.0;
-        }
-        let k = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[k] as f64 / 1000.0
-    };
-    Ok(format!(
-        "result connections={} messages={} seconds={:.3} rtps={:.0} p50_us={:.1} p99_us={:.1} \
-         max_us={:.1} connect_s={:.3}",
+    ptk_bench::load::run(
+        &mut load,
         o.connections,
         o.messages,
-        seconds,
-        o.messages as f64 / seconds.max(1e-9),
-        pct(0.50),
-        pct(0.99),
-        pct(1.0),
-        started.duration_since(begin).as_secs_f64(),
-    ))
+        o.timeout,
+        "round trips",
+    )
 }
 
 fn main() -> ExitCode {
-    let o = match options() {
-        Ok(o) => o,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = ptk_bench::raise_fd_limit() {
-        eprintln!("loadgen: cannot raise the descriptor limit: {e}");
+    ptk_bench::load::main("loadgen", options, run)
+}
+
+impl ptk_bench::load::Generator for Load {
+    fn poll(&mut self) -> &mut Poll {
+        &mut self.poll
     }
-    match run(&o) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("loadgen: {e}");
-            ExitCode::FAILURE
-        }
+
+    fn start(&mut self) -> std::io::Result<()> {
+        self.open_more()
+    }
+
+    fn on_event(&mut self, i: usize, writable: bool) -> std::io::Result<()> {
+        Load::on_event(self, i, writable)
+    }
+
+    fn started(&self) -> Option<Instant> {
+        self.started
+    }
+
+    fn warmed(&self) -> usize {
+        self.warmed
+    }
+
+    fn done(&self) -> u64 {
+        self.done
+    }
+
+    fn samples(&mut self) -> &mut Vec<u64> {
+        &mut self.samples
     }
 }
