@@ -8,6 +8,31 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
+/// How far a load generator got: what the shared loop reads and the generator updates.
+#[derive(Debug)]
+pub struct Progress {
+    /// When every connection was warm and the clock started, if it did.
+    pub started: Option<Instant>,
+    /// How many connections did their warm-up round trip.
+    pub warmed: usize,
+    /// How many timed round trips are done.
+    pub done: u64,
+    /// The round-trip times so far, in nanoseconds (room for `messages` made up front).
+    pub samples: Vec<u64>,
+}
+
+impl Progress {
+    /// Nothing done yet, room for `messages` samples.
+    pub fn new(messages: u64) -> Progress {
+        Progress {
+            started: None,
+            warmed: 0,
+            done: 0,
+            samples: Vec::with_capacity(messages as usize),
+        }
+    }
+}
+
 /// A load generator's state, as the shared loop drives it.
 pub trait Generator {
     /// The poll its connections are registered with (token = connection index).
@@ -16,14 +41,8 @@ pub trait Generator {
     fn start(&mut self) -> std::io::Result<()>;
     /// Connection `i` is ready (`writable` if the event says so).
     fn on_event(&mut self, i: usize, writable: bool) -> std::io::Result<()>;
-    /// When every connection was warm and the clock started, if it did.
-    fn started(&self) -> Option<Instant>;
-    /// How many connections did their warm-up round trip.
-    fn warmed(&self) -> usize;
-    /// How many timed round trips are done.
-    fn done(&self) -> u64;
-    /// The round-trip times so far, in nanoseconds.
-    fn samples(&mut self) -> &mut Vec<u64>;
+    /// How far it got.
+    fn progress(&mut self) -> &mut Progress;
 }
 
 /// Runs `g` until `messages` timed round trips are done on `connections` connections, or
@@ -38,15 +57,15 @@ pub fn run<G: Generator>(
     let begin = Instant::now();
     let mut events = Events::with_capacity(1024);
     g.start()?;
-    while g.started().is_none() || g.done() < messages {
+    while g.progress().started.is_none() || g.progress().done < messages {
         if begin.elapsed() > timeout {
+            let p = g.progress();
             return Err(std::io::Error::new(
                 ErrorKind::TimedOut,
                 format!(
                     "gave up after {timeout:?}: {} of {connections} connections warm, {} of \
                      {messages} {unit}",
-                    g.warmed(),
-                    g.done()
+                    p.warmed, p.done
                 ),
             ));
         }
@@ -62,9 +81,9 @@ pub fn run<G: Generator>(
         }
     }
     let end = Instant::now();
-    let started = g.started().unwrap_or(end);
+    let started = g.progress().started.unwrap_or(end);
     let seconds = end.duration_since(started).as_secs_f64();
-    let samples = g.samples();
+    let samples = &mut g.progress().samples;
     samples.sort_unstable();
     let pct = |p: f64| -> f64 {
         if samples.is_empty() {

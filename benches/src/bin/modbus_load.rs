@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Poll, Token};
+use ptk_bench::load::Progress;
 use ptk_bench::Args;
 
 const USAGE: &str = "usage: modbus_load --addr ADDR:PORT [--connections N (1)] \
@@ -151,16 +152,13 @@ impl Client {
 struct Load {
     poll: Poll,
     clients: Vec<Client>,
-    samples: Vec<u64>,
     addr: SocketAddr,
     connections: usize,
     connect_batch: usize,
     opened: usize,
     warming: usize,
-    warmed: usize,
-    done: u64,
     messages: u64,
-    started: Option<Instant>,
+    progress: Progress,
 }
 
 impl Load {
@@ -259,11 +257,11 @@ impl Load {
         if !c.warm {
             c.warm = true;
             self.warming -= 1;
-            self.warmed += 1;
-            if self.warmed < self.connections {
+            self.progress.warmed += 1;
+            if self.progress.warmed < self.connections {
                 return self.open_more();
             }
-            self.started = Some(Instant::now());
+            self.progress.started = Some(Instant::now());
             for j in 0..self.connections {
                 if self.clients[j].remaining > 0 {
                     self.send(j)?;
@@ -272,9 +270,9 @@ impl Load {
             return Ok(());
         }
         let rtt = c.sent_at.elapsed();
-        self.samples.push(rtt.as_nanos() as u64);
+        self.progress.samples.push(rtt.as_nanos() as u64);
         c.remaining -= 1;
-        self.done += 1;
+        self.progress.done += 1;
         if c.remaining > 0 {
             self.send(i)?;
         }
@@ -299,16 +297,13 @@ fn run(o: &Options) -> std::io::Result<String> {
     let mut load = Load {
         poll: Poll::new()?,
         clients: Vec::with_capacity(o.connections),
-        samples: Vec::with_capacity(o.messages as usize),
         addr: o.addr,
         connections: o.connections,
         connect_batch: o.connect_batch,
         opened: 0,
         warming: 0,
-        warmed: 0,
-        done: 0,
         messages: o.messages,
-        started: None,
+        progress: Progress::new(o.messages),
     };
     ptk_bench::load::run(&mut load, o.connections, o.messages, o.timeout, "requests")
 }
@@ -330,19 +325,7 @@ impl ptk_bench::load::Generator for Load {
         Load::on_event(self, i, writable)
     }
 
-    fn started(&self) -> Option<Instant> {
-        self.started
-    }
-
-    fn warmed(&self) -> usize {
-        self.warmed
-    }
-
-    fn done(&self) -> u64 {
-        self.done
-    }
-
-    fn samples(&mut self) -> &mut Vec<u64> {
-        &mut self.samples
+    fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 }
