@@ -343,21 +343,7 @@ impl<'s> Protothreads<'s> {
             return;
         }
         e.waiting = None;
-        if e.repoll {
-            e.repoll = false;
-            self.repolls -= 1;
-        }
-        if e.queued {
-            return;
-        }
-        e.queued = true;
-        e.run_next = NIL;
-        match self.entries.get_mut(self.run_tail as usize) {
-            Some(tail) => tail.run_next = i,
-            None => self.run_head = i,
-        }
-        self.run_tail = i;
-        self.run_len += 1;
+        self.push_run(i);
     }
 
     /// For a resume right now: the entry index and context of live protothread `pt` if it
