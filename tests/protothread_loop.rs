@@ -25,7 +25,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 type PtHandle = Handle<kind::Protothread>;
 
-fn new_memory() -> OwnedStorage<()> {
+fn new_memory() -> OwnedStorage {
     OwnedStorage::new(Capacities::default())
 }
 

@@ -21,7 +21,7 @@ use ptk::{Capacities, Config, Error, EventLoop, Outcome, OwnedStorage, PtStatus}
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn echo_memory(conns: usize) -> (OwnedStorage<()>, Rc<EchoStats>, Vec<Conn>, [Acceptor; 1]) {
+fn echo_memory(conns: usize) -> (OwnedStorage, Rc<EchoStats>, Vec<Conn>, [Acceptor; 1]) {
     let memory = OwnedStorage::new(Capacities {
         tcp_streams: conns + 8,
         ..Capacities::default()

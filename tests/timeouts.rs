@@ -257,7 +257,7 @@ fn time_out_then_continue(
 }
 
 struct Fixture {
-    memory: OwnedStorage<()>,
+    memory: OwnedStorage,
     contexts: [Timed; 1],
     trace: Rc<RefCell<Vec<Trace>>>,
     waited_ms: Rc<RefCell<Vec<u64>>>,

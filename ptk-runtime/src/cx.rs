@@ -1,174 +1,102 @@
 //! [`Cx`], the runtime context a protothread (or a handler) receives on every resume.
 //!
-//! `Cx` is how running code reaches its event loop: it dereferences to [`dyn Io`](Io), so the
-//! poll-style operations are called as `cx.read(..)`, `cx.accept(..)`, `cx.timer_start(..)`,
-//! and a `Pending` answer registers a one-shot wake-up of whoever is running. Without the
-//! `std` feature, or when a test drives a protothread by hand, a [`Cx::detached`] context has
-//! no loop behind it and every operation is [`Error::NotSupported`](crate::Error::NotSupported).
+//! `Cx` is how running code reaches its event loop: `cx.read(..)`, `cx.accept(..)`,
+//! `cx.timer_start(..)`, ... are methods of `Cx` itself, and a `Pending` answer registers a
+//! wake-up of whoever is running. Under `std` a `Cx` *is* the state of the loop behind it
+//! (the loop owns one and lends it out), so every operation is a direct, inlinable call: no
+//! trait object, no downcast. Without the `std` feature, or when a test drives a protothread
+//! by hand, a [`Cx::detached`] context has no loop behind it and every operation answers
+//! [`Error::NotSupported`](crate::Error::NotSupported).
 
-use core::ops::{Deref, DerefMut};
 use core::task::{Context, Waker};
 
-use crate::error::Result;
-use crate::event::{Event, Trigger};
-use crate::handle::{Handle, Protothread as ProtothreadKind, RawHandle};
-use crate::io::{Io, NoLoop};
-use crate::pt::Protothread;
-use crate::status::{Outcome, PtPool};
+use crate::event::Event;
+use crate::handle::{Handle, Protothread as ProtothreadKind};
+
+#[cfg(feature = "std")]
+use crate::event_loop::Core;
 
 /// A handler: a plain function called on the loop's thread with the loop's application state
 /// `A`, the loop's operations and the event. Plain `fn`s keep registration allocation-free;
 /// per-resource state lives in `A` (index it by [`Event::handle`] or by your own table).
 pub type Handler<A> = fn(&mut A, &mut Cx<'_>, Event);
 
-/// The runtime context handed to a resume or a handler.
+/// The runtime context handed to a resume or a handler: the operations of the event loop
+/// behind it.
+///
+/// The loop's operations (`read`, `write`, `accept`, `timer_start`, `spawn`, ...) are the
+/// methods of this type; they are listed with the `std` feature. Operations that may have to
+/// wait are **poll-style**: they return `Poll::Ready` with the result, or `Poll::Pending`
+/// after registering a wake-up of the running protothread for exactly that resource and
+/// direction. Handlers are persistent and need no registration: a `Pending` answer just
+/// means "wait for the next event".
 ///
 /// # Examples
 ///
 /// ```
-/// use ptk_runtime::{Cx, Error};
+/// use ptk_runtime::Cx;
 ///
-/// let mut cx = Cx::detached();
+/// let cx = Cx::detached();
 /// assert!(cx.is_detached());
-/// assert_eq!(cx.timer_create(), Err(Error::NotSupported));
+/// assert!(cx.current().is_none());
 /// ```
-pub struct Cx<'a> {
-    io: &'a mut (dyn Io + 'a),
-    attached: bool,
-    current: Option<RawHandle>,
-    waker: Option<&'a Waker>,
+pub struct Cx<'s> {
+    #[cfg(feature = "std")]
+    pub(crate) core: Core<'s>,
+    waker: Option<&'s Waker>,
 }
 
 impl Cx<'static> {
     /// A context with no event loop behind it, for driving protothreads by hand (tests,
-    /// `no_std` targets with their own scheduler).
-    pub const fn detached() -> Cx<'static> {
+    /// `no_std` targets with their own scheduler). Every loop operation on it answers
+    /// [`Error::NotSupported`](crate::Error::NotSupported). Allocates nothing.
+    pub fn detached() -> Cx<'static> {
         Cx {
-            io: &mut [] as &mut NoLoop,
-            attached: false,
-            current: None,
+            #[cfg(feature = "std")]
+            core: Core::detached(),
             waker: None,
         }
     }
 }
 
-impl<'a> Cx<'a> {
-    /// A context over a loop's operations, resuming `current` (a protothread) or a handler
-    /// (`None`). Used by loop backends.
-    #[inline]
-    pub fn new(io: &'a mut (dyn Io + 'a), current: Option<Handle<ProtothreadKind>>) -> Cx<'a> {
-        Cx {
-            io,
-            attached: true,
-            current: current.map(Handle::raw),
-            waker: None,
-        }
+impl<'s> Cx<'s> {
+    /// The context of a loop: `core` is its state.
+    #[cfg(feature = "std")]
+    pub(crate) fn new(core: Core<'s>) -> Cx<'s> {
+        Cx { core, waker: None }
     }
 
     /// A context with no event loop behind it whose [`task_context`](Self::task_context) wakes
     /// `waker`: how [`PtFuture`](crate::PtFuture) lets a protothread await ordinary futures
     /// (`pt_await!(fut.as_mut().poll(&mut cx.task_context().unwrap()))`).
-    pub fn from_waker(waker: &'a Waker) -> Cx<'a> {
+    pub fn from_waker(waker: &'s Waker) -> Cx<'s> {
         Cx {
-            io: &mut [] as &mut NoLoop,
-            attached: false,
-            current: None,
+            #[cfg(feature = "std")]
+            core: Core::detached(),
             waker: Some(waker),
         }
     }
 
     /// A `std::task::Context` for polling futures, when this context was made from a waker.
-    pub fn task_context(&self) -> Option<Context<'a>> {
+    pub fn task_context(&self) -> Option<Context<'s>> {
         self.waker.map(Context::from_waker)
     }
 
     /// Whether there is no event loop behind this context.
     pub fn is_detached(&self) -> bool {
-        !self.attached
+        #[cfg(feature = "std")]
+        return self.core.is_detached();
+        #[cfg(not(feature = "std"))]
+        return true;
     }
 
     /// The protothread being resumed, if a loop is resuming one.
     #[inline]
     pub fn current(&self) -> Option<Handle<ProtothreadKind>> {
-        self.current.map(Handle::from_raw_unchecked)
-    }
-
-    /// Sets (or replaces) the handler of `handle` for `trigger`. `A` must be the application
-    /// state type of the loop.
-    ///
-    /// # Errors
-    ///
-    /// As [`Io::set_handler_any`]: [`Error::InvalidArgument`](crate::Error::InvalidArgument)
-    /// when `A` is not the loop's state type.
-    pub fn set_handler<A: 'static>(
-        &mut self,
-        handle: impl Into<RawHandle>,
-        trigger: Trigger,
-        handler: Handler<A>,
-    ) -> Result<()> {
-        self.set_handler_any(handle.into(), trigger, &handler)
-    }
-
-    /// Spawns a protothread with context `ctx` into `pool`; it first runs in the loop's
-    /// protothread step of this iteration or the next.
-    ///
-    /// # Errors
-    ///
-    /// As [`Io::spawn_any`]: [`Error::OutOfResources`](crate::Error::OutOfResources) when every
-    /// context of the pool is in use.
-    pub fn spawn<C>(&mut self, pool: PtPool<C>, ctx: C) -> Result<Handle<ProtothreadKind>>
-    where
-        C: Protothread + 'static,
-        C::Output: Into<Outcome>,
-    {
-        let mut value = Some(ctx);
-        self.spawn_any(pool.index, pool.loop_id, &mut value)
-    }
-
-    /// Spawns a protothread into `pool` reusing a free context in place: `init` sets it up
-    /// (the context holds whatever its previous protothread left; its resume point is already
-    /// reset). Nothing is moved, so contexts with large buffers spawn at no copying cost.
-    ///
-    /// # Errors
-    ///
-    /// As [`Cx::spawn`].
-    pub fn spawn_with<C>(
-        &mut self,
-        pool: PtPool<C>,
-        init: impl FnOnce(&mut C),
-    ) -> Result<Handle<ProtothreadKind>>
-    where
-        C: Protothread + 'static,
-        C::Output: Into<Outcome>,
-    {
-        let (h, ctx) = self.spawn_in_place(pool.index, pool.loop_id)?;
-        match ctx.downcast_mut::<C>() {
-            Some(ctx) => {
-                init(ctx);
-                Ok(h)
-            }
-            None => {
-                // Only a pool token of another loop with the same index can get here.
-                let _ = self.kill(h);
-                Err(crate::Error::InvalidArgument)
-            }
-        }
-    }
-}
-
-impl<'a> Deref for Cx<'a> {
-    type Target = dyn Io + 'a;
-
-    #[inline]
-    fn deref(&self) -> &Self::Target {
-        &*self.io
-    }
-}
-
-impl<'a> DerefMut for Cx<'a> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut *self.io
+        #[cfg(feature = "std")]
+        return self.core.run.current.map(Handle::from_raw_unchecked);
+        #[cfg(not(feature = "std"))]
+        return None;
     }
 }
 
@@ -176,7 +104,7 @@ impl core::fmt::Debug for Cx<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Cx")
             .field("detached", &self.is_detached())
-            .field("current", &self.current)
+            .field("current", &self.current())
             .finish()
     }
 }

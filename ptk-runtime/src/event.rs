@@ -14,7 +14,7 @@ pub enum Trigger {
     /// An event id of a user event source was raised.
     User(u32),
     /// A counting semaphore was signalled (protothreads wait for it with
-    /// [`Io::sem_wait`](crate::Io::sem_wait); handlers cannot be set on it).
+    /// `Cx::sem_wait`; handlers cannot be set on it).
     Signal,
 }
 
@@ -64,7 +64,7 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// Which half of a TCP connection [`Io::shutdown`](crate::Io::shutdown) closes.
+/// Which half of a TCP connection `Cx::shutdown` closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shutdown {
     /// No more reads; pending and future incoming data is discarded.
@@ -75,7 +75,7 @@ pub enum Shutdown {
     Both,
 }
 
-/// Options for [`Io::tcp_listen`](crate::Io::tcp_listen).
+/// Options for `Cx::tcp_listen`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenOptions {
     /// Length of the kernel's queue of connections not yet accepted (default 1024).
@@ -96,4 +96,15 @@ impl Default for ListenOptions {
             reuse_port: false,
         }
     }
+}
+
+/// The interface of a multicast membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MulticastInterface {
+    /// Let the system choose (IPv4 `INADDR_ANY`, IPv6 interface 0).
+    Default,
+    /// The IPv4 interface with this address.
+    V4(core::net::Ipv4Addr),
+    /// The IPv6 interface with this index.
+    V6(u32),
 }

@@ -39,10 +39,13 @@
 //! }
 //! ```
 
+#[cfg(feature = "std")]
 use core::task::Poll;
 
+#[cfg(feature = "std")]
 use crate::cx::Cx;
 use crate::error::{Error, Result};
+#[cfg(feature = "std")]
 use crate::handle::{Handle, TcpStream};
 
 /// Bytes of the length prefix.
@@ -149,6 +152,7 @@ impl<const N: usize> FrameReader<N> {
     ///
     /// [`Error::MessageTooLarge`] for a header over the maximum; [`Error::Closed`] when the
     /// peer closed in the middle of a frame; any error of the read.
+    #[cfg(feature = "std")]
     #[inline]
     pub fn poll_frame(
         &mut self,
@@ -298,6 +302,7 @@ impl<const N: usize> FrameWriter<N> {
     /// # Errors
     ///
     /// Any error of the write; [`Error::Closed`] if the socket takes 0 bytes.
+    #[cfg(feature = "std")]
     pub fn poll_flush(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) -> Poll<Result<()>> {
         while self.sent < self.len {
             match cx.write(stream, &self.buf[self.sent..self.len]) {

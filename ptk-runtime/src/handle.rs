@@ -271,6 +271,7 @@ impl<T: Resource> Handle<T> {
 
     /// Wraps a raw handle the runtime knows to be of type `T`.
     #[inline]
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) const fn from_raw_unchecked(raw: RawHandle) -> Handle<T> {
         Handle {
             raw,

@@ -12,7 +12,11 @@
 //!   [`Error::OutOfResources`] naming the capacity to raise.
 //! * **Protothreads.** A context struct embeds a [`Pt`]; its resume function (usually generated
 //!   by `#[protothread]`) returns a [`Step`]. The loop drives types implementing
-//!   [`Protothread`] and passes them a [`Cx`].
+//!   [`Protothread`] and passes them a [`Cx`], whose methods are the loop's operations.
+//! * **The loop** (feature `std`): `EventLoop` sits on a readiness backend (`mio`) behind a
+//!   written contract; the state behind `Cx` is the loop's own, reached by static dispatch,
+//!   with each source (timers, TCP listeners and streams, UDP, user events, semaphores,
+//!   protothreads) owning its state in its own module.
 //!
 //! Without default features the crate is `#![no_std]` and uses no `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -26,14 +30,13 @@ mod event_loop;
 mod framing;
 mod future;
 mod handle;
-mod io;
 mod pool;
 mod pt;
 mod status;
 
 pub use cx::{Cx, Handler};
 pub use error::{Capacity, Error, Result};
-pub use event::{Event, EventKind, ListenOptions, Shutdown, Trigger};
+pub use event::{Event, EventKind, ListenOptions, MulticastInterface, Shutdown, Trigger};
 #[cfg(feature = "std")]
 pub use event_loop::{
     Capacities, Config, EventLoop, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn,
@@ -44,7 +47,6 @@ pub use handle::{
     Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, TcpListener, TcpStream, Timer,
     UdpSocket, UserEvents,
 };
-pub use io::{Io, MulticastInterface};
 
 /// The marker types of [`Handle<T>`], all in one place. They are re-exported at the crate root
 /// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.

@@ -37,7 +37,7 @@ impl<T, E: Into<Error>> From<core::result::Result<T, E>> for Outcome {
     }
 }
 
-/// Where a protothread is, as [`Io::pt_status`](crate::Io::pt_status) reports it.
+/// Where a protothread is, as `Cx::pt_status` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PtStatus {
     /// Queued to run on this or the next iteration.

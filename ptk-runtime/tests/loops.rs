@@ -95,8 +95,8 @@ fn loop_threads_report_a_failing_setup() {
 
 #[test]
 fn a_handle_of_one_loop_is_rejected_by_another() {
-    let mut memory_a = OwnedStorage::<()>::new(Capacities::default());
-    let mut memory_b = OwnedStorage::<()>::new(Capacities::default());
+    let mut memory_a = OwnedStorage::new(Capacities::default());
+    let mut memory_b = OwnedStorage::new(Capacities::default());
     let mut a = EventLoop::new(memory_a.storage(), Config::default(), ()).unwrap();
     let mut b = EventLoop::new(memory_b.storage(), Config::default(), ()).unwrap();
     let ta = a.timer_create().unwrap();
@@ -210,7 +210,7 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
 
 #[test]
 fn last_error_is_the_error_of_the_last_failed_operation() {
-    let mut memory = OwnedStorage::<()>::new(Capacities::default());
+    let mut memory = OwnedStorage::new(Capacities::default());
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     assert_eq!(ev.last_error(), None);
     let t = ev.timer_create().unwrap();

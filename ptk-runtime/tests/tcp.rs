@@ -21,7 +21,7 @@ fn v4() -> SocketAddr {
     (Ipv4Addr::LOCALHOST, 0).into()
 }
 
-fn new_loop(memory: &mut OwnedStorage<Net>, echo: bool) -> EventLoop<'_, Net> {
+fn new_loop(memory: &mut OwnedStorage, echo: bool) -> EventLoop<'_, Net> {
     let net = Net {
         echo,
         ..Net::default()

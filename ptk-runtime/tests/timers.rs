@@ -73,7 +73,7 @@ fn run_past_sentinel(ev: &mut EventLoop<'_, Trace>, ms: u64) {
     ev.close(sentinel.raw()).unwrap();
 }
 
-fn small_loop(memory: &mut OwnedStorage<Trace>) -> EventLoop<'_, Trace> {
+fn small_loop(memory: &mut OwnedStorage) -> EventLoop<'_, Trace> {
     EventLoop::new(memory.storage(), Config::default(), Trace::default()).unwrap()
 }
 

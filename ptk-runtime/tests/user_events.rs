@@ -71,7 +71,7 @@ fn run_past_sentinel(ev: &mut EventLoop<'_, Trace>, ms: u64) {
     ev.close(t.raw()).unwrap();
 }
 
-fn new_loop(memory: &mut OwnedStorage<Trace>, config: Config) -> EventLoop<'_, Trace> {
+fn new_loop(memory: &mut OwnedStorage, config: Config) -> EventLoop<'_, Trace> {
     EventLoop::new(memory.storage(), config, Trace::default()).unwrap()
 }
 

@@ -121,7 +121,7 @@ impl<M: 'static> core::fmt::Debug for ServerStorage<M> {
 impl<M: DataModel + 'static> Server<M> {
     /// Serves `listener` on `ev`: lends `storage` to the loop as two protothread pools and
     /// spawns the accepting protothread, which spawns one protothread per connection. Returns
-    /// the accepting protothread's handle; [`kill`](ptk_runtime::Io::kill) it (or close the
+    /// the accepting protothread's handle; [`kill`](ptk_runtime::Cx::kill) it (or close the
     /// listener) to stop accepting.
     ///
     /// The loop needs room for `max_connections + 1` protothreads

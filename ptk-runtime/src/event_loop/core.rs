@@ -1,97 +1,154 @@
-//! The loop's state behind [`Cx`](crate::Cx): pools, poller, clock and shared half.
+//! [`Core`], the loop state behind a [`Cx`](crate::Cx): the sources composed, the backend,
+//! the clock, and the state of the protothread being resumed.
 //!
-//! `Core` implements [`Io`](crate::Io) (in `io_impl.rs`); each source adds its own methods in
-//! its own file (`tcp.rs`, `udp.rs`, ...). Dispatch to handlers lives in `mod.rs`, which owns
-//! the application state next to the core.
+//! Each source owns its state and invariants in its own module (`timers.rs`,
+//! `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
+//! `protothreads.rs`); the core holds one of each and implements what spans several of them:
+//! registering waiters on any resource (here), protothread waits (`waits.rs`), and closing.
+//! The core is not generic over the application state: handlers are stored with their state
+//! type erased (`handler.rs`), so a [`Cx`](crate::Cx) reaches the core by static dispatch.
+//!
+//! A core made by [`Core::detached`] has no backend, no shared half and empty pools: the
+//! state behind [`Cx::detached`](crate::Cx::detached). Every operation on it answers
+//! [`Error::NotSupported`].
 
-use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
-
-use mio::Token;
 
 use crate::error::{Error, Result};
+use crate::event::Trigger;
 use crate::handle::{RawHandle, ResourceType};
-use crate::pool::Pool;
 
+use super::backend::Backend;
+use super::clock::Clock;
+use super::handler::AppType;
 use super::protothreads::Protothreads;
-use super::ready::{Dir, ReadyQueue};
+use super::ready::ReadyQueue;
 use super::remote::Shared;
-use super::semaphores::SemEntry;
-use super::tcp::{ListenerEntry, StreamEntry};
-use super::timers::{TimerEntry, TimerQueue};
-use super::udp::UdpEntry;
-use super::user_events::UserEventsEntry;
+use super::semaphores::Semaphores;
+use super::side::{Dir, Side};
+use super::storage::Storage;
+use super::tcp_listener::Listeners;
+use super::tcp_stream::Streams;
+use super::timers::Timers;
+use super::udp::UdpSockets;
+use super::user_events::UserEventSources;
 use super::waiter::Waiter;
 
-/// The token of the doorbell. Resource tokens are handles, which are never 0.
-pub(crate) const WAKER: Token = Token(0);
-
-const _: () = assert!(usize::BITS >= 64, "mio tokens carry whole 64-bit handles");
-
-pub(crate) fn token(h: RawHandle) -> Token {
-    Token(h.to_u64() as usize)
-}
-
-pub(crate) struct Core<'s, A> {
-    pub(crate) id: u8,
-    pub(crate) poll: mio::Poll,
-    pub(crate) timers: Pool<'s, TimerEntry<A>>,
-    pub(crate) timer_queue: TimerQueue<'s>,
-    pub(crate) listeners: Pool<'s, ListenerEntry<A>>,
-    pub(crate) streams: Pool<'s, StreamEntry<A>>,
-    pub(crate) udp: Pool<'s, UdpEntry<A>>,
-    pub(crate) user: Pool<'s, UserEventsEntry<A>>,
-    pub(crate) sems: Pool<'s, SemEntry>,
-    pub(crate) shared: Arc<Shared<A>>,
-    pub(crate) ready: ReadyQueue<'s>,
-    pub(crate) epoch: Instant,
-    /// The loop clock of this iteration, read at its first use (`u64::MAX`: not read yet).
-    /// Iterations that nobody asks the time in (no timer armed, no sleep, no deadline) never
-    /// read the clock.
-    pub(crate) now: Cell<u64>,
-    pub(crate) last_error: Option<Error>,
-    /// A descriptor kept in reserve so an `accept` that hits `EMFILE` can still take the
-    /// pending connection off the queue (and close it) instead of spinning on it.
-    pub(crate) spare_fd: Option<std::fs::File>,
-    pub(crate) pts: Protothreads<'s>,
-    /// The protothread being resumed, if any (handlers run with `None`).
+/// The state of the protothread being resumed (handlers run with `current == None`).
+#[derive(Debug, Default)]
+pub(crate) struct Running {
+    /// The protothread being resumed, if any.
     pub(crate) current: Option<RawHandle>,
-    /// Operations the running protothread may still complete in this resume.
+    /// Operations it may still complete in this resume.
     pub(crate) budget: u32,
-    /// The running protothread ran out of budget and must be queued again.
+    /// It ran out of budget and must be queued again.
     pub(crate) yield_requested: bool,
-    /// The running protothread killed itself; it ends when its resume returns.
+    /// It killed itself; it ends when its resume returns.
     pub(crate) kill_current: bool,
-    /// The running protothread registered a wake-up (resource, timer or join) in this resume.
+    /// It registered a wake-up (resource, timer or join) in this resume.
     pub(crate) registered: bool,
 }
 
-impl<A> Core<'_, A> {
-    /// Milliseconds since the loop started, read from the clock.
+impl Running {
+    /// Spends one unit of the running protothread's budget before an operation; `true` when
+    /// the budget is gone (the operation must answer `Pending` without doing anything, and the
+    /// protothread is queued again behind the others). Handlers have no budget.
     #[inline]
-    pub(crate) fn clock(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+    pub(crate) fn out_of_budget(&mut self) -> bool {
+        if self.current.is_none() {
+            return false;
+        }
+        if self.budget == 0 {
+            self.yield_requested = true;
+            return true;
+        }
+        self.budget -= 1;
+        false
     }
+}
 
-    /// The loop clock of this iteration: milliseconds since the loop started, read once per
-    /// iteration at the first call.
-    #[inline]
-    pub(crate) fn now(&self) -> u64 {
-        match self.now.get() {
-            u64::MAX => {
-                let t = self.clock();
-                self.now.set(t);
-                t
-            }
-            t => t,
+/// The loop state behind a [`Cx`](crate::Cx).
+pub(crate) struct Core<'s> {
+    pub(crate) id: u8,
+    /// `None` for a detached core.
+    pub(crate) backend: Option<Backend>,
+    /// The application state type of the loop that owns this core.
+    pub(crate) app: AppType,
+    pub(crate) timers: Timers<'s>,
+    pub(crate) listeners: Listeners<'s>,
+    pub(crate) streams: Streams<'s>,
+    pub(crate) udp: UdpSockets<'s>,
+    pub(crate) user: UserEventSources<'s>,
+    pub(crate) sems: Semaphores<'s>,
+    pub(crate) pts: Protothreads<'s>,
+    pub(crate) ready: ReadyQueue<'s>,
+    /// What remotes share with the loop; `None` for a detached core.
+    pub(crate) shared: Option<Arc<Shared>>,
+    pub(crate) clock: Clock,
+    pub(crate) last_error: Option<Error>,
+    pub(crate) run: Running,
+    /// [`Cx::stop`](crate::Cx::stop) was called, or a remote's stop was seen: `run` returns
+    /// after this iteration.
+    pub(crate) stop_requested: bool,
+}
+
+impl<'s> Core<'s> {
+    /// The core of a loop with id `id` over `storage`.
+    pub(crate) fn new(
+        id: u8,
+        storage: Storage<'s>,
+        backend: Backend,
+        shared: Arc<Shared>,
+        protothreads: usize,
+        app: AppType,
+    ) -> Core<'s> {
+        Core {
+            id,
+            backend: Some(backend),
+            app,
+            timers: Timers::new(storage.timers, storage.timer_queue, id),
+            listeners: Listeners::new(storage.tcp_listeners, id, true),
+            streams: Streams::new(storage.tcp_streams, id),
+            udp: UdpSockets::new(storage.udp_sockets, id),
+            user: UserEventSources::new(storage.user_events, id),
+            sems: Semaphores::new(storage.semaphores, id),
+            pts: Protothreads::new(id, protothreads),
+            ready: ReadyQueue::new(storage.ready),
+            shared: Some(shared),
+            clock: Clock::new(),
+            last_error: None,
+            run: Running::default(),
+            stop_requested: false,
         }
     }
 
-    /// Forgets this iteration's clock reading: the next [`now`](Self::now) reads the clock.
+    /// A core with no loop behind it: no backend, empty pools. Allocates nothing.
+    pub(crate) fn detached() -> Core<'s> {
+        Core {
+            id: 0,
+            backend: None,
+            app: AppType::of::<()>(),
+            timers: Timers::new(&mut [], &mut [], 0),
+            listeners: Listeners::new(&mut [], 0, false),
+            streams: Streams::new(&mut [], 0),
+            udp: UdpSockets::new(&mut [], 0),
+            user: UserEventSources::new(&mut [], 0),
+            sems: Semaphores::new(&mut [], 0),
+            pts: Protothreads::new(0, 0),
+            ready: ReadyQueue::new(&mut []),
+            shared: None,
+            clock: Clock::new(),
+            last_error: None,
+            run: Running::default(),
+            stop_requested: false,
+        }
+    }
+
+    /// Whether no loop stands behind this core.
     #[inline]
-    pub(crate) fn clock_moved(&self) {
-        self.now.set(u64::MAX);
+    pub(crate) fn is_detached(&self) -> bool {
+        self.backend.is_none()
     }
 
     /// Records `e` as the loop's last error and returns it.
@@ -101,12 +158,40 @@ impl<A> Core<'_, A> {
         e
     }
 
+    /// Records the error of `r`, if any.
     #[inline]
     pub(crate) fn note<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = r {
             self.last_error = Some(e);
         }
         r
+    }
+
+    /// The error for a handle that names nothing here: `InvalidHandle`, or `NotSupported`
+    /// when there is no loop at all. Recorded as the last error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn invalid(&mut self) -> Error {
+        let e = if self.is_detached() {
+            Error::NotSupported
+        } else {
+            Error::InvalidHandle
+        };
+        self.fail(e)
+    }
+
+    /// `Err(NotSupported)` for a detached core (recorded), else `Ok`.
+    #[inline]
+    pub(crate) fn attached(&mut self) -> Result<()> {
+        if self.is_detached() {
+            return Err(self.fail(Error::NotSupported));
+        }
+        Ok(())
+    }
+
+    /// The shared half, or `NotSupported` for a detached core.
+    pub(crate) fn shared(&self) -> Result<&Arc<Shared>> {
+        self.shared.as_ref().ok_or(Error::NotSupported)
     }
 
     /// Whether work is waiting that a blocking poll would delay.
@@ -116,62 +201,43 @@ impl<A> Core<'_, A> {
             || self.pts.run_len() > self.pts.repolls()
             || self
                 .shared
-                .doorbell
-                .load(std::sync::atomic::Ordering::Acquire)
+                .as_ref()
+                .is_some_and(|s| s.doorbell.load(Ordering::Acquire))
     }
 
-    /// The waiter of `(h, dir)` and whether that direction is still ready.
-    #[inline]
-    pub(crate) fn io_waiter(&self, h: RawHandle, dir: Dir) -> Option<(Waiter<A>, bool)> {
-        match h.resource_type() {
-            ResourceType::TcpListener => {
-                let l = self.listeners.get(h).ok()?;
-                (dir == Dir::Read).then_some((l.read, l.readable))
-            }
-            ResourceType::TcpStream => {
-                let s = self.streams.get(h).ok()?;
-                Some(match dir {
-                    Dir::Read => (s.read, s.readable),
-                    Dir::Write => (s.write, s.writable),
-                })
-            }
-            ResourceType::UdpSocket => {
-                let u = self.udp.get(h).ok()?;
-                Some(match dir {
-                    Dir::Read => (u.read, u.readable),
-                    Dir::Write => (u.write, u.writable),
-                })
-            }
-            _ => None,
+    /// Rings the doorbell on the loop's own thread: no wake-up is needed, the set flag alone
+    /// keeps the next poll from blocking.
+    pub(crate) fn doorbell(&self) {
+        if let Some(shared) = &self.shared {
+            shared.doorbell.store(true, Ordering::Release);
         }
     }
 
+    /// The side `(h, dir)` of a live socket.
     #[inline]
-    fn queued_flag(&mut self, h: RawHandle, dir: Dir) -> Option<&mut bool> {
-        let i = match dir {
-            Dir::Read => 0,
-            Dir::Write => 1,
-        };
-        match h.resource_type() {
-            ResourceType::TcpListener => self.listeners.get_mut(h).ok().map(|l| &mut l.queued),
-            ResourceType::TcpStream => self.streams.get_mut(h).ok().map(|s| &mut s.queued[i]),
-            ResourceType::UdpSocket => self.udp.get_mut(h).ok().map(|u| &mut u.queued[i]),
-            _ => None,
-        }
-    }
-
-    /// The waiter field of `(h, dir)` of a live socket, to set or clear it in place.
-    #[inline]
-    pub(crate) fn io_waiter_slot(&mut self, h: RawHandle, dir: Dir) -> Option<&mut Waiter<A>> {
+    pub(crate) fn side(&self, h: RawHandle, dir: Dir) -> Option<&Side> {
         match (h.resource_type(), dir) {
-            (ResourceType::TcpListener, Dir::Read) => {
-                self.listeners.get_mut(h).ok().map(|l| &mut l.read)
-            }
+            (ResourceType::TcpStream, Dir::Read) => self.streams.get(h).ok().map(|s| &s.read),
+            (ResourceType::TcpStream, Dir::Write) => self.streams.get(h).ok().map(|s| &s.write),
+            (ResourceType::TcpListener, Dir::Read) => self.listeners.get(h).ok().map(|l| &l.read),
+            (ResourceType::UdpSocket, Dir::Read) => self.udp.get(h).ok().map(|u| &u.read),
+            (ResourceType::UdpSocket, Dir::Write) => self.udp.get(h).ok().map(|u| &u.write),
+            _ => None,
+        }
+    }
+
+    /// The side `(h, dir)` of a live socket, mutably.
+    #[inline]
+    pub(crate) fn side_mut(&mut self, h: RawHandle, dir: Dir) -> Option<&mut Side> {
+        match (h.resource_type(), dir) {
             (ResourceType::TcpStream, Dir::Read) => {
                 self.streams.get_mut(h).ok().map(|s| &mut s.read)
             }
             (ResourceType::TcpStream, Dir::Write) => {
                 self.streams.get_mut(h).ok().map(|s| &mut s.write)
+            }
+            (ResourceType::TcpListener, Dir::Read) => {
+                self.listeners.get_mut(h).ok().map(|l| &mut l.read)
             }
             (ResourceType::UdpSocket, Dir::Read) => self.udp.get_mut(h).ok().map(|u| &mut u.read),
             (ResourceType::UdpSocket, Dir::Write) => self.udp.get_mut(h).ok().map(|u| &mut u.write),
@@ -181,28 +247,19 @@ impl<A> Core<'_, A> {
 
     /// Queues `(h, dir)` for dispatch on the next iteration if it is ready, has a handler and
     /// is not queued already.
-    #[inline]
     pub(crate) fn requeue_if_ready(&mut self, h: RawHandle, dir: Dir) {
-        let Some((waiter, ready)) = self.io_waiter(h, dir) else {
+        let Some(side) = self.side_mut(h, dir) else {
             return;
         };
-        if !ready || !waiter.is_some() {
+        if !side.needs_dispatch() || side.queued {
             return;
         }
-        let Some(q) = self.queued_flag(h, dir) else {
-            return;
-        };
-        if *q {
-            return;
-        }
-        *q = true;
+        side.queued = true;
         if !self.ready.push(h, dir) {
             // Entries of sockets closed since they were queued still take room (their slot
             // may have been reused and queued again). Drop them and try once more: the ring
             // has a place for every live socket direction.
-            let streams = &self.streams;
-            let udp = &self.udp;
-            let listeners = &self.listeners;
+            let (streams, udp, listeners) = (&self.streams, &self.udp, &self.listeners);
             self.ready.retain(|h| match h.resource_type() {
                 ResourceType::TcpStream => streams.contains(h),
                 ResourceType::UdpSocket => udp.contains(h),
@@ -213,11 +270,114 @@ impl<A> Core<'_, A> {
         }
     }
 
-    /// Clears the queued mark of an entry taken off the ready queue.
-    #[inline]
-    pub(crate) fn unqueue(&mut self, h: RawHandle, dir: Dir) {
-        if let Some(q) = self.queued_flag(h, dir) {
-            *q = false;
+    /// Arms write interest of socket `h` if it waits to write and is not known writable.
+    pub(crate) fn arm_write(&mut self, h: RawHandle) -> Result<()> {
+        let Some(backend) = &self.backend else {
+            return Err(Error::NotSupported);
+        };
+        match h.resource_type() {
+            ResourceType::TcpStream => self.streams.get_mut(h)?.arm_write(h, backend),
+            ResourceType::UdpSocket => self.udp.get_mut(h)?.arm_write(h, backend),
+            _ => Ok(()),
+        }
+    }
+
+    /// Disarms write interest of socket `h` if nobody waits to write.
+    pub(crate) fn disarm_write(&mut self, h: RawHandle) {
+        let Some(backend) = &self.backend else {
+            return;
+        };
+        match h.resource_type() {
+            ResourceType::TcpStream => {
+                if let Ok(s) = self.streams.get_mut(h) {
+                    s.disarm_write(h, backend);
+                }
+            }
+            ResourceType::UdpSocket => {
+                if let Ok(u) = self.udp.get_mut(h) {
+                    u.disarm_write(h, backend);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `h` names a live resource of this loop.
+    pub(crate) fn exists(&self, h: RawHandle) -> bool {
+        match h.resource_type() {
+            ResourceType::Timer => self.timers.is_user(h),
+            ResourceType::TcpListener => self.listeners.contains(h),
+            ResourceType::TcpStream => self.streams.contains(h),
+            ResourceType::UdpSocket => self.udp.contains(h),
+            ResourceType::UserEvents => self.user.contains(h),
+            ResourceType::Semaphore => self.sems.contains(h),
+            _ => false,
+        }
+    }
+
+    /// The current waiter of `(h, trigger)`, if the resource exists.
+    pub(crate) fn waiter_of(&self, h: RawHandle, trigger: Trigger) -> Option<Waiter> {
+        match trigger {
+            Trigger::Readable => self.side(h, Dir::Read).map(|s| s.waiter),
+            Trigger::Writable => self.side(h, Dir::Write).map(|s| s.waiter),
+            Trigger::Expired if h.resource_type() == ResourceType::Timer => {
+                self.timers.waiter(h).ok()
+            }
+            Trigger::User(id) if h.resource_type() == ResourceType::UserEvents => {
+                let k = self.shared.as_ref()?.sources.slot_of(h, id, false).ok()??;
+                self.user.get(h).ok().map(|u| u.waiters[k])
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets or clears the waiter of `(h, trigger)`, arming what it needs.
+    pub(crate) fn set_waiter(&mut self, h: RawHandle, trigger: Trigger, w: Waiter) -> Result<()> {
+        let set = w.is_some();
+        match trigger {
+            Trigger::Readable | Trigger::Writable => {
+                let dir = match trigger {
+                    Trigger::Readable => Dir::Read,
+                    _ => Dir::Write,
+                };
+                let Some(side) = self.side_mut(h, dir) else {
+                    return Err(self.missing(h));
+                };
+                side.waiter = w;
+                if dir == Dir::Write && set {
+                    self.arm_write(h)?;
+                }
+                self.requeue_if_ready(h, dir);
+            }
+            Trigger::Expired if h.resource_type() == ResourceType::Timer => {
+                self.timers.set_waiter(h, w)?;
+            }
+            Trigger::User(id) if h.resource_type() == ResourceType::UserEvents => {
+                self.user.get(h)?;
+                let shared = Arc::clone(self.shared()?);
+                if let Some(k) = shared.sources.slot_of(h, id, set)? {
+                    self.user.get_mut(h)?.waiters[k] = w;
+                    if set && shared.sources.peek(h, k) > 0 {
+                        // Latched raises: deliver on the next iteration.
+                        shared.sources.mark(h.slot() as usize, k);
+                        self.doorbell();
+                    }
+                }
+            }
+            _ => return Err(self.missing(h)),
+        }
+        Ok(())
+    }
+
+    /// Why `h` has no waiter for a trigger: the resource exists but lacks that trigger
+    /// (`InvalidArgument`), or it does not exist.
+    fn missing(&self, h: RawHandle) -> Error {
+        if self.is_detached() {
+            Error::NotSupported
+        } else if self.exists(h) {
+            Error::InvalidArgument
+        } else {
+            Error::InvalidHandle
         }
     }
 }

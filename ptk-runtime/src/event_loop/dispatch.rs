@@ -1,220 +1,244 @@
-//! Dispatch: the steps of one iteration after the poll (timers, I/O, remote work,
-//! protothreads), each calling handlers or waking protothreads.
+//! The steps of one iteration after the poll (timers, I/O, remote work, protothreads), each
+//! calling handlers or resuming protothreads through the loop's [`Cx`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::cx::{Cx, Handler};
+use crate::cx::Cx;
 use crate::event::{Event, EventKind, Trigger};
-use crate::handle::{Handle, RawHandle, ResourceType};
-use crate::io::Io;
+use crate::handle::{RawHandle, ResourceType};
 use crate::status::Outcome;
 
-use super::core::Core;
+use super::backend::{Backend, Events, Poller, Readiness};
+use super::handler::AppKey;
 use super::protothreads::{Task, TaskStep};
-use super::ready::Dir;
+use super::remote::PostQueue;
+use super::side::Dir;
 use super::timers::Purpose;
 use super::waiter::Waiter;
 
-fn call<A: 'static>(core: &mut Core<'_, A>, app: &mut A, f: Handler<A>, ev: Event) {
-    let mut cx = Cx::new(core, None);
-    f(app, &mut cx, ev);
+/// The application state of a loop and the proof that its handlers take it.
+pub(super) struct App<'a, A> {
+    pub(super) key: &'a AppKey<A>,
+    pub(super) state: &'a mut A,
 }
 
-pub(super) fn fire_timers<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
-    let now = core.now();
+impl<A: 'static> App<'_, A> {
+    #[inline]
+    fn call(&mut self, f: super::handler::ErasedHandler, cx: &mut Cx<'_>, ev: Event) {
+        f.call(self.key, self.state, cx, ev);
+    }
+}
+
+/// Step 2: every timer whose deadline has passed, in deadline order.
+pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
+    let now = cx.core.clock.now();
     let mut calls = 0;
-    while let Some(slot) = core.timer_queue.pop_expired(&mut core.timers, now) {
-        let Some((h, t)) = core.timers.get_by_index_mut(slot as usize) else {
-            continue;
-        };
+    while let Some(t) = cx.core.timers.pop_expired(now) {
         match t.purpose {
             Purpose::ConnectDeadline(stream) => {
-                let _ = core.timers.remove(h);
-                core.connect_timed_out(stream);
-                calls += dispatch_io(core, app, stream, Dir::Write, false);
-            }
-            Purpose::PtTimer(pt) => core.wake_pt(pt),
-            Purpose::User => {
-                let waiter = t.waiter;
-                let mut missed = 0;
-                if t.repeating {
-                    let periods = (now - t.deadline) / t.interval;
-                    missed = periods.min(u64::from(u32::MAX)) as u32;
-                    let next = t
-                        .deadline
-                        .saturating_add((periods + 1).saturating_mul(t.interval));
-                    core.timer_queue.arm(&mut core.timers, slot, next);
+                cx.core.timers.remove(t.handle);
+                if let Ok(s) = cx.core.streams.get_mut(stream) {
+                    s.connect_timed_out();
                 }
-                match waiter {
-                    Waiter::Handler(f) => {
-                        let kind = EventKind::Expired { missed };
-                        call(core, app, f, Event { handle: h, kind });
-                        calls += 1;
-                    }
-                    Waiter::Pt(pt) => {
-                        if let Ok(t) = core.timers.get_mut(h) {
-                            t.waiter = Waiter::None;
-                        }
-                        core.wake_pt(pt);
-                    }
-                    Waiter::None => {}
-                }
+                calls += dispatch_io(cx, app, stream, Dir::Write, false);
             }
+            Purpose::PtTimer(pt) => cx.core.wake_pt(pt),
+            Purpose::User => match t.waiter {
+                Waiter::Handler(f) => {
+                    let kind = EventKind::Expired { missed: t.missed };
+                    app.call(
+                        f,
+                        cx,
+                        Event {
+                            handle: t.handle,
+                            kind,
+                        },
+                    );
+                    calls += 1;
+                }
+                Waiter::Pt(pt) => cx.core.wake_pt(pt),
+                Waiter::None => {}
+            },
         }
     }
     calls
 }
 
-pub(super) fn run_io<A: 'static>(
-    core: &mut Core<'_, A>,
-    app: &mut A,
-    events: &mio::Events,
-) -> usize {
+/// Step 3: sockets still ready after their handler ran last iteration, then this poll's
+/// reports.
+pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: &Events) -> usize {
     let mut calls = 0;
-    for _ in 0..core.ready.len() {
-        let Some((h, dir)) = core.ready.pop() else {
+    for _ in 0..cx.core.ready.len() {
+        let Some((h, dir)) = cx.core.ready.pop() else {
             break;
         };
-        core.unqueue(h, dir);
-        calls += dispatch_io(core, app, h, dir, true);
+        if let Some(side) = cx.core.side_mut(h, dir) {
+            side.queued = false;
+        }
+        calls += dispatch_io(cx, app, h, dir, true);
     }
-    for event in events.iter() {
-        // The doorbell's token (0) is no handle: remote work is found in `run_remote`.
-        let Some(h) = RawHandle::from_u64(event.token().0 as u64) else {
+    for r in Backend::reports(events) {
+        // The doorbell (no handle): remote work is found in `run_remote`.
+        let Some(h) = r.handle else {
             continue;
         };
-        let read = event.is_readable() || event.is_read_closed() || event.is_error();
-        let write = event.is_writable() || event.is_write_closed() || event.is_error();
         match h.resource_type() {
             ResourceType::TcpStream => {
-                // The hot path: one handle check, then a protothread reader is woken in place.
-                let Ok(i) = core.streams.index_of(h) else {
+                // The hot path: one handle check, then a protothread reader is resumed here.
+                let Ok(i) = cx.core.streams.index_of(h) else {
                     continue; // stale: closed (or reused) since the event was queued
                 };
-                let Some(s) = core.streams.at_mut(i) else {
+                let Some(s) = cx.core.streams.at_mut(i) else {
                     continue;
                 };
-                s.readable |= read;
-                s.writable |= write;
-                s.read_closed |= event.is_read_closed() || event.is_error();
-                if read {
-                    if let Waiter::Pt(pt) = s.read {
-                        s.read = Waiter::None;
-                        calls += resume_woken(core, pt, (h, Trigger::Readable));
+                s.on_readiness(&r);
+                if r.read {
+                    if let Waiter::Pt(pt) = s.read.waiter {
+                        calls += resume_woken(cx, pt, (h, Trigger::Readable));
                     } else {
-                        calls += dispatch_io(core, app, h, Dir::Read, true);
+                        calls += dispatch_io(cx, app, h, Dir::Read, true);
                     }
                 }
-                if write {
-                    core.finish_connect(h);
-                    calls += dispatch_io(core, app, h, Dir::Write, true);
+                if r.write {
+                    calls += stream_writable(cx, app, h);
                 }
             }
-            ResourceType::TcpListener => {
-                let Ok(l) = core.listeners.get_mut(h) else {
-                    continue;
-                };
-                l.readable |= read;
-                if read {
-                    calls += dispatch_io(core, app, h, Dir::Read, true);
-                }
-            }
-            ResourceType::UdpSocket => {
-                let Ok(u) = core.udp.get_mut(h) else {
-                    continue;
-                };
-                u.readable |= read;
-                u.writable |= write;
-                if read {
-                    calls += dispatch_io(core, app, h, Dir::Read, true);
-                }
-                if write {
-                    calls += dispatch_io(core, app, h, Dir::Write, true);
-                }
-            }
-            _ => {}
+            _ => calls += other_readiness(cx, app, h, &r),
         }
     }
     calls
+}
+
+/// A report about a listener or a UDP socket.
+#[inline(never)]
+fn other_readiness<A: 'static>(
+    cx: &mut Cx<'_>,
+    app: &mut App<'_, A>,
+    h: RawHandle,
+    r: &Readiness,
+) -> usize {
+    let mut calls = 0;
+    match h.resource_type() {
+        ResourceType::TcpListener => {
+            let Ok(l) = cx.core.listeners.get_mut(h) else {
+                return 0;
+            };
+            l.read.ready |= r.read;
+            if r.read {
+                calls += dispatch_io(cx, app, h, Dir::Read, true);
+            }
+        }
+        ResourceType::UdpSocket => {
+            let Ok(u) = cx.core.udp.get_mut(h) else {
+                return 0;
+            };
+            u.read.ready |= r.read;
+            u.write.ready |= r.write;
+            if r.read {
+                calls += dispatch_io(cx, app, h, Dir::Read, true);
+            }
+            if r.write {
+                calls += dispatch_io(cx, app, h, Dir::Write, true);
+            }
+        }
+        _ => {}
+    }
+    calls
+}
+
+/// A writable edge of stream `h`: settles a connect in progress, then dispatches.
+#[inline(never)]
+fn stream_writable<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, h: RawHandle) -> usize {
+    let timer = match cx.core.streams.get_mut(h) {
+        Ok(s) => s.finish_connect(),
+        Err(_) => return 0,
+    };
+    if let Some(t) = timer {
+        cx.core.timers.remove(t);
+    }
+    dispatch_io(cx, app, h, Dir::Write, true)
 }
 
 /// Calls the handler of `(h, dir)` if it has one and the direction is ready; afterwards
 /// queues it again if it is still ready. A protothread waiting there is resumed now if
 /// `resume` (the I/O step), else queued. Write interest nobody waits for is disarmed.
+#[inline(never)]
 fn dispatch_io<A: 'static>(
-    core: &mut Core<'_, A>,
-    app: &mut A,
+    cx: &mut Cx<'_>,
+    app: &mut App<'_, A>,
     h: RawHandle,
     dir: Dir,
     resume: bool,
 ) -> usize {
-    let Some((waiter, ready)) = core.io_waiter(h, dir) else {
+    let Some(side) = cx.core.side(h, dir) else {
         return 0;
     };
-    match waiter {
-        Waiter::Handler(f) if ready => {
+    match (side.waiter, side.ready) {
+        (Waiter::Handler(f), true) => {
             let kind = match dir {
                 Dir::Read => EventKind::Readable,
                 Dir::Write => EventKind::Writable,
             };
-            call(core, app, f, Event { handle: h, kind });
-            core.requeue_if_ready(h, dir);
+            app.call(f, cx, Event { handle: h, kind });
+            cx.core.requeue_if_ready(h, dir);
             1
         }
-        Waiter::Handler(_) => 0,
-        Waiter::Pt(pt) => {
-            // One-shot: the protothread re-polls and registers again if it must wait.
-            if let Some(slot) = core.io_waiter_slot(h, dir) {
-                *slot = Waiter::None;
-            }
+        (Waiter::Handler(_), false) => 0,
+        (Waiter::Pt(pt), _) => {
             let trigger = match dir {
                 Dir::Read => Trigger::Readable,
                 Dir::Write => Trigger::Writable,
             };
             if resume {
-                resume_woken_out_of_line(core, pt, (h, trigger))
+                resume_woken_out_of_line(cx, pt, (h, trigger))
             } else {
-                core.pts.wake(pt, (h, trigger));
+                cx.core.pts.wake(pt, (h, trigger));
                 0
             }
         }
-        Waiter::None => {
+        (Waiter::None, _) => {
             if dir == Dir::Write {
-                match h.resource_type() {
-                    ResourceType::TcpStream => core.disarm_stream_write(h),
-                    ResourceType::UdpSocket => core.disarm_udp_write(h),
-                    _ => {}
-                }
+                cx.core.disarm_write(h);
             }
             0
         }
     }
 }
 
-pub(super) fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usize {
-    if !core.shared.doorbell.swap(false, Ordering::AcqRel) {
+/// Step 4: raised user events, then the posted calls queued before this step began.
+pub(super) fn run_remote<A: 'static>(
+    cx: &mut Cx<'_>,
+    app: &mut App<'_, A>,
+    posts: &PostQueue<A>,
+) -> usize {
+    let Some(shared) = cx.core.shared.as_ref().map(Arc::clone) else {
+        return 0;
+    };
+    if !shared.doorbell.swap(false, Ordering::AcqRel) {
         return 0;
     }
-    core.drain_remote_signals();
-    let shared = Arc::clone(&core.shared);
+    if shared.stop.load(Ordering::Relaxed) && shared.stop.swap(false, Ordering::AcqRel) {
+        cx.core.stop_requested = true;
+    }
+    cx.core.drain_remote_signals();
     let mut calls = 0;
     shared.sources.drain(|i, mask| {
         let mut bits = mask;
         while bits != 0 {
             let k = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let Some((h, entry)) = core.user.get_by_index(i) else {
+            let Some((h, entry)) = cx.core.user.at(i) else {
                 return;
             };
             let f = match entry.waiters[k] {
                 Waiter::Handler(f) => f,
                 Waiter::Pt(pt) => {
-                    // The protothread takes the count itself when it re-polls.
-                    if let Ok(e) = core.user.get_mut(h) {
+                    // The protothread takes the count itself when it polls again.
+                    if let Ok(e) = cx.core.user.get_mut(h) {
                         e.waiters[k] = Waiter::None;
                     }
-                    core.wake_pt(pt);
+                    cx.core.wake_pt(pt);
                     continue;
                 }
                 Waiter::None => continue, // stays latched
@@ -224,62 +248,50 @@ pub(super) fn run_remote<A: 'static>(core: &mut Core<'_, A>, app: &mut A) -> usi
                 continue;
             };
             if count > 0 {
-                call(
-                    core,
-                    app,
-                    f,
-                    Event {
-                        handle: h,
-                        kind: EventKind::User { id, count },
-                    },
-                );
+                let kind = EventKind::User { id, count };
+                app.call(f, cx, Event { handle: h, kind });
                 calls += 1;
             }
         }
     });
-    for _ in 0..shared.posts_len() {
-        let Some((f, arg)) = shared.pop_post() else {
+    for _ in 0..posts.len() {
+        let Some((f, arg)) = posts.pop() else {
             break;
         };
-        let mut cx = Cx::new(core, None);
-        f(app, &mut cx, arg);
+        f(app.state, cx, arg);
         calls += 1;
     }
     calls
 }
 
-/// Resumes the protothreads that were runnable when this step began, in queue order.
-pub(super) fn run_protothreads<A: 'static>(core: &mut Core<'_, A>) -> usize {
+/// Step 5: the protothreads that were runnable when this step began, in queue order.
+pub(super) fn run_protothreads(cx: &mut Cx<'_>) -> usize {
     let mut resumed = 0;
-    for _ in 0..core.pts.run_len() {
-        let Some((i, resume)) = core.pts.pop_resume() else {
+    for _ in 0..cx.core.pts.run_len() {
+        let Some((i, resume)) = cx.core.pts.pop_resume() else {
             break;
         };
         let Some((h, task)) = resume else {
             continue;
         };
-        resume_now(core, i, h, task);
+        resume_now(cx, i, h, task);
         resumed += 1;
     }
     resumed
 }
 
-/// Wakes protothread `pt`, whose registration on `on` just fired (and was cleared): resumed
-/// right away when it waits on `on` and is not already queued, else queued as
+/// Wakes protothread `pt`, whose registration on `on` just fired: resumed right away when it
+/// waits on `on` and is not already queued, else queued as
 /// [`wake`](super::protothreads::Protothreads::wake) does. Returns how many resumes it made.
 #[inline(always)]
-fn resume_woken<A: 'static>(
-    core: &mut Core<'_, A>,
-    pt: RawHandle,
-    on: (RawHandle, Trigger),
-) -> usize {
-    match core.pts.take_woken(pt, on) {
+fn resume_woken(cx: &mut Cx<'_>, pt: RawHandle, on: (RawHandle, Trigger)) -> usize {
+    match cx.core.pts.take_woken(pt, on) {
         Some((i, task)) => {
-            resume_now(core, i, pt, task);
+            resume_now(cx, i, pt, task);
             1
         }
         None => {
-            core.pts.wake(pt, on);
+            cx.core.pts.wake(pt, on);
             0
         }
     }
@@ -287,58 +299,30 @@ fn resume_woken<A: 'static>(
 
 /// [`resume_woken`] for the paths other than a stream's read, kept out of the I/O loop.
 #[inline(never)]
-fn resume_woken_out_of_line<A: 'static>(
-    core: &mut Core<'_, A>,
-    pt: RawHandle,
-    on: (RawHandle, Trigger),
-) -> usize {
-    resume_woken(core, pt, on)
+fn resume_woken_out_of_line(cx: &mut Cx<'_>, pt: RawHandle, on: (RawHandle, Trigger)) -> usize {
+    resume_woken(cx, pt, on)
 }
 
 /// Resumes entry `i` (handle `h`), whose context was taken out as `task`, then puts the
 /// context back and queues or ends the entry as its step says.
 #[inline(always)]
-fn resume_now<'s, A: 'static>(
-    core: &mut Core<'s, A>,
-    i: u32,
-    h: RawHandle,
-    task: &'s mut (dyn Task + 'static),
-) {
-    core.begin_resume(h);
-    let step = {
-        let mut cx = Cx::new(core, Some(Handle::from_raw_unchecked(h)));
-        task.resume_task(&mut cx)
-    };
-    core.current = None;
+fn resume_now<'s>(cx: &mut Cx<'s>, i: u32, h: RawHandle, task: &'s mut (dyn Task + 'static)) {
+    cx.core.begin_resume(h);
+    let step = task.resume_task(cx);
+    let core = &mut cx.core;
+    let waits = core.finish_resume(i);
     core.pts.put_back(i, task);
-    if core.kill_current {
-        core.kill_current = false;
+    if core.run.kill_current {
+        core.run.kill_current = false;
         core.end_pt(i, Outcome::Killed);
         return;
     }
     match step {
-        TaskStep::Pending if !core.yield_requested && core.registered => {}
+        TaskStep::Pending if waits => {}
         TaskStep::Ended(outcome) => core.end_pt(i, outcome),
         TaskStep::Yielded => core.pts.push_run(i),
-        TaskStep::Pending if core.yield_requested => core.pts.push_run(i),
+        TaskStep::Pending if core.run.yield_requested => core.pts.push_run(i),
         // Waiting on a bare condition: check it again after the next thing that happens.
         TaskStep::Pending => core.pts.push_repoll(i),
     }
-}
-
-/// Closes every live handle `at` finds among `capacity` slots; returns how many.
-pub(super) fn close_every<A: 'static>(
-    core: &mut Core<'_, A>,
-    at: impl Fn(&Core<'_, A>, usize) -> Option<RawHandle>,
-    capacity: impl Fn(&Core<'_, A>) -> usize,
-) -> usize {
-    let mut closed = 0;
-    for i in 0..capacity(core) {
-        if let Some(h) = at(core, i) {
-            if core.close(h).is_ok() {
-                closed += 1;
-            }
-        }
-    }
-    closed
 }

@@ -1,54 +1,67 @@
-//! The single-threaded event loop on `mio`.
+//! The single-threaded event loop.
+//!
+//! The loop is built in layers, each importing only the ones below it:
+//!
+//! * `backend/`: the poller contract and its `mio` implementation;
+//! * `waiter.rs`, `side.rs`, `ready.rs`, `clock.rs`, `handler.rs`: small shared pieces;
+//! * one module per source, owning its state and invariants: `timers.rs`,
+//!   `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
+//!   `protothreads.rs`;
+//! * `core.rs` (+ `waits.rs`): the sources composed, and what spans them;
+//! * `ops/`: the operations as methods of [`Cx`];
+//! * `dispatch.rs` and this file: the iteration, and [`EventLoop`], which owns the `Cx`
+//!   and the application state.
 
+mod backend;
+mod clock;
 mod core;
 mod dispatch;
-mod io_impl;
+mod handler;
 mod loop_id;
 mod managed;
+mod ops;
 mod protothreads;
 mod ready;
 mod remote;
 mod semaphores;
+mod side;
 mod storage;
 mod sys;
-mod tcp;
+mod tcp_listener;
+mod tcp_stream;
 mod timers;
 mod udp;
 mod user_events;
 mod waiter;
 mod waits;
 
-use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cx::{Cx, Handler};
-use crate::error::{Capacity, Error, Result};
+use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::handle::{Handle, Loop, RawHandle, ResourceType};
-use crate::io::Io;
-use crate::pool::Pool;
 use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
-use self::core::{Core, WAKER};
-use self::dispatch::{close_every, fire_timers, run_io, run_protothreads, run_remote};
-use self::protothreads::Protothreads;
-use self::ready::ReadyQueue;
-use self::remote::Shared;
+use self::backend::{Backend, Events, Poller};
+use self::dispatch::{fire_timers, run_io, run_protothreads, run_remote, App};
+use self::handler::{AppKey, AppType};
+use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
-use self::timers::{Purpose, TimerQueue};
 use self::user_events::SharedSources;
-use self::waiter::Waiter;
 
+pub(crate) use self::core::Core;
 pub use self::managed::{LoopThreads, ThreadsConfig};
 pub use self::ready::Ready;
 pub use self::remote::{LoopRemote, PostFn};
 pub use self::semaphores::SemEntry;
 pub use self::storage::{Capacities, OwnedStorage, Storage};
-pub use self::tcp::{ListenerEntry, StreamEntry};
+pub use self::tcp_listener::ListenerEntry;
+pub use self::tcp_stream::StreamEntry;
 pub use self::timers::TimerEntry;
 pub use self::udp::UdpEntry;
 pub use self::user_events::{UserEventsEntry, USER_EVENT_IDS};
@@ -110,7 +123,7 @@ impl Default for Config {
 /// Handlers run only on the loop's thread. A stop requested during an iteration takes effect
 /// when it ends: [`run`](EventLoop::run) then returns.
 ///
-/// `EventLoop` dereferences to [`dyn Io`](Io), so every operation (`tcp_listen`, `timer_create`,
+/// `EventLoop` dereferences to its [`Cx`], so every operation (`tcp_listen`, `timer_create`,
 /// `raise`, ...) can be called on it directly while setting up.
 ///
 /// # Examples
@@ -137,24 +150,29 @@ impl Default for Config {
 /// assert_eq!(*ev.app(), 3);
 /// ```
 pub struct EventLoop<'s, A: 'static = ()> {
-    core: Core<'s, A>,
-    events: mio::Events,
+    cx: Cx<'s>,
+    key: AppKey<A>,
     app: A,
+    posts: Arc<PostQueue<A>>,
+    events: Events,
 }
 
 impl<'s, A: 'static> EventLoop<'s, A> {
     /// Creates a loop over `storage`, with application state `app`.
     ///
     /// This is where the loop allocates everything it will ever need beyond `storage`: the
-    /// poller, its event buffer, and the cross-thread half of the user event sources and the
-    /// post queue (shared with [`LoopRemote`]s, so it must be reference-counted).
+    /// poller, its event buffer, the protothread table, and the cross-thread half of the user
+    /// event sources, semaphores and the post queue (shared with [`LoopRemote`]s, so it must be
+    /// reference-counted).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `storage.timer_queue` is shorter than `storage.timers` or
-    /// `storage.ready` shorter than [`Capacities::ready_len`]; [`Error::OutOfResources`] with
-    /// [`Capacity::Loops`] when 256 loops exist; an OS error creating the poller.
-    pub fn new(storage: Storage<'s, A>, config: Config, app: A) -> Result<Self> {
+    /// `storage.ready` shorter than [`Capacities::ready_len`], or `config` asks for an empty
+    /// post queue or event buffer; [`Error::OutOfResources`] with
+    /// [`Capacity::Loops`](crate::Capacity::Loops) when 256 loops exist; an OS error creating
+    /// the poller.
+    pub fn new(storage: Storage<'s>, config: Config, app: A) -> Result<Self> {
         let caps = storage.capacities();
         if storage.timer_queue.len() < storage.timers.len()
             || storage.ready.len() < caps.ready_len()
@@ -164,77 +182,37 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             return Err(Error::InvalidArgument);
         }
         let id = loop_id::acquire()?;
-        let guard = IdGuard(Some(id));
-        let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let mut guard = IdGuard(Some(id));
+        let backend = Backend::new()?;
+        let waker = backend.waker()?;
         let sources = SharedSources::new(id, storage.user_events.len());
         let sems = SharedSems::new(id, storage.semaphores.len());
-        let shared = Arc::new(Shared::new(waker, sources, sems, config.post_queue));
-        let core = Core {
-            id,
-            poll,
-            timers: Pool::new(storage.timers, ResourceType::Timer, id, Capacity::Timers),
-            timer_queue: TimerQueue::new(storage.timer_queue),
-            listeners: Pool::new(
-                storage.tcp_listeners,
-                ResourceType::TcpListener,
-                id,
-                Capacity::TcpListeners,
-            ),
-            streams: Pool::new(
-                storage.tcp_streams,
-                ResourceType::TcpStream,
-                id,
-                Capacity::TcpStreams,
-            ),
-            udp: Pool::new(
-                storage.udp_sockets,
-                ResourceType::UdpSocket,
-                id,
-                Capacity::UdpSockets,
-            ),
-            user: Pool::new(
-                storage.user_events,
-                ResourceType::UserEvents,
-                id,
-                Capacity::UserEventSources,
-            ),
-            sems: Pool::new(
-                storage.semaphores,
-                ResourceType::Semaphore,
-                id,
-                Capacity::Semaphores,
-            ),
-            shared,
-            ready: ReadyQueue::new(storage.ready),
-            epoch: Instant::now(),
-            now: Cell::new(u64::MAX),
-            last_error: None,
-            spare_fd: tcp::open_spare(),
-            pts: Protothreads::new(id, config.protothreads),
-            current: None,
-            budget: 0,
-            yield_requested: false,
-            kill_current: false,
-            registered: false,
-        };
-        let mut guard = guard;
+        let shared = Arc::new(Shared::new(waker, sources, sems));
+        let app_type = AppType::of::<A>();
+        let core = Core::new(id, storage, backend, shared, config.protothreads, app_type);
+        let key = AppKey::new(app_type).ok_or(Error::InvalidArgument)?;
         guard.0 = None;
         Ok(EventLoop {
-            core,
-            events: mio::Events::with_capacity(config.events_per_poll),
+            cx: Cx::new(core),
+            key,
             app,
+            posts: Arc::new(PostQueue::new(config.post_queue)),
+            events: Backend::events(config.events_per_poll),
         })
+    }
+
+    fn core(&self) -> &Core<'s> {
+        &self.cx.core
     }
 
     /// This loop's id (the loop id field of its handles).
     pub fn id(&self) -> u8 {
-        self.core.id
+        self.core().id
     }
 
     /// A handle naming this loop.
     pub fn handle(&self) -> Handle<Loop> {
-        Handle::from_raw_unchecked(RawHandle::new(ResourceType::Loop, self.core.id, 0, 0))
+        Handle::from_raw_unchecked(RawHandle::new(ResourceType::Loop, self.core().id, 0, 0))
     }
 
     /// The application state.
@@ -249,69 +227,63 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 
     /// A new remote for other threads.
     pub fn remote(&self) -> LoopRemote<A> {
+        let shared = match &self.core().shared {
+            Some(s) => Arc::clone(s),
+            // A loop's core always has its shared half; only a detached one has none.
+            None => unreachable!("an event loop without its shared half"),
+        };
         LoopRemote {
-            shared: Arc::clone(&self.core.shared),
-            loop_id: self.core.id,
+            shared,
+            posts: Arc::clone(&self.posts),
+            loop_id: self.core().id,
         }
     }
 
     /// The capacities of the storage the loop runs in now.
     pub fn capacities(&self) -> Capacities {
+        let c = self.core();
         Capacities {
-            timers: self.core.timers.capacity(),
-            tcp_listeners: self.core.listeners.capacity(),
-            tcp_streams: self.core.streams.capacity(),
-            udp_sockets: self.core.udp.capacity(),
-            user_event_sources: self.core.user.capacity(),
-            semaphores: self.core.sems.capacity(),
+            timers: c.timers.capacity(),
+            tcp_listeners: c.listeners.capacity(),
+            tcp_streams: c.streams.capacity(),
+            udp_sockets: c.udp.capacity(),
+            user_event_sources: c.user.capacity(),
+            semaphores: c.sems.capacity(),
         }
     }
 
-    /// How many of each resource are in use (user timers and connect timeouts both count as
-    /// timers).
+    /// How many of each resource are in use (user timers, connect timeouts and protothread
+    /// sleeps and deadlines all count as timers).
     pub fn in_use(&self) -> Capacities {
+        let c = self.core();
         Capacities {
-            timers: self.core.timers.len(),
-            tcp_listeners: self.core.listeners.len(),
-            tcp_streams: self.core.streams.len(),
-            udp_sockets: self.core.udp.len(),
-            user_event_sources: self.core.user.len(),
-            semaphores: self.core.sems.len(),
+            timers: c.timers.len(),
+            tcp_listeners: c.listeners.len(),
+            tcp_streams: c.streams.len(),
+            udp_sockets: c.udp.len(),
+            user_event_sources: c.user.len(),
+            semaphores: c.sems.len(),
         }
     }
 
-    /// A [`Cx`] over this loop, for code written against `Cx` that runs outside handlers.
-    pub fn cx(&mut self) -> Cx<'_> {
-        Cx::new(&mut self.core, None)
+    /// The loop's [`Cx`], for code written against `Cx` that runs outside handlers and
+    /// protothreads (setting up, tests). `EventLoop` also dereferences to it.
+    pub fn cx(&mut self) -> &mut Cx<'s> {
+        &mut self.cx
     }
 
-    /// Sets (or replaces) the handler of `handle` for `trigger`.
-    ///
-    /// A readable handler is called again on every iteration while its socket stays readable,
-    /// and a writable one while its socket stays writable: read until `Pending`, or remove the
-    /// handler when it has nothing more to do. Setting a handler on a socket that is already
-    /// ready, or on a user event id with latched raises, delivers on the next iteration.
+    /// Sets (or replaces) the handler of `handle` for `trigger`; see [`Cx::set_handler`].
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidHandle`]; [`Error::InvalidArgument`] for a trigger the resource does not
-    /// have (`Expired` on a socket, `Writable` on a listener, ...);
-    /// [`Error::OutOfResources`] for a new id on a full user event source.
+    /// As [`Cx::set_handler`].
     pub fn set_handler(
         &mut self,
         handle: impl Into<RawHandle>,
         trigger: Trigger,
         handler: Handler<A>,
     ) -> Result<()> {
-        let r = self
-            .core
-            .set_waiter(handle.into(), trigger, Waiter::Handler(handler));
-        self.core.note(r)
-    }
-
-    /// Removes a handler; removing one that is not set is not an error.
-    pub fn remove_handler(&mut self, handle: impl Into<RawHandle>, trigger: Trigger) {
-        let _ = self.core.set_waiter(handle.into(), trigger, Waiter::None);
+        self.cx.set_handler(handle, trigger, handler)
     }
 
     /// Lends `contexts` to the loop as a pool of protothreads of type `C`, for the loop's
@@ -320,17 +292,18 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfResources`]`(`[`Capacity::Protothreads`]`)` when the loop's table
-    /// ([`Config::protothreads`]) cannot hold that many more; [`Error::InvalidArgument`]
-    /// beyond 16 pools.
+    /// [`Error::OutOfResources`]`(`[`Capacity::Protothreads`](crate::Capacity::Protothreads)`)`
+    /// when the loop's table ([`Config::protothreads`]) cannot hold that many more;
+    /// [`Error::InvalidArgument`] beyond 16 pools.
     pub fn add_protothreads<C>(&mut self, contexts: &'s mut [C]) -> Result<PtPool<C>>
     where
         C: Protothread + 'static,
         C::Output: Into<Outcome>,
     {
-        let r = self.core.pts.add_pool(contexts);
-        let index = self.core.note(r)?;
-        Ok(PtPool::new(index, self.core.id))
+        let core = &mut self.cx.core;
+        let r = core.pts.add_pool(contexts);
+        let index = core.note(r)?;
+        Ok(PtPool::new(index, core.id))
     }
 
     /// Spawns a protothread into `pool` (see [`Cx::spawn`]).
@@ -343,22 +316,22 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         C: Protothread + 'static,
         C::Output: Into<Outcome>,
     {
-        self.cx().spawn(pool, ctx)
+        self.cx.spawn(pool, ctx)
     }
 
     /// How many protothreads of `pool` are running, and how many contexts it has.
     pub fn pool_usage<C>(&self, pool: PtPool<C>) -> (usize, usize) {
-        if pool.loop_id != self.core.id {
+        if pool.loop_id != self.core().id {
             return (0, 0);
         }
-        self.core.pts.pool_usage(pool.index).unwrap_or((0, 0))
+        self.core().pts.pool_usage(pool.index).unwrap_or((0, 0))
     }
 
     /// Shuts everything down: kills every protothread, then closes every socket, timer, user
     /// event source and semaphore (the loop itself stays usable). Returns how many protothreads
     /// and resources it ended.
     pub fn close_all(&mut self) -> usize {
-        let core = &mut self.core;
+        let core = &mut self.cx.core;
         let mut closed = 0;
         for i in 0..core.pts.entries.len() as u32 {
             if core.pts.entries[i as usize].live {
@@ -366,47 +339,32 @@ impl<'s, A: 'static> EventLoop<'s, A> {
                 closed += 1;
             }
         }
-        closed += close_every(
-            core,
-            |c, i| c.streams.get_by_index(i).map(|(h, _)| h),
-            |c| c.streams.capacity(),
-        );
-        closed += close_every(
-            core,
-            |c, i| c.listeners.get_by_index(i).map(|(h, _)| h),
-            |c| c.listeners.capacity(),
-        );
-        closed += close_every(
-            core,
-            |c, i| c.udp.get_by_index(i).map(|(h, _)| h),
-            |c| c.udp.capacity(),
-        );
-        closed += close_every(
-            core,
-            |c, i| {
-                c.timers
-                    .get_by_index(i)
-                    .filter(|(_, t)| t.purpose == Purpose::User)
-                    .map(|(h, _)| h)
-            },
-            |c| c.timers.capacity(),
-        );
-        closed += close_every(
-            core,
-            |c, i| c.user.get_by_index(i).map(|(h, _)| h),
-            |c| c.user.capacity(),
-        );
-        closed += close_every(
-            core,
-            |c, i| c.sems.get_by_index(i).map(|(h, _)| h),
-            |c| c.sems.capacity(),
-        );
+        let mut close_each =
+            |core: &mut Core<'s>, n: usize, at: fn(&Core<'s>, usize) -> Option<RawHandle>| {
+                for i in 0..n {
+                    if let Some(h) = at(core, i) {
+                        if core.close(h) {
+                            closed += 1;
+                        }
+                    }
+                }
+            };
+        close_each(core, core.streams.capacity(), |c, i| c.streams.handle_at(i));
+        close_each(core, core.listeners.capacity(), |c, i| {
+            c.listeners.handle_at(i)
+        });
+        close_each(core, core.udp.capacity(), |c, i| c.udp.handle_at(i));
+        close_each(core, core.timers.capacity(), |c, i| c.timers.user_at(i));
+        close_each(core, core.user.capacity(), |c, i| {
+            c.user.at(i).map(|(h, _)| h)
+        });
+        close_each(core, core.sems.capacity(), |c, i| c.sems.handle_at(i));
         closed
     }
 
     /// How many protothreads are running in all pools.
     pub fn protothreads_running(&self) -> usize {
-        self.core.pts.live_count()
+        self.core().pts.live_count()
     }
 
     /// Runs one iteration (see [`EventLoop`] for its order), waiting at most
@@ -418,40 +376,51 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// An OS error from the poller (interrupted polls are retried on the next call, not
     /// reported).
     pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
-        let core = &mut self.core;
+        let core = &mut self.cx.core;
         let mut wait = timeout;
         if core.has_immediate_work() {
             wait = Some(Duration::ZERO);
-        }
-        if let Some(deadline) = core.timer_queue.next_deadline(&core.timers) {
-            let at = core.epoch + Duration::from_millis(deadline);
-            let until = at.saturating_duration_since(Instant::now());
+        } else if let Some(deadline) = core.timers.next_deadline() {
+            let until = core.clock.until(deadline);
             wait = Some(wait.map_or(until, |w| w.min(until)));
         }
-        if let Err(e) = core.poll.poll(&mut self.events, wait) {
+        let Some(backend) = core.backend.as_mut() else {
+            return Err(Error::NotSupported);
+        };
+        if let Err(e) = backend.poll(&mut self.events, wait) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(core.fail(e.into()));
             }
-            self.events.clear();
+            Backend::clear(&mut self.events);
         }
-        core.clock_moved();
-        let app = &mut self.app;
+        core.clock.next_iteration();
+        let mut app = App {
+            key: &self.key,
+            state: &mut self.app,
+        };
+        let cx = &mut self.cx;
         let mut calls = 0;
-        if core.timer_queue.len() > 0 {
-            calls += fire_timers(core, app);
+        if cx.core.timers.armed() > 0 {
+            calls += fire_timers(cx, &mut app);
         }
-        calls += run_io(core, app, &self.events);
-        if core.shared.doorbell.load(Ordering::Relaxed) {
-            calls += run_remote(core, app);
+        calls += run_io(cx, &mut app, &self.events);
+        if cx
+            .core
+            .shared
+            .as_ref()
+            .is_some_and(|s| s.doorbell.load(Ordering::Relaxed))
+        {
+            calls += run_remote(cx, &mut app, &self.posts);
         }
-        if core.pts.run_len() > 0 {
-            calls += run_protothreads(core);
+        if cx.core.pts.run_len() > 0 {
+            calls += run_protothreads(cx);
         }
         Ok(calls)
     }
 
-    /// Runs iterations until [`stop`](Io::stop) is called (from a handler, a posted call, or a
-    /// [`LoopRemote`]). The stop request is consumed, so `run` can be called again.
+    /// Runs iterations until [`stop`](Cx::stop) is called (from a handler, a protothread, a
+    /// posted call, or a [`LoopRemote`]). The stop request is consumed, so `run` can be
+    /// called again.
     ///
     /// # Errors
     ///
@@ -459,8 +428,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     pub fn run(&mut self) -> Result<()> {
         loop {
             self.run_once(None)?;
-            let stop = &self.core.shared.stop;
-            if stop.load(Ordering::Relaxed) && stop.swap(false, Ordering::AcqRel) {
+            if self.cx.core.stop_requested {
+                self.cx.core.stop_requested = false;
                 return Ok(());
             }
         }
@@ -477,11 +446,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     ///
     /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
     /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
-    /// length. Nothing
-    /// moves then.
-    pub fn grow(&mut self, larger: Storage<'s, A>) -> Result<Storage<'s, A>> {
+    /// length. Nothing moves then.
+    pub fn grow(&mut self, larger: Storage<'s>) -> Result<Storage<'s>> {
         let now = self.capacities();
         let new = larger.capacities();
+        let core = &mut self.cx.core;
         if new.timers < now.timers
             || new.tcp_listeners < now.tcp_listeners
             || new.tcp_streams < now.tcp_streams
@@ -491,9 +460,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             || larger.timer_queue.len() < larger.timers.len()
             || larger.ready.len() < new.ready_len()
         {
-            return Err(self.core.fail(Error::InvalidArgument));
+            return Err(core.fail(Error::InvalidArgument));
         }
-        let core = &mut self.core;
         let Storage {
             timers,
             timer_queue,
@@ -504,9 +472,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             ready,
             semaphores,
         } = larger;
+        let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
         Ok(Storage {
-            timers: core.timers.grow(timers)?,
-            timer_queue: core.timer_queue.grow(timer_queue),
+            timers,
+            timer_queue,
             tcp_listeners: core.listeners.grow(tcp_listeners)?,
             tcp_streams: core.streams.grow(tcp_streams)?,
             udp_sockets: core.udp.grow(udp_sockets)?,
@@ -518,40 +487,43 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 }
 
 impl<'s, A: 'static> Deref for EventLoop<'s, A> {
-    type Target = dyn Io + 's;
+    type Target = Cx<'s>;
 
-    fn deref(&self) -> &Self::Target {
-        &self.core
+    fn deref(&self) -> &Cx<'s> {
+        &self.cx
     }
 }
 
 impl<'s, A: 'static> DerefMut for EventLoop<'s, A> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.core
+    fn deref_mut(&mut self) -> &mut Cx<'s> {
+        &mut self.cx
     }
 }
 
 impl<A: 'static> Drop for EventLoop<'_, A> {
     fn drop(&mut self) {
+        let core = &self.cx.core;
         // Remotes outlive the loop: make their raises fail instead of counting into the void.
-        for i in 0..self.core.user.capacity() {
-            if let Some((h, _)) = self.core.user.get_by_index(i) {
-                self.core.shared.sources.close(h);
+        if let Some(shared) = &core.shared {
+            for i in 0..core.user.capacity() {
+                if let Some((h, _)) = core.user.at(i) {
+                    shared.sources.close(h);
+                }
+            }
+            for i in 0..core.sems.capacity() {
+                if let Some(h) = core.sems.handle_at(i) {
+                    shared.sems.close(h);
+                }
             }
         }
-        for i in 0..self.core.sems.capacity() {
-            if let Some((h, _)) = self.core.sems.get_by_index(i) {
-                self.core.shared.sems.close(h);
-            }
-        }
-        loop_id::release(self.core.id);
+        loop_id::release(core.id);
     }
 }
 
 impl<A: 'static> std::fmt::Debug for EventLoop<'_, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
-            .field("id", &self.core.id)
+            .field("id", &self.core().id)
             .field("in_use", &self.in_use())
             .field("capacities", &self.capacities())
             .finish()

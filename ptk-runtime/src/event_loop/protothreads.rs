@@ -108,8 +108,8 @@ pub(crate) struct PtEntry<'s> {
     pub(crate) deadline: Option<u64>,
     pub(crate) timer: Option<RawHandle>,
     pub(crate) joiner: Option<RawHandle>,
-    /// Next waiter on the same semaphore.
-    pub(crate) sem_next: u32,
+    /// The next entry in the queue of the semaphore it waits on.
+    sem_next: u32,
     /// A semaphore unit handed to this protothread by a signal, not yet taken by its wait.
     pub(crate) granted: Option<RawHandle>,
 }
@@ -134,6 +134,7 @@ pub(crate) struct Protothreads<'s> {
 }
 
 impl<'s> Protothreads<'s> {
+    /// A table of `capacity` entries (0 allocates nothing: the table of a loop-less core).
     pub(crate) fn new(loop_id: u8, capacity: usize) -> Self {
         let entries = (0..capacity.min(NIL as usize - 1))
             .map(|_| PtEntry {
@@ -160,7 +161,7 @@ impl<'s> Protothreads<'s> {
             loop_id,
             entries,
             bound: 0,
-            pools: Vec::with_capacity(MAX_POOLS),
+            pools: Vec::with_capacity(if capacity == 0 { 0 } else { MAX_POOLS }),
             run_head: NIL,
             run_tail: NIL,
             run_len: 0,
@@ -330,8 +331,9 @@ impl<'s> Protothreads<'s> {
         self.link(i);
     }
 
-    /// Queues live protothread `pt` if it still waits on `on` (whose registration of it just
-    /// fired and was cleared); a stale registration wakes nobody.
+    /// Queues live protothread `pt` if it still waits on `on`, whose registration of it just
+    /// fired; a stale registration wakes nobody. The registration stays: the resume clears it
+    /// unless the protothread waits there again (see `waits.rs`).
     #[inline]
     pub(crate) fn wake(&mut self, pt: RawHandle, on: (RawHandle, Trigger)) {
         let i = pt.slot();
@@ -342,13 +344,12 @@ impl<'s> Protothreads<'s> {
         if e.key != pt.to_u64() as u32 || e.waiting != Some(on) {
             return;
         }
-        e.waiting = None;
         self.push_run(i);
     }
 
     /// For a resume right now: the entry index and context of live protothread `pt` if it
-    /// waits on `on` (whose registration of it just fired) and is not queued, its wait
-    /// cleared. `None` leaves everything as it was.
+    /// waits on `on` (whose registration of it just fired) and is not queued. Its wait stays
+    /// registered, as for [`wake`](Self::wake). `None` leaves everything as it was.
     #[inline]
     pub(crate) fn take_woken(
         &mut self,
@@ -357,11 +358,13 @@ impl<'s> Protothreads<'s> {
     ) -> Option<(u32, &'s mut (dyn Task + 'static))> {
         let i = pt.slot();
         let e = self.entries.get_mut(i as usize)?;
-        if e.key != pt.to_u64() as u32 || e.waiting != Some(on) || e.queued || e.repoll {
+        // A side names a protothread only while that is its wait (see `Core::pend_socket`),
+        // so the key (live, this very handle) and the queue flags are all there is to check.
+        debug_assert!(e.key != pt.to_u64() as u32 || e.waiting == Some(on));
+        if e.key != pt.to_u64() as u32 || e.queued || e.repoll {
             return None;
         }
         let task = e.task.take()?;
-        e.waiting = None;
         Some((i, task))
     }
 
@@ -432,6 +435,22 @@ impl<'s> Protothreads<'s> {
         if let Some(e) = self.entries.get_mut(i as usize) {
             e.task = Some(task);
         }
+    }
+
+    /// The context of entry `i` as a `C`, if that is its type (for a typed initializer).
+    pub(crate) fn context_mut<C: 'static>(&mut self, i: u32) -> Option<&mut C> {
+        self.entries
+            .get_mut(i as usize)?
+            .task
+            .as_mut()?
+            .as_any()
+            .downcast_mut::<C>()
+    }
+
+    /// The link of entry `i` in the queue of the semaphore it waits on.
+    #[inline]
+    pub(crate) fn wait_link(&mut self, i: u32) -> &mut u32 {
+        &mut self.entries[i as usize].sem_next
     }
 
     pub(crate) fn run_len(&self) -> usize {

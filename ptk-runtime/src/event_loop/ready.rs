@@ -8,12 +8,7 @@
 
 use crate::handle::RawHandle;
 
-/// Which half of a socket a readiness flag or waiter is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dir {
-    Read,
-    Write,
-}
+use super::side::Dir;
 
 /// One entry of the ready queue (opaque; see [`Storage::ready`](super::Storage::ready)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use crate::cx::Cx;
 use crate::error::{Capacity, Error, Result};
 use crate::handle::{Handle, Semaphore, UserEvents};
 
+use super::backend::{Backend, Poller, Waker};
 use super::semaphores::SharedSems;
 use super::user_events::SharedSources;
 
@@ -22,42 +23,23 @@ pub type PostFn<A> = fn(&mut A, &mut Cx<'_>, u64);
 /// A posted call and its argument.
 type Post<A> = (PostFn<A>, u64);
 
-struct PostRing<A> {
-    buf: Box<[Option<Post<A>>]>,
-    head: usize,
-    len: usize,
-}
-
-/// What the loop and its remotes share.
-pub(crate) struct Shared<A> {
-    pub(crate) waker: mio::Waker,
+/// What the loop and its remotes share, whatever the application type.
+pub(crate) struct Shared {
+    pub(crate) waker: Waker,
     pub(crate) doorbell: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) sources: SharedSources,
     pub(crate) sems: SharedSems,
-    posts: Mutex<PostRing<A>>,
-    posted: AtomicBool,
 }
 
-impl<A> Shared<A> {
-    pub(crate) fn new(
-        waker: mio::Waker,
-        sources: SharedSources,
-        sems: SharedSems,
-        post_queue: usize,
-    ) -> Self {
+impl Shared {
+    pub(crate) fn new(waker: Waker, sources: SharedSources, sems: SharedSems) -> Self {
         Shared {
             waker,
             doorbell: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             sources,
             sems,
-            posts: Mutex::new(PostRing {
-                buf: (0..post_queue).map(|_| None).collect(),
-                head: 0,
-                len: 0,
-            }),
-            posted: AtomicBool::new(false),
         }
     }
 
@@ -66,16 +48,41 @@ impl<A> Shared<A> {
         if !self.doorbell.swap(true, Ordering::AcqRel) {
             // A failed wake leaves the doorbell set: the loop still sees the work on its next
             // iteration, so there is nothing better to do with the error.
-            let _ = self.waker.wake();
+            let _ = Backend::wake(&self.waker);
+        }
+    }
+}
+
+struct PostRing<A> {
+    buf: Box<[Option<Post<A>>]>,
+    head: usize,
+    len: usize,
+}
+
+/// The bounded queue of posted calls (typed by the application state they take).
+pub(crate) struct PostQueue<A> {
+    ring: Mutex<PostRing<A>>,
+    posted: AtomicBool,
+}
+
+impl<A> PostQueue<A> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        PostQueue {
+            ring: Mutex::new(PostRing {
+                buf: (0..capacity).map(|_| None).collect(),
+                head: 0,
+                len: 0,
+            }),
+            posted: AtomicBool::new(false),
         }
     }
 
     /// Takes the oldest posted call.
-    pub(crate) fn pop_post(&self) -> Option<Post<A>> {
+    pub(crate) fn pop(&self) -> Option<Post<A>> {
         if !self.posted.load(Ordering::Acquire) {
             return None;
         }
-        let mut ring = self.posts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         if ring.len == 0 {
             self.posted.store(false, Ordering::Release);
             return None;
@@ -90,16 +97,16 @@ impl<A> Shared<A> {
         item
     }
 
-    /// How many calls wait in the post queue.
-    pub(crate) fn posts_len(&self) -> usize {
+    /// How many calls wait.
+    pub(crate) fn len(&self) -> usize {
         if !self.posted.load(Ordering::Acquire) {
             return 0;
         }
-        self.posts.lock().unwrap_or_else(|e| e.into_inner()).len
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).len
     }
 
-    fn push_post(&self, f: PostFn<A>, arg: u64) -> Result<()> {
-        let mut ring = self.posts.lock().unwrap_or_else(|e| e.into_inner());
+    fn push(&self, f: PostFn<A>, arg: u64) -> Result<()> {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         if ring.len == ring.buf.len() {
             return Err(Error::OutOfResources(Capacity::PostQueue));
         }
@@ -146,7 +153,8 @@ impl<A> Shared<A> {
 /// assert_eq!(*ev.app(), 100);
 /// ```
 pub struct LoopRemote<A = ()> {
-    pub(crate) shared: Arc<Shared<A>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) posts: Arc<PostQueue<A>>,
     pub(crate) loop_id: u8,
 }
 
@@ -154,6 +162,7 @@ impl<A> Clone for LoopRemote<A> {
     fn clone(&self) -> Self {
         LoopRemote {
             shared: Arc::clone(&self.shared),
+            posts: Arc::clone(&self.posts),
             loop_id: self.loop_id,
         }
     }
@@ -181,7 +190,7 @@ impl<A> LoopRemote<A> {
     ///
     /// [`Error::OutOfResources`]`(`[`Capacity::PostQueue`]`)` when the queue is full.
     pub fn post(&self, f: PostFn<A>, arg: u64) -> Result<()> {
-        self.shared.push_post(f, arg)?;
+        self.posts.push(f, arg)?;
         self.shared.ring();
         Ok(())
     }

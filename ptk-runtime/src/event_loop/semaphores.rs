@@ -1,19 +1,21 @@
 //! Counting semaphores (Contiki's pt-sem): protothreads wait, anyone signals.
 //!
-//! A semaphore holds a count. [`Io::sem_wait`](crate::Io::sem_wait) takes one unit or, when
+//! A semaphore holds a count. [`Cx::sem_wait`](crate::Cx::sem_wait) takes one unit or, when
 //! the count is 0, queues the running protothread (first come, first served). A signal adds a
-//! unit and wakes the first waiter. Signals come from handlers, protothreads, or other threads
-//! through [`LoopRemote::signal`](super::LoopRemote::signal); those land in an atomic counter
-//! and reach the semaphore in the loop's remote-work step, like user events.
+//! unit and hands it to the first waiter. Signals come from handlers, protothreads, or other
+//! threads through [`LoopRemote::signal`](super::LoopRemote::signal); those land in an atomic
+//! counter and reach the semaphore in the loop's remote-work step, like user events.
+//!
+//! The queue of waiters is linked through the protothread table (a protothread waits on one
+//! thing at a time), so a semaphore is three words whatever the number of waiters.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::Poll;
 
-use crate::error::{Error, Result};
-use crate::event::Trigger;
-use crate::handle::{Handle, RawHandle, ResourceType, Semaphore};
+use crate::error::{Capacity, Error, Result};
+use crate::handle::{RawHandle, ResourceType};
+use crate::pool::{Pool, Slot};
 
-use super::core::Core;
+use super::protothreads::Protothreads;
 
 const NIL: u32 = u32::MAX;
 
@@ -44,7 +46,7 @@ impl SharedSems {
         }
     }
 
-    fn open(&self, h: RawHandle) {
+    pub(crate) fn open(&self, h: RawHandle) {
         let i = h.slot() as usize;
         self.pending[i].store(0, Ordering::Relaxed);
         self.handles[i].store(h.to_u64(), Ordering::Release);
@@ -90,111 +92,122 @@ impl SharedSems {
     }
 }
 
-impl<A> Core<'_, A> {
-    pub(crate) fn sem_create(&mut self, initial: u32) -> Result<Handle<Semaphore>> {
-        let entry = SemEntry {
-            count: initial,
-            head: NIL,
-            tail: NIL,
-        };
-        let h = self.sems.insert(entry).map_err(|(_, e)| e)?;
-        self.shared.sems.open(h);
-        Ok(Handle::from_raw_unchecked(h))
+/// The semaphores of one loop (their loop-side half).
+pub(crate) struct Semaphores<'s> {
+    pool: Pool<'s, SemEntry>,
+}
+
+impl<'s> Semaphores<'s> {
+    pub(crate) fn new(slots: &'s mut [Slot<SemEntry>], loop_id: u8) -> Self {
+        Semaphores {
+            pool: Pool::new(
+                slots,
+                ResourceType::Semaphore,
+                loop_id,
+                Capacity::Semaphores,
+            ),
+        }
     }
 
-    /// Adds `n` units: each goes straight to the oldest waiter (which is woken holding it),
-    /// or into the count when nobody waits.
-    pub(crate) fn sem_signal(&mut self, h: RawHandle, n: u32) -> Result<()> {
-        self.sems.get(h)?;
-        for _ in 0..n {
-            match self.sem_pop(h) {
-                Some(pt) => {
-                    self.pts.entries[pt.slot() as usize].granted = Some(h);
-                    self.wake_pt(pt);
-                }
-                None => {
-                    let s = self.sems.get_mut(h)?;
-                    s.count = s.count.saturating_add(1);
-                }
-            }
+    pub(crate) fn len(&self) -> usize {
+        self.pool.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// A new semaphore holding `initial` units.
+    pub(crate) fn create(&mut self, initial: u32) -> Result<RawHandle> {
+        self.pool
+            .insert(SemEntry {
+                count: initial,
+                head: NIL,
+                tail: NIL,
+            })
+            .map_err(|(_, e)| e)
+    }
+
+    /// Frees semaphore `h` (its queue must be empty); `false` if it names none.
+    pub(crate) fn remove(&mut self, h: RawHandle) -> bool {
+        self.pool.remove(h).is_ok()
+    }
+
+    pub(crate) fn contains(&self, h: RawHandle) -> bool {
+        self.pool.contains(h)
+    }
+
+    /// The units semaphore `h` holds.
+    pub(crate) fn count(&self, h: RawHandle) -> Result<u32> {
+        Ok(self.pool.get(h)?.count)
+    }
+
+    /// Takes one unit if there is one.
+    pub(crate) fn try_take(&mut self, h: RawHandle) -> Result<bool> {
+        let s = self.pool.get_mut(h)?;
+        if s.count == 0 {
+            return Ok(false);
         }
+        s.count -= 1;
+        Ok(true)
+    }
+
+    /// Adds one unit to the count (nobody waits).
+    pub(crate) fn add(&mut self, h: RawHandle) -> Result<()> {
+        let s = self.pool.get_mut(h)?;
+        s.count = s.count.saturating_add(1);
         Ok(())
     }
 
-    pub(crate) fn sem_wait(&mut self, h: RawHandle) -> Poll<Result<()>> {
-        if self.out_of_budget() {
-            return Poll::Pending;
-        }
-        if let Some(cur) = self.current {
-            let e = &mut self.pts.entries[cur.slot() as usize];
-            if e.granted == Some(h) {
-                e.granted = None;
-                return Poll::Ready(Ok(()));
-            }
-        }
-        let s = match self.sems.get_mut(h) {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(self.fail(e))),
-        };
-        if s.count > 0 {
-            s.count -= 1;
-            return Poll::Ready(Ok(()));
-        }
-        if self.current.is_none() {
-            return Poll::Pending;
-        }
-        self.pend(Some((h, Trigger::Signal)))
-    }
-
-    pub(crate) fn sem_count(&self, h: RawHandle) -> Result<u32> {
-        Ok(self.sems.get(h)?.count)
-    }
-
-    /// Queues protothread table entry `i` on semaphore `h` (once).
-    pub(crate) fn sem_enqueue(&mut self, h: RawHandle, i: u32) -> Result<()> {
-        let s = self.sems.get_mut(h)?;
-        let e = &mut self.pts.entries[i as usize];
-        e.sem_next = NIL;
+    /// Queues protothread table entry `i` on semaphore `h`.
+    pub(crate) fn enqueue(
+        &mut self,
+        h: RawHandle,
+        i: u32,
+        pts: &mut Protothreads<'_>,
+    ) -> Result<()> {
+        let s = self.pool.get_mut(h)?;
+        *pts.wait_link(i) = NIL;
         if s.tail == NIL {
             s.head = i;
         } else {
-            self.pts.entries[s.tail as usize].sem_next = i;
+            *pts.wait_link(s.tail) = i;
         }
         s.tail = i;
         Ok(())
     }
 
-    fn sem_pop(&mut self, h: RawHandle) -> Option<RawHandle> {
-        let s = self.sems.get_mut(h).ok()?;
+    /// Takes the entry that has waited longest on semaphore `h` off its queue.
+    pub(crate) fn pop(&mut self, h: RawHandle, pts: &mut Protothreads<'_>) -> Option<u32> {
+        let s = self.pool.get_mut(h).ok()?;
         let i = s.head;
         if i == NIL {
             return None;
         }
-        s.head = self.pts.entries[i as usize].sem_next;
+        s.head = *pts.wait_link(i);
         if s.head == NIL {
             s.tail = NIL;
         }
-        self.pts.entries[i as usize].sem_next = NIL;
-        self.pts.entries[i as usize].waiting = None;
-        Some(self.pts.handle(i))
+        *pts.wait_link(i) = NIL;
+        Some(i)
     }
 
-    /// Takes table entry `i` off the wait queue of semaphore `h`.
-    pub(crate) fn sem_unlink(&mut self, h: RawHandle, i: u32) {
-        let Ok(s) = self.sems.get_mut(h) else { return };
+    /// Takes table entry `i` off the queue of semaphore `h`, wherever it is.
+    pub(crate) fn unlink(&mut self, h: RawHandle, i: u32, pts: &mut Protothreads<'_>) {
+        let Ok(s) = self.pool.get_mut(h) else { return };
         let (mut prev, mut cur) = (NIL, s.head);
         while cur != NIL {
-            let next = self.pts.entries[cur as usize].sem_next;
+            let next = *pts.wait_link(cur);
             if cur == i {
                 if prev == NIL {
                     s.head = next;
                 } else {
-                    self.pts.entries[prev as usize].sem_next = next;
+                    *pts.wait_link(prev) = next;
                 }
                 if s.tail == i {
                     s.tail = prev;
                 }
-                self.pts.entries[i as usize].sem_next = NIL;
+                *pts.wait_link(i) = NIL;
                 return;
             }
             prev = cur;
@@ -202,25 +215,15 @@ impl<A> Core<'_, A> {
         }
     }
 
-    /// Closes a semaphore; its waiters wake and see the handle gone.
-    pub(crate) fn close_sem(&mut self, h: RawHandle) -> bool {
-        while let Some(pt) = self.sem_pop(h) {
-            self.wake_pt(pt);
-        }
-        if self.sems.remove(h).is_err() {
-            return false;
-        }
-        self.shared.sems.close(h);
-        true
+    /// The semaphore in slot `i` and its handle, if any.
+    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
+        self.pool.get_by_index(i).map(|(h, _)| h)
     }
 
-    /// Applies signals raised from other threads.
-    pub(crate) fn drain_remote_signals(&mut self) {
-        let shared = std::sync::Arc::clone(&self.shared);
-        shared.sems.drain(|slot, n| {
-            if let Some((h, _)) = self.sems.get_by_index(slot) {
-                let _ = self.sem_signal(h, n);
-            }
-        });
+    pub(crate) fn grow(
+        &mut self,
+        slots: &'s mut [Slot<SemEntry>],
+    ) -> Result<&'s mut [Slot<SemEntry>]> {
+        self.pool.grow(slots)
     }
 }

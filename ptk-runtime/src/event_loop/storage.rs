@@ -9,29 +9,30 @@ use crate::pool::Slot;
 
 use super::ready::Ready;
 use super::semaphores::SemEntry;
-use super::tcp::{ListenerEntry, StreamEntry};
+use super::tcp_listener::ListenerEntry;
+use super::tcp_stream::StreamEntry;
 use super::timers::TimerEntry;
 use super::udp::UdpEntry;
 use super::user_events::UserEventsEntry;
 
-/// Borrowed pool memory for one event loop, with application state type `A`.
+/// Borrowed pool memory for one event loop.
 ///
 /// `timer_queue` must have at least `timers.len()` entries and `ready` at least
 /// [`Capacities::ready_len`] of the pool lengths; [`EventLoop::new`](super::EventLoop::new)
 /// checks both.
-pub struct Storage<'s, A = ()> {
+pub struct Storage<'s> {
     /// Timer slots (connects with a timeout borrow one while connecting).
-    pub timers: &'s mut [Slot<TimerEntry<A>>],
+    pub timers: &'s mut [Slot<TimerEntry>],
     /// The deadline queue of armed timers, one entry per timer slot.
     pub timer_queue: &'s mut [u32],
     /// TCP listener slots.
-    pub tcp_listeners: &'s mut [Slot<ListenerEntry<A>>],
+    pub tcp_listeners: &'s mut [Slot<ListenerEntry>],
     /// TCP stream slots.
-    pub tcp_streams: &'s mut [Slot<StreamEntry<A>>],
+    pub tcp_streams: &'s mut [Slot<StreamEntry>],
     /// UDP socket slots.
-    pub udp_sockets: &'s mut [Slot<UdpEntry<A>>],
+    pub udp_sockets: &'s mut [Slot<UdpEntry>],
     /// User event source slots (the cross-thread half is sized from this at start-up).
-    pub user_events: &'s mut [Slot<UserEventsEntry<A>>],
+    pub user_events: &'s mut [Slot<UserEventsEntry>],
     /// The queue of sockets that are still ready after their handler ran.
     pub ready: &'s mut [Ready],
     /// Counting semaphore slots (the cross-thread half is sized from this at start-up).
@@ -84,17 +85,17 @@ impl Capacities {
 /// ```
 /// use ptk_runtime::{Capacities, Config, EventLoop, OwnedStorage};
 ///
-/// let mut memory = OwnedStorage::<()>::new(Capacities { tcp_streams: 1000, ..Capacities::default() });
+/// let mut memory = OwnedStorage::new(Capacities { tcp_streams: 1000, ..Capacities::default() });
 /// let ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
 /// assert_eq!(ev.capacities().tcp_streams, 1000);
 /// ```
-pub struct OwnedStorage<A = ()> {
-    timers: Box<[Slot<TimerEntry<A>>]>,
+pub struct OwnedStorage {
+    timers: Box<[Slot<TimerEntry>]>,
     timer_queue: Box<[u32]>,
-    tcp_listeners: Box<[Slot<ListenerEntry<A>>]>,
-    tcp_streams: Box<[Slot<StreamEntry<A>>]>,
-    udp_sockets: Box<[Slot<UdpEntry<A>>]>,
-    user_events: Box<[Slot<UserEventsEntry<A>>]>,
+    tcp_listeners: Box<[Slot<ListenerEntry>]>,
+    tcp_streams: Box<[Slot<StreamEntry>]>,
+    udp_sockets: Box<[Slot<UdpEntry>]>,
+    user_events: Box<[Slot<UserEventsEntry>]>,
     ready: Box<[Ready]>,
     semaphores: Box<[Slot<SemEntry>]>,
 }
@@ -103,9 +104,9 @@ fn slots<T>(n: usize) -> Box<[Slot<T>]> {
     std::iter::repeat_with(|| Slot::EMPTY).take(n).collect()
 }
 
-impl<A> OwnedStorage<A> {
+impl OwnedStorage {
     /// Allocates every pool for `capacities` (the only allocation; the loop adds none).
-    pub fn new(capacities: Capacities) -> OwnedStorage<A> {
+    pub fn new(capacities: Capacities) -> OwnedStorage {
         OwnedStorage {
             timers: slots(capacities.timers),
             timer_queue: vec![0; capacities.timers].into_boxed_slice(),
@@ -119,7 +120,7 @@ impl<A> OwnedStorage<A> {
     }
 
     /// Lends the memory to a loop.
-    pub fn storage(&mut self) -> Storage<'_, A> {
+    pub fn storage(&mut self) -> Storage<'_> {
         Storage {
             timers: &mut self.timers,
             timer_queue: &mut self.timer_queue,
@@ -133,7 +134,7 @@ impl<A> OwnedStorage<A> {
     }
 }
 
-impl<A> Storage<'_, A> {
+impl Storage<'_> {
     /// The capacities this storage provides.
     pub fn capacities(&self) -> Capacities {
         Capacities {

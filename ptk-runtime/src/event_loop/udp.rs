@@ -1,165 +1,105 @@
 //! UDP sockets: bound or "unbound" (an ephemeral port), datagrams with their peer address,
-//! broadcast and multicast. Readiness is tracked as for TCP streams.
+//! broadcast and multicast. Readiness is kept per direction as for TCP streams; a receive
+//! clears it only on `WouldBlock` (a datagram socket may hold several datagrams).
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::task::Poll;
 
 use crate::error::{Capacity, Error, Result};
-use crate::handle::{Handle, RawHandle, UdpSocket};
-use crate::io::MulticastInterface;
+use crate::event::MulticastInterface;
+use crate::handle::{RawHandle, ResourceType};
+use crate::pool::{Pool, Slot};
 
-use super::core::{token, Core};
-use super::waiter::Waiter;
+use super::backend::{Backend, Interest, Poller};
+use super::side::{Attempt, Side};
 
 /// The state of one UDP socket (opaque; see
 /// [`Storage::udp_sockets`](super::Storage::udp_sockets)).
-pub struct UdpEntry<A> {
-    pub(crate) sock: mio::net::UdpSocket,
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-    pub(crate) write_armed: bool,
-    pub(crate) queued: [bool; 2],
-    pub(crate) read: Waiter<A>,
-    pub(crate) write: Waiter<A>,
+pub struct UdpEntry {
+    sock: mio::net::UdpSocket,
+    pub(crate) read: Side,
+    pub(crate) write: Side,
+    write_armed: bool,
 }
 
-impl<A> Core<'_, A> {
-    pub(crate) fn udp_bind(&mut self, addr: SocketAddr) -> Result<Handle<UdpSocket>> {
-        if self.udp.len() == self.udp.capacity() {
-            return Err(Error::OutOfResources(Capacity::UdpSockets));
-        }
-        let sock = mio::net::UdpSocket::bind(addr)?;
-        let entry = UdpEntry {
-            sock,
-            readable: false,
-            writable: true,
-            write_armed: false,
-            queued: [false; 2],
-            read: Waiter::None,
-            write: Waiter::None,
-        };
-        let h = self.udp.insert(entry).map_err(|(_, e)| e)?;
-        let registry = self.poll.registry();
-        let registered = match self.udp.get_mut(h) {
-            Ok(u) => registry.register(&mut u.sock, token(h), mio::Interest::READABLE),
-            Err(_) => Ok(()),
-        };
-        if let Err(e) = registered {
-            let _ = self.udp.remove(h);
-            return Err(e.into());
-        }
-        Ok(Handle::from_raw_unchecked(h))
+impl UdpEntry {
+    /// The socket (for options and addresses).
+    pub(crate) fn sock(&self) -> &mio::net::UdpSocket {
+        &self.sock
     }
 
-    pub(crate) fn send_to(
-        &mut self,
-        h: Handle<UdpSocket>,
-        buf: &[u8],
-        to: SocketAddr,
-    ) -> Poll<Result<usize>> {
-        let registry = self.poll.registry();
-        let u = match self.udp.get_mut(h.raw()) {
-            Ok(u) => u,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
+    /// Sends one datagram to `to`.
+    pub(crate) fn send_to(&mut self, buf: &[u8], to: SocketAddr) -> Attempt<usize> {
         loop {
-            match u.sock.send_to(buf, to) {
-                Ok(n) => return Poll::Ready(Ok(n)),
+            match self.sock.send_to(buf, to) {
+                Ok(n) => return Attempt::Done(n),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    u.writable = false;
-                    if u.write.is_some() && !u.write_armed {
-                        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-                        if let Err(e) = registry.reregister(&mut u.sock, token(h.raw()), interest) {
-                            return Poll::Ready(Err(e.into()));
-                        }
-                        u.write_armed = true;
-                    }
-                    return Poll::Pending;
+                    self.write.ready = false;
+                    return Attempt::WouldBlock;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e.into())),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Attempt::Failed(e.into()),
             }
         }
     }
 
-    pub(crate) fn recv_from(
-        &mut self,
-        h: Handle<UdpSocket>,
-        buf: &mut [u8],
-    ) -> Poll<Result<(usize, SocketAddr)>> {
-        let u = match self.udp.get_mut(h.raw()) {
-            Ok(u) => u,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
+    /// Receives one datagram and its sender; a datagram longer than `buf` is
+    /// `MessageTooLarge` (and is discarded).
+    pub(crate) fn recv_from(&mut self, buf: &mut [u8]) -> Attempt<(usize, SocketAddr)> {
         loop {
-            match super::sys::recv_from_checked(&u.sock, buf) {
-                Ok((_, true, _)) => return Poll::Ready(Err(Error::MessageTooLarge)),
-                Ok((n, false, Some(addr))) => return Poll::Ready(Ok((n, addr))),
-                Ok((_, false, None)) => return Poll::Ready(Err(Error::NotSupported)),
+            match super::sys::recv_from_checked(&self.sock, buf) {
+                Ok((_, true, _)) => return Attempt::Failed(Error::MessageTooLarge),
+                Ok((n, false, Some(addr))) => return Attempt::Done((n, addr)),
+                Ok((_, false, None)) => return Attempt::Failed(Error::NotSupported),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    u.readable = false;
-                    return Poll::Pending;
+                    self.read.ready = false;
+                    return Attempt::WouldBlock;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(e.into())),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Attempt::Failed(e.into()),
             }
         }
     }
 
-    pub(crate) fn arm_udp_write(&mut self, h: RawHandle) -> Result<()> {
-        let registry = self.poll.registry();
-        let u = self.udp.get_mut(h)?;
-        if !u.write_armed && !u.writable {
-            registry.reregister(
-                &mut u.sock,
-                token(h),
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )?;
-            u.write_armed = true;
+    /// Arms write interest if someone may wait to write and the socket is not known writable.
+    pub(crate) fn arm_write(&mut self, h: RawHandle, backend: &Backend) -> Result<()> {
+        if !self.write_armed && !self.write.ready {
+            backend.reregister(&mut self.sock, h, Interest::ReadWrite)?;
+            self.write_armed = true;
         }
         Ok(())
     }
 
-    pub(crate) fn disarm_udp_write(&mut self, h: RawHandle) {
-        let registry = self.poll.registry();
-        if let Ok(u) = self.udp.get_mut(h) {
-            if u.write_armed
-                && !u.write.is_some()
-                && registry
-                    .reregister(&mut u.sock, token(h), mio::Interest::READABLE)
-                    .is_ok()
-            {
-                u.write_armed = false;
-            }
+    /// Disarms write interest when nobody waits to write.
+    pub(crate) fn disarm_write(&mut self, h: RawHandle, backend: &Backend) {
+        if self.write_armed
+            && !self.write.waiter.is_some()
+            && backend
+                .reregister(&mut self.sock, h, Interest::Read)
+                .is_ok()
+        {
+            self.write_armed = false;
         }
     }
 
-    pub(crate) fn udp_sock(&self, h: Handle<UdpSocket>) -> Result<&mio::net::UdpSocket> {
-        self.udp.get(h.raw()).map(|u| &u.sock)
-    }
-
+    /// Joins (`join`) or leaves multicast group `group` on `interface`.
     pub(crate) fn multicast(
-        &mut self,
-        h: Handle<UdpSocket>,
+        &self,
         group: IpAddr,
         interface: MulticastInterface,
         join: bool,
     ) -> Result<()> {
-        let sock = self.udp_sock(h)?;
+        let sock = &self.sock;
         let local = sock.local_addr()?;
         if !group.is_multicast() || local.is_ipv4() != group.is_ipv4() {
             return Err(Error::InvalidArgument);
         }
         match (group, interface) {
-            (IpAddr::V4(g), MulticastInterface::Default) => {
-                if join {
-                    sock.join_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED)?
-                } else {
-                    sock.leave_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED)?
-                }
-            }
-            (IpAddr::V4(g), MulticastInterface::V4(i)) => {
+            (IpAddr::V4(g), MulticastInterface::Default | MulticastInterface::V4(_)) => {
+                let i = match interface {
+                    MulticastInterface::V4(i) => i,
+                    _ => Ipv4Addr::UNSPECIFIED,
+                };
                 if join {
                     sock.join_multicast_v4(&g, &i)?
                 } else {
@@ -182,12 +122,88 @@ impl<A> Core<'_, A> {
         }
         Ok(())
     }
+}
 
-    pub(crate) fn close_udp(&mut self, h: RawHandle) -> bool {
-        let Ok(mut u) = self.udp.remove(h) else {
+/// The UDP sockets of one loop.
+pub(crate) struct UdpSockets<'s> {
+    pool: Pool<'s, UdpEntry>,
+}
+
+impl<'s> UdpSockets<'s> {
+    pub(crate) fn new(slots: &'s mut [Slot<UdpEntry>], loop_id: u8) -> Self {
+        UdpSockets {
+            pool: Pool::new(
+                slots,
+                ResourceType::UdpSocket,
+                loop_id,
+                Capacity::UdpSockets,
+            ),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pool.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// Binds and registers a socket on `addr`.
+    pub(crate) fn bind(&mut self, addr: SocketAddr, backend: &Backend) -> Result<RawHandle> {
+        if self.pool.len() == self.pool.capacity() {
+            return Err(Error::OutOfResources(Capacity::UdpSockets));
+        }
+        let entry = UdpEntry {
+            sock: mio::net::UdpSocket::bind(addr)?,
+            read: Side::new(false),
+            write: Side::new(true),
+            write_armed: false,
+        };
+        let h = self.pool.insert(entry).map_err(|(_, e)| e)?;
+        let registered = match self.pool.get_mut(h) {
+            Ok(u) => backend.register(&mut u.sock, h, Interest::Read),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = registered {
+            let _ = self.pool.remove(h);
+            return Err(e.into());
+        }
+        Ok(h)
+    }
+
+    /// Deregisters and closes socket `h`; `false` if it names none.
+    pub(crate) fn close(&mut self, h: RawHandle, backend: &Backend) -> bool {
+        let Ok(mut u) = self.pool.remove(h) else {
             return false;
         };
-        let _ = self.poll.registry().deregister(&mut u.sock);
+        let _ = backend.deregister(&mut u.sock);
         true
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, h: RawHandle) -> Result<&UdpEntry> {
+        self.pool.get(h)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut UdpEntry> {
+        self.pool.get_mut(h)
+    }
+
+    pub(crate) fn contains(&self, h: RawHandle) -> bool {
+        self.pool.contains(h)
+    }
+
+    /// The handle of the socket in slot `i`, if any.
+    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
+        self.pool.get_by_index(i).map(|(h, _)| h)
+    }
+
+    pub(crate) fn grow(
+        &mut self,
+        slots: &'s mut [Slot<UdpEntry>],
+    ) -> Result<&'s mut [Slot<UdpEntry>]> {
+        self.pool.grow(slots)
     }
 }

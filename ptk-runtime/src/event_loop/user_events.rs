@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Capacity, Error, Result};
 use crate::handle::{RawHandle, ResourceType};
+use crate::pool::{Pool, Slot};
 
 use super::waiter::Waiter;
 
@@ -33,16 +34,74 @@ pub const USER_EVENT_IDS: usize = 32;
 const CLAIMED: u64 = 1 << 63;
 
 /// The loop-side state of one user event source (opaque; see
-/// [`Storage::user_events`](super::Storage::user_events)).
-pub struct UserEventsEntry<A> {
-    pub(crate) waiters: [Waiter<A>; USER_EVENT_IDS],
+/// [`Storage::user_events`](super::Storage::user_events)): who waits for each of its ids.
+pub struct UserEventsEntry {
+    pub(crate) waiters: [Waiter; USER_EVENT_IDS],
 }
 
-impl<A> UserEventsEntry<A> {
-    pub(crate) fn new() -> Self {
-        UserEventsEntry {
-            waiters: [Waiter::None; USER_EVENT_IDS],
+/// The user event sources of one loop (their loop-side half).
+pub(crate) struct UserEventSources<'s> {
+    pool: Pool<'s, UserEventsEntry>,
+}
+
+impl<'s> UserEventSources<'s> {
+    pub(crate) fn new(slots: &'s mut [Slot<UserEventsEntry>], loop_id: u8) -> Self {
+        UserEventSources {
+            pool: Pool::new(
+                slots,
+                ResourceType::UserEvents,
+                loop_id,
+                Capacity::UserEventSources,
+            ),
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pool.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// A new source with nobody waiting.
+    pub(crate) fn create(&mut self) -> Result<RawHandle> {
+        self.pool
+            .insert(UserEventsEntry {
+                waiters: [Waiter::None; USER_EVENT_IDS],
+            })
+            .map_err(|(_, e)| e)
+    }
+
+    /// Frees source `h`; `false` if it names none.
+    pub(crate) fn remove(&mut self, h: RawHandle) -> bool {
+        self.pool.remove(h).is_ok()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, h: RawHandle) -> Result<&UserEventsEntry> {
+        self.pool.get(h)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut UserEventsEntry> {
+        self.pool.get_mut(h)
+    }
+
+    pub(crate) fn contains(&self, h: RawHandle) -> bool {
+        self.pool.contains(h)
+    }
+
+    /// The source in slot `i` and its handle, if any.
+    pub(crate) fn at(&self, i: usize) -> Option<(RawHandle, &UserEventsEntry)> {
+        self.pool.get_by_index(i)
+    }
+
+    pub(crate) fn grow(
+        &mut self,
+        slots: &'s mut [Slot<UserEventsEntry>],
+    ) -> Result<&'s mut [Slot<UserEventsEntry>]> {
+        self.pool.grow(slots)
     }
 }
 

@@ -1,6 +1,16 @@
 //! Protothread waits: registering the running protothread on what it waits for, its deadline
 //! and sleep timer, waking it, and cleaning up when it ends or is killed.
+//!
+//! # How long a registration lasts
+//!
+//! A protothread waits on one thing at a time. Waits on a timer, a user event, a semaphore
+//! or a join are one-shot: the wake-up clears them. A wait on a socket direction stays
+//! registered when it fires: the protothread is resumed, and if in that resume it waits on
+//! the same direction again (the next read of a connection, typically), nothing needs to be
+//! registered anew. A resume that ends without waiting anywhere drops what is left
+//! ([`Core::finish_resume`]), so a protothread is still resumed only for what it waits on.
 
+use std::sync::Arc;
 use std::task::Poll;
 
 use crate::error::{Capacity, Error, Result};
@@ -10,48 +20,81 @@ use crate::status::{Outcome, PtStatus};
 
 use super::core::Core;
 use super::protothreads::BUDGET;
-use super::timers::{Purpose, TimerEntry};
+use super::side::Dir;
+use super::timers::Purpose;
 use super::user_events::USER_EVENT_IDS;
 use super::waiter::Waiter;
 
-impl<A> Core<'_, A> {
-    /// Spends one unit of the running protothread's budget before an operation; `true` when
-    /// the budget is gone (the operation must answer `Pending` without doing anything, and the
-    /// protothread is queued again behind the others).
+impl Core<'_> {
+    /// See [`Running::out_of_budget`](super::core::Running::out_of_budget).
     #[inline]
     pub(crate) fn out_of_budget(&mut self) -> bool {
-        if self.current.is_none() {
-            return false;
-        }
-        if self.budget == 0 {
-            self.yield_requested = true;
-            return true;
-        }
-        self.budget -= 1;
-        false
+        self.run.out_of_budget()
     }
 
     /// Starts a resume of protothread `h`.
     #[inline]
     pub(crate) fn begin_resume(&mut self, h: RawHandle) {
-        self.current = Some(h);
-        self.budget = BUDGET;
-        self.yield_requested = false;
-        self.registered = false;
+        self.run.current = Some(h);
+        self.run.budget = BUDGET;
+        self.run.yield_requested = false;
+        self.run.registered = false;
+    }
+
+    /// Ends the resume of entry `i`: a registration left from an earlier wait that this
+    /// resume did not wait on again is dropped. Returns whether the protothread waits now.
+    #[inline]
+    pub(crate) fn finish_resume(&mut self, i: u32) -> bool {
+        self.run.current = None;
+        if self.run.registered && !self.run.yield_requested {
+            return true;
+        }
+        if self.pts.entries[i as usize].waiting.is_some() {
+            self.clear_wait(i);
+        }
+        false
+    }
+
+    /// The answer of a socket operation that must wait on `(h, trigger)`, whose side has
+    /// `waiter` now: when the running protothread is still registered there (it was woken by
+    /// that side and waits on it again) and has no sleep or deadline to check, nothing
+    /// changes; anything else goes through [`pend`](Self::pend).
+    ///
+    /// A side names a protothread only while that protothread's wait is that side: every
+    /// path that moves a protothread's wait elsewhere ([`clear_wait`](Self::clear_wait))
+    /// clears the side first. So `waiter == Pt(current)` alone says the registration stands.
+    #[inline]
+    pub(crate) fn pend_socket<T>(
+        &mut self,
+        h: RawHandle,
+        trigger: Trigger,
+        waiter: Waiter,
+    ) -> Poll<Result<T>> {
+        if let (Some(cur), Waiter::Pt(p)) = (self.run.current, waiter) {
+            if p == cur && !self.run.yield_requested {
+                let e = &self.pts.entries[cur.slot() as usize];
+                debug_assert_eq!(e.waiting, Some((h, trigger)));
+                if e.deadline.is_none() && e.sleep.is_none() {
+                    self.run.registered = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+        self.pend(Some((h, trigger)))
     }
 
     /// The answer of an operation that would have to wait: registers the running protothread
     /// (if any) on `on` and arms its timer; a passed deadline answers `Timeout` instead.
     pub(crate) fn pend<T>(&mut self, on: Option<(RawHandle, Trigger)>) -> Poll<Result<T>> {
-        let Some(cur) = self.current else {
+        let Some(cur) = self.run.current else {
             return Poll::Pending;
         };
-        if self.yield_requested {
+        if self.run.yield_requested {
             return Poll::Pending;
         }
         let i = cur.slot();
         if let Some(d) = self.pts.entries[i as usize].deadline {
-            if self.now() >= d {
+            if self.clock.now() >= d {
                 // The wait that timed out is over, a sleep included: a sleep left behind
                 // would keep its timer, which, once past, re-arms in the past on every wait.
                 let e = &mut self.pts.entries[i as usize];
@@ -77,7 +120,7 @@ impl<A> Core<'_, A> {
                 return Poll::Ready(Err(self.fail(e)));
             }
         }
-        self.registered = true;
+        self.run.registered = true;
         Poll::Pending
     }
 
@@ -94,7 +137,7 @@ impl<A> Core<'_, A> {
         }
         self.clear_wait(i);
         if h.resource_type() == ResourceType::Semaphore {
-            self.sem_enqueue(h, i)?;
+            self.sems.enqueue(h, i, &mut self.pts)?;
             self.pts.entries[i as usize].waiting = Some((h, trigger));
             return Ok(());
         }
@@ -112,7 +155,6 @@ impl<A> Core<'_, A> {
     /// `(h, trigger)` is not a live socket direction (the general path then reports why).
     #[inline]
     fn register_io(&mut self, pt: RawHandle, h: RawHandle, trigger: Trigger) -> Option<Result<()>> {
-        use super::ready::Dir;
         let dir = match trigger {
             Trigger::Readable => Dir::Read,
             Trigger::Writable => Dir::Write,
@@ -124,43 +166,22 @@ impl<A> Core<'_, A> {
         if matches!(self.pts.entries[i as usize].waiting, Some(w) if w != (h, trigger)) {
             self.clear_wait(i);
         }
-        let slot = self.io_waiter_slot(h, dir)?;
-        let displaced = match *slot {
+        let side = self.side_mut(h, dir)?;
+        let displaced = match side.waiter {
             Waiter::Handler(_) => return Some(Err(Error::InvalidArgument)),
             Waiter::Pt(other) if other != pt => Some(other),
             _ => None,
         };
-        *slot = Waiter::Pt(pt);
+        side.waiter = Waiter::Pt(pt);
         self.pts.entries[i as usize].waiting = Some((h, trigger));
-        let armed = match (h.resource_type(), dir) {
-            (ResourceType::TcpStream, Dir::Write) => self.arm_stream_write(h),
-            (ResourceType::UdpSocket, Dir::Write) => self.arm_udp_write(h),
-            _ => Ok(()),
+        let armed = match dir {
+            Dir::Write => self.arm_write(h),
+            Dir::Read => Ok(()),
         };
         if let Some(other) = displaced {
             self.wake_pt(other);
         }
         Some(armed)
-    }
-
-    /// The current waiter of `(h, trigger)`, if the resource exists.
-    pub(crate) fn waiter_of(&self, h: RawHandle, trigger: Trigger) -> Option<Waiter<A>> {
-        use super::ready::Dir;
-        match (h.resource_type(), trigger) {
-            (
-                ResourceType::TcpListener | ResourceType::TcpStream | ResourceType::UdpSocket,
-                Trigger::Readable,
-            ) => self.io_waiter(h, Dir::Read).map(|w| w.0),
-            (ResourceType::TcpStream | ResourceType::UdpSocket, Trigger::Writable) => {
-                self.io_waiter(h, Dir::Write).map(|w| w.0)
-            }
-            (ResourceType::Timer, Trigger::Expired) => self.timers.get(h).ok().map(|t| t.waiter),
-            (ResourceType::UserEvents, Trigger::User(id)) => {
-                let k = self.shared.sources.slot_of(h, id, false).ok()??;
-                self.user.get(h).ok().map(|u| u.waiters[k])
-            }
-            _ => None,
-        }
     }
 
     /// Drops the registration of entry `i` from the resource it waits on, if it is still there.
@@ -169,7 +190,7 @@ impl<A> Core<'_, A> {
             return;
         };
         if h.resource_type() == ResourceType::Semaphore {
-            self.sem_unlink(h, i);
+            self.sems.unlink(h, i, &mut self.pts);
             return;
         }
         let pt = self.pts.handle(i);
@@ -181,18 +202,17 @@ impl<A> Core<'_, A> {
     /// Wakes every protothread waiting on resource `h` (which is about to close), so that
     /// its next poll reports the closed handle instead of waiting forever.
     pub(crate) fn wake_waiters_of(&mut self, h: RawHandle) {
-        use super::ready::Dir;
         let mut waiting = [None; USER_EVENT_IDS + 1];
         match h.resource_type() {
             ResourceType::TcpListener | ResourceType::TcpStream | ResourceType::UdpSocket => {
                 for (k, dir) in [Dir::Read, Dir::Write].into_iter().enumerate() {
-                    if let Some((Waiter::Pt(pt), _)) = self.io_waiter(h, dir) {
+                    if let Some(Waiter::Pt(pt)) = self.side(h, dir).map(|s| s.waiter) {
                         waiting[k] = Some(pt);
                     }
                 }
             }
             ResourceType::Timer => {
-                if let Ok(Waiter::Pt(pt)) = self.timers.get(h).map(|t| t.waiter) {
+                if let Ok(Waiter::Pt(pt)) = self.timers.waiter(h) {
                     waiting[0] = Some(pt);
                 }
             }
@@ -228,35 +248,22 @@ impl<A> Core<'_, A> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let timer = e.timer;
-        match (want, timer) {
+        match (want, e.timer) {
             (None, None) => {}
             (None, Some(t)) => {
                 // Give the slot back: a protothread that slept or had a deadline once must not
                 // hold a timer for the rest of its life (the pool would run dry).
-                self.timer_queue.disarm(&mut self.timers, t.slot());
-                let _ = self.timers.remove(t);
+                self.timers.remove(t);
                 self.pts.entries[i as usize].timer = None;
             }
-            (Some(at), Some(t)) => {
-                let armed_at = self
-                    .timers
-                    .get(t)
-                    .ok()
-                    .filter(|t| t.is_armed())
-                    .map(|t| t.deadline);
-                if armed_at != Some(at) {
-                    self.timer_queue.arm(&mut self.timers, t.slot(), at);
-                }
-            }
+            (Some(at), Some(t)) => self.timers.arm(t, at),
             (Some(at), None) => {
                 let pt = self.pts.handle(i);
                 let t = self
                     .timers
-                    .insert(TimerEntry::new(Purpose::PtTimer(pt)))
+                    .create_armed(Purpose::PtTimer(pt), at)
                     .map_err(|_| Error::OutOfResources(Capacity::Timers))?;
                 self.pts.entries[i as usize].timer = Some(t);
-                self.timer_queue.arm(&mut self.timers, t.slot(), at);
             }
         }
         Ok(())
@@ -269,8 +276,7 @@ impl<A> Core<'_, A> {
         }
         self.clear_wait(i);
         if let Some(t) = self.pts.entries[i as usize].timer.take() {
-            self.timer_queue.disarm(&mut self.timers, t.slot());
-            let _ = self.timers.remove(t);
+            self.timers.remove(t);
         }
         let joiner = self.pts.entries[i as usize].joiner.take();
         if let Some(sem) = self.pts.entries[i as usize].granted.take() {
@@ -287,11 +293,11 @@ impl<A> Core<'_, A> {
     }
 
     pub(crate) fn pt_sleep_until(&mut self, at_ms: u64) -> Poll<Result<()>> {
-        let Some(cur) = self.current else {
+        let Some(cur) = self.run.current else {
             return Poll::Ready(Err(self.fail(Error::NotSupported)));
         };
         let i = cur.slot() as usize;
-        if self.now() >= at_ms {
+        if self.clock.now() >= at_ms {
             if self.pts.entries[i].sleep.take().is_some() {
                 let _ = self.sync_pt_timer(i as u32);
             }
@@ -302,7 +308,7 @@ impl<A> Core<'_, A> {
     }
 
     pub(crate) fn pt_set_deadline(&mut self, at_ms: Option<u64>) -> Result<()> {
-        let Some(cur) = self.current else {
+        let Some(cur) = self.run.current else {
             return Err(self.fail(Error::NotSupported));
         };
         let i = cur.slot();
@@ -312,9 +318,9 @@ impl<A> Core<'_, A> {
 
     pub(crate) fn pt_kill(&mut self, pt: RawHandle) -> Result<()> {
         let i = self.pts.live_index(pt)?;
-        if self.current == Some(pt) {
+        if self.run.current == Some(pt) {
             // Its context is out of the table while it runs; it ends when the resume returns.
-            self.kill_current = true;
+            self.run.kill_current = true;
             return Ok(());
         }
         self.end_pt(i, Outcome::Killed);
@@ -323,7 +329,7 @@ impl<A> Core<'_, A> {
 
     pub(crate) fn pt_restart(&mut self, pt: RawHandle) -> Result<()> {
         let i = self.pts.live_index(pt)?;
-        if self.current == Some(pt) {
+        if self.run.current == Some(pt) {
             return Err(Error::InvalidArgument); // use pt_restart!() from inside
         }
         self.clear_wait(i);
@@ -344,7 +350,7 @@ impl<A> Core<'_, A> {
         if let Some(o) = e.outcome.filter(|_| !e.live) {
             return Ok(PtStatus::Ended(o));
         }
-        if self.current == Some(pt) {
+        if self.run.current == Some(pt) {
             return Ok(PtStatus::Running);
         }
         if e.queued {
@@ -364,7 +370,7 @@ impl<A> Core<'_, A> {
     pub(crate) fn pt_join(&mut self, pt: RawHandle) -> Poll<Result<Outcome>> {
         let i = match self.pts.index(pt) {
             Ok(i) => i,
-            Err(e) => return Poll::Ready(Err(self.fail(e))),
+            Err(_) => return Poll::Ready(Err(self.invalid())),
         };
         let e = &self.pts.entries[i as usize];
         if !e.live {
@@ -372,7 +378,7 @@ impl<A> Core<'_, A> {
                 return Poll::Ready(Ok(o));
             }
         }
-        match self.current {
+        match self.run.current {
             Some(cur) if cur == pt => Poll::Ready(Err(self.fail(Error::InvalidArgument))),
             Some(cur) => {
                 self.pts.entries[i as usize].joiner = Some(cur);
@@ -380,5 +386,74 @@ impl<A> Core<'_, A> {
             }
             None => Poll::Pending,
         }
+    }
+
+    /// Adds `n` units to semaphore `h`: each goes straight to the oldest waiter (which is
+    /// woken holding it), or into the count when nobody waits.
+    pub(crate) fn sem_signal(&mut self, h: RawHandle, n: u32) -> Result<()> {
+        if !self.sems.contains(h) {
+            return Err(Error::InvalidHandle);
+        }
+        for _ in 0..n {
+            match self.sems.pop(h, &mut self.pts) {
+                Some(i) => {
+                    let e = &mut self.pts.entries[i as usize];
+                    e.waiting = None;
+                    e.granted = Some(h);
+                    let pt = self.pts.handle(i);
+                    self.wake_pt(pt);
+                }
+                None => self.sems.add(h)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a unit of semaphore `h`, or queues the running protothread for the next one.
+    pub(crate) fn sem_wait(&mut self, h: RawHandle) -> Poll<Result<()>> {
+        if self.out_of_budget() {
+            return Poll::Pending;
+        }
+        if let Some(cur) = self.run.current {
+            let e = &mut self.pts.entries[cur.slot() as usize];
+            if e.granted == Some(h) {
+                e.granted = None;
+                return Poll::Ready(Ok(()));
+            }
+        }
+        match self.sems.try_take(h) {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) if self.run.current.is_none() => Poll::Pending,
+            Ok(false) => self.pend(Some((h, Trigger::Signal))),
+            Err(_) => Poll::Ready(Err(self.invalid())),
+        }
+    }
+
+    /// Closes semaphore `h`; its waiters wake and see the handle gone.
+    pub(crate) fn close_sem(&mut self, h: RawHandle) -> bool {
+        while let Some(i) = self.sems.pop(h, &mut self.pts) {
+            self.pts.entries[i as usize].waiting = None;
+            let pt = self.pts.handle(i);
+            self.wake_pt(pt);
+        }
+        if !self.sems.remove(h) {
+            return false;
+        }
+        if let Some(shared) = &self.shared {
+            shared.sems.close(h);
+        }
+        true
+    }
+
+    /// Applies the signals other threads raised.
+    pub(crate) fn drain_remote_signals(&mut self) {
+        let Some(shared) = self.shared.as_ref().map(Arc::clone) else {
+            return;
+        };
+        shared.sems.drain(|slot, n| {
+            if let Some(h) = self.sems.handle_at(slot) {
+                let _ = self.sem_signal(h, n);
+            }
+        });
     }
 }

@@ -1,0 +1,309 @@
+//! TCP streams: their pool, their readiness, and the state of a connect in progress.
+//!
+//! Each stream keeps edge-triggered readiness per direction ([`Side`]): set when the backend
+//! reports an edge, cleared when a read or write meets `WouldBlock`, and for reads also when a
+//! read comes back short (`0 < n < buf.len()`): that read drained the receive queue, and with
+//! edge-triggered readiness anything arriving later raises a new edge, so the read that would
+//! meet `WouldBlock` is skipped (tokio's `PollEvented` does the same). After the peer's FIN or
+//! an error, which raise no further edge, only `WouldBlock` clears it. New streams start
+//! readable: data may have come before the stream was registered.
+//!
+//! Read interest stays registered for a stream's life; write interest is armed only while
+//! someone waits to write (a connect in progress, a writable handler, a write that met
+//! `WouldBlock` with a waiter) and disarmed lazily, on the next writable edge that finds nobody
+//! waiting.
+
+use std::io::{ErrorKind, Read, Write};
+
+use crate::error::{Capacity, Error, Result};
+use crate::handle::{RawHandle, ResourceType};
+use crate::pool::{Pool, Slot};
+
+use super::backend::{Backend, Interest, Poller, Readiness};
+use super::side::{Attempt, Side};
+
+/// Where a stream's connect stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Connect {
+    /// Connected (accepted streams start here).
+    Done,
+    /// In progress, with the timer of its timeout if it has one.
+    InProgress(Option<RawHandle>),
+    /// Failed (refused, timed out, ...): every operation answers this error.
+    Failed(Error),
+}
+
+/// The state of one TCP stream (opaque; see
+/// [`Storage::tcp_streams`](super::Storage::tcp_streams)).
+pub struct StreamEntry {
+    sock: mio::net::TcpStream,
+    pub(crate) read: Side,
+    pub(crate) write: Side,
+    /// The peer closed its half or the socket failed (sticky): from then on only `WouldBlock`
+    /// clears the read side's readiness, since no further edge would report what is left.
+    read_closed: bool,
+    write_armed: bool,
+    connect: Connect,
+}
+
+/// What a stream's connect means for an operation on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Connection {
+    /// Connected: go ahead.
+    Ready,
+    /// Still connecting: wait for the writable edge.
+    Connecting,
+    /// The connect failed with this error.
+    Failed(Error),
+}
+
+impl StreamEntry {
+    fn new(sock: mio::net::TcpStream, connecting: bool) -> Self {
+        StreamEntry {
+            sock,
+            read: Side::new(true),
+            write: Side::new(!connecting),
+            read_closed: false,
+            write_armed: connecting,
+            connect: if connecting {
+                Connect::InProgress(None)
+            } else {
+                Connect::Done
+            },
+        }
+    }
+
+    /// The socket (for options and addresses).
+    pub(crate) fn sock(&self) -> &mio::net::TcpStream {
+        &self.sock
+    }
+
+    /// Whether reads and writes may go ahead, wait for a connect, or fail.
+    #[inline]
+    pub(crate) fn connection(&self) -> Connection {
+        match self.connect {
+            Connect::Done => Connection::Ready,
+            Connect::InProgress(_) => Connection::Connecting,
+            Connect::Failed(e) => Connection::Failed(e),
+        }
+    }
+
+    /// Records a report of the backend.
+    #[inline]
+    pub(crate) fn on_readiness(&mut self, r: &Readiness) {
+        self.read.ready |= r.read;
+        self.write.ready |= r.write;
+        self.read_closed |= r.read_closed;
+    }
+
+    /// Reads into `buf` if the stream may be readable (a read that cannot complete makes no
+    /// system call), keeping the read side's readiness as the module docs say.
+    #[inline]
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Attempt<usize> {
+        loop {
+            match self.sock.read(buf) {
+                Ok(n) => {
+                    if n > 0 && n < buf.len() && !self.read_closed {
+                        self.read.ready = false;
+                    }
+                    return Attempt::Done(n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.read.ready = false;
+                    return Attempt::WouldBlock;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Attempt::Failed(e.into()),
+            }
+        }
+    }
+
+    /// Writes some of `buf`.
+    #[inline]
+    pub(crate) fn write(&mut self, buf: &[u8]) -> Attempt<usize> {
+        loop {
+            match self.sock.write(buf) {
+                Ok(n) => return Attempt::Done(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.write.ready = false;
+                    return Attempt::WouldBlock;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Attempt::Failed(e.into()),
+            }
+        }
+    }
+
+    /// Arms write interest if someone may wait to write and the stream is not known writable.
+    pub(crate) fn arm_write(&mut self, h: RawHandle, backend: &Backend) -> Result<()> {
+        if !self.write_armed && !self.write.ready {
+            backend.reregister(&mut self.sock, h, Interest::ReadWrite)?;
+            self.write_armed = true;
+        }
+        Ok(())
+    }
+
+    /// Disarms write interest when nobody waits to write and no connect is in progress.
+    pub(crate) fn disarm_write(&mut self, h: RawHandle, backend: &Backend) {
+        if self.write_armed
+            && !self.write.waiter.is_some()
+            && !matches!(self.connect, Connect::InProgress(_))
+            && backend
+                .reregister(&mut self.sock, h, Interest::Read)
+                .is_ok()
+        {
+            self.write_armed = false;
+        }
+    }
+
+    /// Gives a connect in progress its timeout timer.
+    pub(crate) fn set_connect_timer(&mut self, timer: RawHandle) {
+        if let Connect::InProgress(t) = &mut self.connect {
+            *t = Some(timer);
+        }
+    }
+
+    /// Settles a connect after a writable edge: connected, failed, or still in progress.
+    /// Returns the timeout timer to free once it is settled.
+    pub(crate) fn finish_connect(&mut self) -> Option<RawHandle> {
+        let Connect::InProgress(timer) = self.connect else {
+            return None;
+        };
+        let outcome = match self.sock.take_error() {
+            Ok(Some(e)) | Err(e) => Some(Err(Error::from(e))),
+            Ok(None) => match self.sock.peer_addr() {
+                Ok(_) => Some(Ok(())),
+                Err(e) if e.kind() == ErrorKind::NotConnected => None,
+                Err(e) => Some(Err(Error::from(e))),
+            },
+        };
+        match outcome {
+            None => {
+                self.write.ready = false;
+                None
+            }
+            Some(r) => {
+                self.write.ready = true;
+                self.connect = match r {
+                    Ok(()) => Connect::Done,
+                    Err(e) => Connect::Failed(e),
+                };
+                timer
+            }
+        }
+    }
+
+    /// The connect's timeout passed (its timer is gone already).
+    pub(crate) fn connect_timed_out(&mut self) {
+        if let Connect::InProgress(_) = self.connect {
+            self.write.ready = true;
+            self.connect = Connect::Failed(Error::Timeout);
+        }
+    }
+}
+
+/// The TCP streams of one loop.
+pub(crate) struct Streams<'s> {
+    pool: Pool<'s, StreamEntry>,
+}
+
+impl<'s> Streams<'s> {
+    pub(crate) fn new(slots: &'s mut [Slot<StreamEntry>], loop_id: u8) -> Self {
+        Streams {
+            pool: Pool::new(
+                slots,
+                ResourceType::TcpStream,
+                loop_id,
+                Capacity::TcpStreams,
+            ),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pool.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.pool.len() == self.pool.capacity()
+    }
+
+    /// Takes over a connected (`connecting == false`) or connecting socket and registers it.
+    pub(crate) fn open(
+        &mut self,
+        sock: mio::net::TcpStream,
+        connecting: bool,
+        backend: &Backend,
+    ) -> Result<RawHandle> {
+        let h = self
+            .pool
+            .insert(StreamEntry::new(sock, connecting))
+            .map_err(|(_, e)| e)?;
+        let interest = if connecting {
+            Interest::ReadWrite
+        } else {
+            Interest::Read
+        };
+        let registered = match self.pool.get_mut(h) {
+            Ok(s) => backend.register(&mut s.sock, h, interest),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = registered {
+            let _ = self.pool.remove(h);
+            return Err(e.into());
+        }
+        Ok(h)
+    }
+
+    /// Deregisters and closes stream `h`; `Some(connect timer)` if it was open (the timer of
+    /// a connect still in progress is the caller's to free).
+    pub(crate) fn close(&mut self, h: RawHandle, backend: &Backend) -> Option<Option<RawHandle>> {
+        let mut s = self.pool.remove(h).ok()?;
+        let _ = backend.deregister(&mut s.sock);
+        Some(match s.connect {
+            Connect::InProgress(timer) => timer,
+            _ => None,
+        })
+    }
+
+    /// The slot of stream `h`, validated once (one compare).
+    #[inline]
+    pub(crate) fn index_of(&self, h: RawHandle) -> Result<usize> {
+        self.pool.index_of(h)
+    }
+
+    /// The stream in slot `i` (from [`index_of`](Self::index_of)).
+    #[inline]
+    pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut StreamEntry> {
+        self.pool.at_mut(i)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, h: RawHandle) -> Result<&StreamEntry> {
+        self.pool.get(h)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut StreamEntry> {
+        self.pool.get_mut(h)
+    }
+
+    pub(crate) fn contains(&self, h: RawHandle) -> bool {
+        self.pool.contains(h)
+    }
+
+    /// The handle of the stream in slot `i`, if any.
+    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
+        self.pool.get_by_index(i).map(|(h, _)| h)
+    }
+
+    pub(crate) fn grow(
+        &mut self,
+        slots: &'s mut [Slot<StreamEntry>],
+    ) -> Result<&'s mut [Slot<StreamEntry>]> {
+        self.pool.grow(slots)
+    }
+}
