@@ -2,7 +2,7 @@
 # The side-by-side echo benchmark: ptk against the raw mio floor, libuv and tokio, and
 # `examples/echo_server` itself.
 #
-#   benches/run.sh                       # everything, ~15-30 minutes
+#   benches/run.sh                       # everything, 3-20 minutes
 #   ROUNDS=1 CONNS="1 100" benches/run.sh  # a quick look
 #
 # Phase 1 (wall clock): for each connection count, the servers run interleaved
