@@ -27,8 +27,9 @@
 //! No heap allocation after start-up.
 //!
 //! `--short-reads false` reads until `WouldBlock` instead (mio's plain contract for
-//! edge-triggered sources): two reads per message, the second meeting `WouldBlock`. That was
-//! this server's behaviour before the short-read rule became its default.
+//! edge-triggered sources): two reads per message, the second meeting `WouldBlock` unless the
+//! next frame has come already. That was this server's behaviour before the short-read rule
+//! became its default.
 
 use std::io::{ErrorKind, Read, Write};
 use std::process::ExitCode;
