@@ -1,19 +1,25 @@
+# shellcheck shell=bash
+# The sourcing script sets CONNS, IMPLS, ... and reads REPORT, RESULT, SERVER_PEAK_RSS_KB, ...
+# shellcheck disable=SC2034,SC2153
 # Shared by benches/run.sh and benches/modbus.sh: setup, logging, starting and stopping a
 # server, runs under callgrind and their top functions. Sourced, never run.
 #
 # The sourcing script sets SERVER (binary name prefix: `echo_` or `modbus_`), UNIT (what one
 # round trip is called in messages: `frame`, `request`) and defines `load TAG CONNS COUNT`,
 # which runs its load generator against $ADDR and prints the generator's `result` line; then
-# it calls `bench_setup WORK_PREFIX`.
+# it calls `bench_setup WORK_PREFIX`. It may also set INTERRUPT_IMPLS (servers that never
+# exit by themselves: stopped with SIGINT after their load, see `finish_server`) and redefine
+# `server_command` (a server's command line).
 
 # bench_setup WORK_PREFIX: the repository root as working directory, BIN, a fresh WORK
 # directory, and the traps that stop a server left running.
 bench_setup() {
     ROOT=$(cd "$(dirname "$0")/.." && pwd)
-    cd "$ROOT"
+    cd "$ROOT" || exit 1
     BIN=$ROOT/target/release
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
     SERVER_PID=""
+    INTERRUPT_IMPLS=${INTERRUPT_IMPLS:-}
     STATUS=0
     trap cleanup EXIT
     trap 'cleanup; exit 130' INT TERM
@@ -43,38 +49,107 @@ median() {
         else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# start_server IMPL CONNS COUNT TAG [WRAPPER...]: starts $SERVER$IMPL in the background to
-# serve COUNT round trips, sets SERVER_PID and ADDR. Its stdout and stderr go to
-# $WORK/TAG.out and .err.
+# default_server_command IMPL CONNS COUNT: sets the array CMD to $SERVER$IMPL's command line,
+# serving CONNS connections (plus a margin) and COUNT round trips, then exiting.
+default_server_command() {
+    CMD=("$BIN/$SERVER$1" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3")
+}
+
+# server_command IMPL CONNS COUNT: the command line of a server, in CMD. A script redefines it
+# for servers that do not take the common flags.
+server_command() { default_server_command "$@"; }
+
+# interrupted IMPL: true if IMPL is one of $INTERRUPT_IMPLS.
+interrupted() { case " $INTERRUPT_IMPLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# proc_cpu_us PID: user + system CPU time of process PID so far, in microseconds (clock-tick
+# resolution), from /proc/PID/stat; empty if it cannot be read.
+proc_cpu_us() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    # Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
+    awk -v t="$(getconf CLK_TCK)" '{ printf "%d\n", ($12 + $13) * 1000000 / t }' <<<"${stat##*) }"
+}
+
+# proc_peak_rss_kb PID: VmHWM of process PID in KiB; empty if it cannot be read.
+proc_peak_rss_kb() {
+    awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null || true
+}
+
+# start_server IMPL CONNS COUNT TAG [WRAPPER...]: starts the server `server_command IMPL CONNS
+# COUNT` names in the background (under `timeout`, and WRAPPER if given), sets SERVER_PID (the
+# `timeout` process), SERVER_PROC (the server process itself: the wrapper when there is one,
+# as valgrind is the server it runs) and ADDR: the first line the server prints on stdout,
+# or the address after "listening on " in it. Its stdout and stderr go to $WORK/TAG.out and
+# .err. For a server of $INTERRUPT_IMPLS, notes its CPU time so far (SERVER_CPU0).
 start_server() {
-    local impl=$1 conns=$2 count=$3 tag=$4
+    local impl=$1 conns=$2 count=$3 tag=$4 line
     shift 4
+    server_command "$impl" "$conns" "$count"
     : >"$WORK/$tag.out"
-    timeout 900 "$@" "$BIN/$SERVER$impl" --bind 127.0.0.1:0 --max-connections $((conns + 16)) \
-        --messages "$count" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
+    timeout 900 "$@" "${CMD[@]}" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
     SERVER_PID=$!
+    SERVER_IMPL=$impl
+    SERVER_PROC=""
     ADDR=""
     for _ in $(seq 200); do
-        ADDR=$(head -n 1 "$WORK/$tag.out")
-        [ -n "$ADDR" ] && return 0
+        # Only a whole first line (one with its newline) counts.
+        if [ "$(wc -l <"$WORK/$tag.out")" -ge 1 ]; then
+            line=$(head -n 1 "$WORK/$tag.out")
+            ADDR=${line##*listening on }
+            ADDR=${ADDR%% *}
+            break
+        fi
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
-    fail "$tag: the server printed no address"
-    cleanup
-    return 1
+    if [ -z "$ADDR" ]; then
+        fail "$tag: the server printed no address"
+        cleanup
+        return 1
+    fi
+    # `timeout` runs the server as its only child.
+    SERVER_PROC=$(cat "/proc/$SERVER_PID/task/$SERVER_PID/children" 2>/dev/null ||
+        pgrep -P "$SERVER_PID" || true)
+    SERVER_PROC=${SERVER_PROC%% *}
+    if interrupted "$impl"; then
+        if [ -z "$SERVER_PROC" ]; then
+            fail "$tag: cannot find the server process under timeout (pid $SERVER_PID)"
+            cleanup
+            return 1
+        fi
+        SERVER_CPU0=$(proc_cpu_us "$SERVER_PROC")
+    fi
 }
 
 # finish_server TAG: waits (bounded) for the server to exit after its last round trip; sets
-# REPORT to its report line.
+# REPORT to its report line. A server of $INTERRUPT_IMPLS, which never exits by itself, is
+# first measured from /proc — SERVER_PEAK_RSS_KB (VmHWM) and SERVER_CPU_US (CPU time since
+# `start_server`) — and then sent SIGINT.
 finish_server() {
-    local tag=$1 rc=0
+    local tag=$1 rc=0 cpu1
+    SERVER_PEAK_RSS_KB=""
+    SERVER_CPU_US=""
+    if interrupted "$SERVER_IMPL"; then
+        SERVER_PEAK_RSS_KB=$(proc_peak_rss_kb "$SERVER_PROC")
+        cpu1=$(proc_cpu_us "$SERVER_PROC")
+        if [ -n "$cpu1" ] && [ -n "$SERVER_CPU0" ]; then
+            SERVER_CPU_US=$((cpu1 - SERVER_CPU0))
+        fi
+        if ! kill -INT "$SERVER_PROC" 2>/dev/null; then
+            fail "$tag: the server was gone before SIGINT"
+        fi
+    fi
     for _ in $(seq 300); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$SERVER_PID" 2>/dev/null; then
-        fail "$tag: the server did not exit after its last $UNIT"
+        if interrupted "$SERVER_IMPL"; then
+            fail "$tag: the server did not exit within 30 s of SIGINT"
+        else
+            fail "$tag: the server did not exit after its last $UNIT"
+        fi
         kill "$SERVER_PID" 2>/dev/null || true
     fi
     wait "$SERVER_PID" || rc=$?
@@ -102,9 +177,10 @@ callgrind_once() {
         valgrind --tool=callgrind --callgrind-out-file="$cg" || return 1
     load_or_fail "$tag" "$conns" "$m" || return 1
     finish_server "$tag"
-    IR=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg")
+    IR=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg" 2>/dev/null)
     if [ -z "$IR" ]; then
-        fail "$tag: no totals in $cg"
+        fail "$tag: no instruction total in $cg (callgrind output missing or cut short):" \
+            "$(tail -n 2 "$WORK/$tag.err")"
         return 1
     fi
 }
@@ -139,10 +215,15 @@ top_functions() {
 # interleaved rounds of every server of $IMPLS through the script's `run_once IMPL CONNS
 # ROUND`, which appends to $WORK/runs.tsv) and phase 2 (for each of $CG_CONNS, every server
 # under callgrind for $CG_LONG and $CG_SHORT round trips; one line per pair in $WORK/cg.tsv:
-# connections, server, both totals, instructions per round trip). Sets LOAD_BEFORE.
+# connections, server, both totals, instructions per round trip). Sets LOAD_BEFORE. A script
+# that needs more than ptk-bench's binaries defines `build_more`, run after that build (it
+# may drop servers it cannot build from IMPLS).
 measure() {
     log "building (release)"
     cargo build --release -p ptk-bench
+    if declare -F build_more >/dev/null; then
+        build_more
+    fi
     if ! command -v valgrind >/dev/null && [ -n "$CG_CONNS" ]; then
         log "valgrind missing: skipping callgrind"
         CG_CONNS=""
@@ -189,7 +270,7 @@ top_sections() {
     for impl in $IMPLS; do
         long="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_LONG.callgrind"
         short="$WORK/cg-$impl-$CG_TOP_CONNS-$CG_SHORT.callgrind"
-        [ -f "$long" ] && [ -f "$short" ] || continue
+        if [ ! -f "$long" ] || [ ! -f "$short" ]; then continue; fi
         echo
         echo "### Top functions of $impl, $CG_TOP_CONNS connections (self instructions/$1)"
         echo

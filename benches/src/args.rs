@@ -109,8 +109,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// `--messages`: exit after echoing this many frames in all (default: never).
     pub messages: u64,
-    /// `--max-frame`: the longest payload accepted (default 1024); every connection has a
-    /// buffer of this plus the header.
+    /// `--max-frame`: the longest payload accepted (default 1024); a connection needs at most
+    /// a buffer of this plus the header.
     pub max_frame: usize,
 }
 
