@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::task::Poll;
 
+use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
     protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
     ListenOptions, OwnedStorage, Pt, PtPool, Semaphore, TcpListener, TcpStream,
@@ -333,6 +334,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: n,
+        signals: 2,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut readers: Vec<Reader> = (0..n).map(|_| Reader::default()).collect();
@@ -369,10 +371,8 @@ fn serve(o: &Options) -> Result<(), Error> {
         d.room = Some(Rc::clone(&room));
     })?;
 
-    let remote = ev.remote();
-    if let Err(e) = ctrlc::set_handler(move || remote.stop()) {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); stop with SIGKILL");
-    }
+    // Ctrl-C or `kill` stops the loop, on the loop's thread (no signal thread).
+    ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!(
         "chat_server: listening on {} ({n} peers max, messages up to {MAX_MESSAGE} bytes); \
          Ctrl-C stops",

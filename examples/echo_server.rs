@@ -8,13 +8,14 @@
 //! One protothread accepts; one protothread per connection reads a frame and writes it back.
 //! All memory is made at start-up: the connection contexts (each with its frame buffers) are
 //! lent to the loop as a pool, and a connection's protothread ends by closing its socket, which
-//! frees its context for the next client. Ctrl-C stops the loop from the signal thread through
-//! a `LoopRemote`, and the server closes every connection before it exits.
+//! frees its context for the next client. Ctrl-C (or `kill`) stops the loop through a signal
+//! watcher, on the loop's own thread, and the server closes every connection before it exits.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::task::Poll;
 
+use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
     protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
     ListenOptions, OwnedStorage, Pt, PtPool, TcpListener, TcpStream,
@@ -218,6 +219,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 2,
     };
     let mut memory = OwnedStorage::new(capacities);
     // Every connection context (with its 2 x 16 KiB of frame buffers), made once.
@@ -237,10 +239,8 @@ fn serve(o: &Options) -> Result<(), Error> {
         a.quiet = o.quiet;
     })?;
 
-    let remote = ev.remote();
-    if let Err(e) = ctrlc::set_handler(move || remote.stop()) {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); stop with SIGKILL");
-    }
+    // Ctrl-C or `kill` stops the loop, on the loop's thread (no signal thread).
+    ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!(
         "echo_server: listening on {} ({} connections max, frames up to {MAX_FRAME} bytes); \
          Ctrl-C stops",

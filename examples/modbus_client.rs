@@ -224,6 +224,7 @@ fn run(cli: &mut Cli) -> Result<(), Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ())?;

@@ -9,12 +9,13 @@
 //! shared in-memory model. Coils and holding registers are written by clients (function codes
 //! 5, 6, 15, 16, 23); discrete inputs and input registers are read-only on the wire and start
 //! with a pattern (input `i` is on when `i` is odd, input register `i` holds `i`) so reads show
-//! something. Ctrl-C stops the loop from the signal thread through a `LoopRemote`, and the
-//! server closes every connection before it exits.
+//! something. Ctrl-C (or `kill`) stops the loop through signal watchers, on the loop's own
+//! thread, and the server closes every connection before it exits.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
 use ptk_modbus::server::{ConnectionEvent, MemoryModel, Server, ServerConfig, ServerStorage};
 
@@ -132,6 +133,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 2,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut storage = ServerStorage::new(&config);
@@ -143,10 +145,8 @@ fn serve(o: &Options) -> Result<(), Error> {
     let listener = ev.tcp_listen(o.bind, &ListenOptions::default())?;
     server.start(&mut ev, listener, &mut storage)?;
 
-    let remote = ev.remote();
-    if let Err(e) = ctrlc::set_handler(move || remote.stop()) {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); stop with SIGKILL");
-    }
+    // Ctrl-C or `kill` stops the loop, on the loop's thread (no signal thread).
+    ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!(
         "modbus_server: listening on {} for any unit id ({} connections max)",
         ev.local_addr(listener.raw())?,

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use ptk::signals::SIGINT;
 use ptk::{
     protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
     Outcome, OwnedStorage, Pt, TcpStream,
@@ -205,6 +206,7 @@ fn run(o: &Options) -> Result<bool, Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 1,
     };
     let stats = Rc::new(RefCell::new(Stats {
         latencies_us: Vec::with_capacity(o.clients * o.messages),
@@ -237,17 +239,14 @@ fn run(o: &Options) -> Result<bool, Error> {
         o.clients, o.messages, o.size, o.connect
     );
     let start = Instant::now();
-    let remote = ev.remote();
-    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = std::sync::Arc::clone(&stopped);
-    if let Err(e) = ctrlc::set_handler(move || {
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-        remote.stop();
-    }) {
-        eprintln!("warning: cannot catch Ctrl-C ({e})");
-    }
-    while ev.protothreads_running() > 0 && !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+    // Ctrl-C ends the run early: the watcher keeps the arrival until it is taken below.
+    let interrupt = ev.signal_watch(SIGINT)?;
+    while ev.protothreads_running() > 0 {
         ev.run_once(Some(Duration::from_millis(100)))?;
+        if let Poll::Ready(Ok(_)) = ev.signal_wait(interrupt) {
+            println!("stress_client: interrupted");
+            break;
+        }
     }
     let elapsed = start.elapsed();
     let mut failed = 0;

@@ -878,7 +878,7 @@ fn units_signalled_from_another_thread_wake_a_waiting_protothread() {
     ev.run_once(Some(Duration::ZERO)).unwrap();
     match ev.pt_status(h).unwrap() {
         PtStatus::Waiting {
-            on: Some((on, Trigger::Signal)),
+            on: Some((on, Trigger::Available)),
             site: Some(site),
             ..
         } if on == sem.raw() => assert_eq!(site.text, "pt_await!(ctx.poll_take(..))"),

@@ -359,6 +359,7 @@ fn close_all_ends_every_connection_and_frees_every_slot() {
             udp_sockets: 0,
             user_event_sources: 0,
             semaphores: 0,
+            signals: 0,
         }
     );
     assert_eq!(ev.protothreads_running(), 0);

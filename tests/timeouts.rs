@@ -159,6 +159,7 @@ const NO_RESOURCES: Capacities = Capacities {
     udp_sockets: 0,
     user_event_sources: 0,
     semaphores: 0,
+    signals: 0,
 };
 
 /// Runs `wait_twice` over `op` twice in a row (the second time in a reused context), making

@@ -107,6 +107,8 @@ pub enum Capacity {
     Protothreads,
     /// Counting semaphore slots (`Storage::semaphores`).
     Semaphores,
+    /// Signal watcher slots (`Storage::signals`).
+    Signals,
     /// Operating-system file descriptors (`EMFILE`/`ENFILE`): raise the process limit
     /// (`ulimit -n`) or serve fewer connections.
     FileDescriptors,
@@ -145,6 +147,9 @@ impl Capacity {
             }
             Capacity::Semaphores => {
                 "every semaphore slot is in use (give `Storage::semaphores` more slots)"
+            }
+            Capacity::Signals => {
+                "every signal watcher slot is in use (give `Storage::signals` more slots)"
             }
             Capacity::FileDescriptors => {
                 "the process is out of file descriptors (raise `ulimit -n` or serve fewer sockets)"

@@ -4,6 +4,7 @@ use crate::handle::RawHandle;
 
 /// What a handler or a waiter waits for on a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Trigger {
     /// The socket has data, a pending connection (listeners), or the peer closed or failed.
     Readable,
@@ -13,13 +14,16 @@ pub enum Trigger {
     Expired,
     /// An event id of a user event source was raised.
     User(u32),
-    /// A counting semaphore was signalled (protothreads wait for it with
+    /// A counting semaphore has a unit for the waiter (protothreads wait for it with
     /// `Cx::sem_wait`; handlers cannot be set on it).
+    Available,
+    /// A watched operating-system signal arrived (signal watchers).
     Signal,
 }
 
 /// What happened, as delivered to a handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventKind {
     /// See [`Trigger::Readable`]. Delivered again on every loop iteration while the resource
     /// stays readable: read until [`Error::WouldBlock`](crate::Error::WouldBlock) (or
@@ -41,6 +45,12 @@ pub enum EventKind {
         /// How many raises this delivery stands for (at least 1).
         count: u32,
     },
+    /// The watched signal arrived (at least once since the previous delivery: arrivals
+    /// coalesce).
+    Signal {
+        /// The signal number (`SIGINT`, `SIGTERM`, ...).
+        signo: i32,
+    },
 }
 
 impl EventKind {
@@ -51,6 +61,7 @@ impl EventKind {
             EventKind::Writable => Trigger::Writable,
             EventKind::Expired { .. } => Trigger::Expired,
             EventKind::User { id, .. } => Trigger::User(id),
+            EventKind::Signal { .. } => Trigger::Signal,
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum ResourceType {
     Loop = 7,
     /// A counting semaphore.
     Semaphore = 8,
+    /// A watcher of an operating-system signal.
+    Signal = 9,
 }
 
 impl ResourceType {
@@ -41,6 +43,7 @@ impl ResourceType {
             6 => ResourceType::Protothread,
             7 => ResourceType::Loop,
             8 => ResourceType::Semaphore,
+            9 => ResourceType::Signal,
             _ => return None,
         })
     }
@@ -56,6 +59,7 @@ impl ResourceType {
             ResourceType::Protothread => "pt",
             ResourceType::Loop => "loop",
             ResourceType::Semaphore => "sem",
+            ResourceType::Signal => "signal",
         }
     }
 }
@@ -234,6 +238,8 @@ markers! {
     Loop => Loop,
     /// Marker for counting semaphore handles.
     Semaphore => Semaphore,
+    /// Marker for signal watcher handles.
+    Signal => Signal,
 }
 
 /// A handle to a resource of kind `T`.
@@ -348,7 +354,7 @@ mod tests {
     fn unknown_type_fields_do_not_parse() {
         assert_eq!(RawHandle::from_u64(0), None);
         assert_eq!(RawHandle::from_u64(0xff), None);
-        assert_eq!(RawHandle::from_u64(9 | (3 << 32)), None);
+        assert_eq!(RawHandle::from_u64(10 | (3 << 32)), None);
         assert!(RawHandle::from_u64(3 | (3 << 32)).is_some());
     }
 

@@ -40,19 +40,28 @@ pub use event::{Event, EventKind, ListenOptions, MulticastInterface, Shutdown, T
 #[cfg(feature = "std")]
 pub use event_loop::{
     Capacities, Config, EventLoop, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn,
-    Ready, SemEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry,
-    USER_EVENT_IDS,
+    Ready, SemEntry, SignalEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry,
+    UserEventsEntry, USER_EVENT_IDS,
 };
 pub use handle::{
-    Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, TcpListener, TcpStream, Timer,
-    UdpSocket, UserEvents,
+    Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, Signal, TcpListener, TcpStream,
+    Timer, UdpSocket, UserEvents,
 };
+
+/// The numbers of the signals programs usually watch with
+/// [`Cx::signal_watch`](crate::Cx::signal_watch) (any catchable signal number works).
+#[cfg(all(feature = "std", unix))]
+pub mod signals {
+    pub use signal_hook::consts::signal::{
+        SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+    };
+}
 
 /// The marker types of [`Handle<T>`], all in one place. They are re-exported at the crate root
 /// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.
 pub mod kind {
     pub use crate::handle::{
-        Loop, Protothread, Semaphore, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
+        Loop, Protothread, Semaphore, Signal, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
     };
 }
 pub use framing::{FrameReader, FrameWriter, HEADER_LEN};

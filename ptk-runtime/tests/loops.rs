@@ -133,6 +133,7 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         udp_sockets: 1,
         user_event_sources: 2,
         semaphores: 1,
+        signals: 0,
     };
     let large = Capacities {
         timers: 8,
@@ -141,6 +142,7 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         udp_sockets: 4,
         user_event_sources: 2,
         semaphores: 1,
+        signals: 0,
     };
     let mut memory_small = OwnedStorage::new(small);
     let mut memory_large = OwnedStorage::new(large);
@@ -241,6 +243,7 @@ fn trace_event(trace: &mut Vec<&'static str>, cx: &mut Cx<'_>, ev: Event) {
         }
         EventKind::User { .. } => "user event",
         EventKind::Writable => "writable",
+        _ => "other",
     });
 }
 

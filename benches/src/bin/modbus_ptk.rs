@@ -112,6 +112,7 @@ fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut storage = ServerStorage::new(&config);

@@ -34,6 +34,7 @@ pub fn capacities(connections: usize, extra: usize) -> Capacities {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 0,
     }
 }
 

@@ -27,6 +27,7 @@ use super::ready::ReadyQueue;
 use super::remote::Shared;
 use super::semaphores::Semaphores;
 use super::side::{Dir, Side};
+use super::signals::Signals;
 use super::storage::Storage;
 use super::tcp_listener::Listeners;
 use super::tcp_stream::Streams;
@@ -81,6 +82,7 @@ pub(crate) struct Core<'s> {
     pub(crate) udp: UdpSockets<'s>,
     pub(crate) user: UserEventSources<'s>,
     pub(crate) sems: Semaphores<'s>,
+    pub(crate) signals: Signals<'s>,
     pub(crate) pts: Protothreads<'s>,
     pub(crate) ready: ReadyQueue<'s>,
     /// What remotes share with the loop; `None` for a detached core.
@@ -91,6 +93,8 @@ pub(crate) struct Core<'s> {
     /// [`Cx::stop`](crate::Cx::stop) was called, or a remote's stop was seen: `run` returns
     /// after this iteration.
     pub(crate) stop_requested: bool,
+    /// A signal watcher holds an arrival someone now waits for: deliver in the next I/O step.
+    pub(crate) signals_due: bool,
 }
 
 impl<'s> Core<'s> {
@@ -113,6 +117,7 @@ impl<'s> Core<'s> {
             udp: UdpSockets::new(storage.udp_sockets, id),
             user: UserEventSources::new(storage.user_events, id),
             sems: Semaphores::new(storage.semaphores, id),
+            signals: Signals::new(storage.signals, id),
             pts: Protothreads::new(id, protothreads),
             ready: ReadyQueue::new(storage.ready),
             shared: Some(shared),
@@ -120,6 +125,7 @@ impl<'s> Core<'s> {
             last_error: None,
             run: Running::default(),
             stop_requested: false,
+            signals_due: false,
         }
     }
 
@@ -135,6 +141,7 @@ impl<'s> Core<'s> {
             udp: UdpSockets::new(&mut [], 0),
             user: UserEventSources::new(&mut [], 0),
             sems: Semaphores::new(&mut [], 0),
+            signals: Signals::new(&mut [], 0),
             pts: Protothreads::new(0, 0),
             ready: ReadyQueue::new(&mut []),
             shared: None,
@@ -142,7 +149,18 @@ impl<'s> Core<'s> {
             last_error: None,
             run: Running::default(),
             stop_requested: false,
+            signals_due: false,
         }
+    }
+
+    /// Opens the self-pipe of signal watchers if the loop has watcher slots and none is open,
+    /// registered under the loop's own handle.
+    pub(crate) fn open_signals(&mut self) -> Result<()> {
+        let Some(backend) = &self.backend else {
+            return Ok(());
+        };
+        let token = RawHandle::new(ResourceType::Loop, self.id, 0, 0);
+        self.signals.open(backend, token)
     }
 
     /// Whether no loop stands behind this core.
@@ -198,6 +216,7 @@ impl<'s> Core<'s> {
     #[inline]
     pub(crate) fn has_immediate_work(&self) -> bool {
         self.ready.len() > 0
+            || self.signals_due
             || self.pts.run_len() > self.pts.repolls()
             || self
                 .shared
@@ -311,6 +330,7 @@ impl<'s> Core<'s> {
             ResourceType::UdpSocket => self.udp.contains(h),
             ResourceType::UserEvents => self.user.contains(h),
             ResourceType::Semaphore => self.sems.contains(h),
+            ResourceType::Signal => self.signals.contains(h),
             _ => false,
         }
     }
@@ -326,6 +346,9 @@ impl<'s> Core<'s> {
             Trigger::User(id) if h.resource_type() == ResourceType::UserEvents => {
                 let k = self.shared.as_ref()?.sources.slot_of(h, id, false).ok()??;
                 self.user.get(h).ok().map(|u| u.waiters[k])
+            }
+            Trigger::Signal if h.resource_type() == ResourceType::Signal => {
+                self.signals.get(h).ok().map(|w| w.waiter)
             }
             _ => None,
         }
@@ -362,6 +385,14 @@ impl<'s> Core<'s> {
                         shared.sources.mark(h.slot() as usize, k);
                         self.doorbell();
                     }
+                }
+            }
+            Trigger::Signal if h.resource_type() == ResourceType::Signal => {
+                let w_entry = self.signals.get_mut(h)?;
+                w_entry.waiter = w;
+                if set && w_entry.arrived {
+                    // A latched arrival: deliver on the next iteration.
+                    self.signals_due = true;
                 }
             }
             _ => return Err(self.missing(h)),

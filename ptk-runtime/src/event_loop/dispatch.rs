@@ -107,6 +107,9 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
             _ => calls += other_readiness(cx, app, h, &r),
         }
     }
+    if cx.core.signals_due {
+        calls += deliver_signals(cx, app);
+    }
     calls
 }
 
@@ -129,6 +132,8 @@ fn other_readiness<A: 'static>(
                 calls += dispatch_io(cx, app, h, Dir::Read, true);
             }
         }
+        // The loop's own handle names its signal pipe.
+        ResourceType::Loop => cx.core.signals_due |= cx.core.signals.collect(),
         ResourceType::UdpSocket => {
             let Ok(u) = cx.core.udp.get_mut(h) else {
                 return 0;
@@ -204,6 +209,42 @@ fn dispatch_io<A: 'static>(
             0
         }
     }
+}
+
+/// Signals that arrived (end of step 3): every watcher holding an arrival that has a waiter
+/// is told, in slot order. Handlers get [`EventKind::Signal`]; a waiting protothread is
+/// queued and takes the arrival itself when it polls again.
+#[inline(never)]
+fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
+    cx.core.signals_due = false;
+    let mut calls = 0;
+    for i in 0..cx.core.signals.capacity() {
+        let Some((h, w)) = cx.core.signals.at(i) else {
+            continue;
+        };
+        if !w.arrived {
+            continue;
+        }
+        match w.waiter {
+            Waiter::Handler(f) => {
+                let signo = w.signo();
+                if let Ok(w) = cx.core.signals.get_mut(h) {
+                    w.arrived = false;
+                }
+                let kind = EventKind::Signal { signo };
+                app.call(f, cx, Event { handle: h, kind });
+                calls += 1;
+            }
+            Waiter::Pt(pt) => {
+                if let Ok(w) = cx.core.signals.get_mut(h) {
+                    w.waiter = Waiter::None;
+                }
+                cx.core.wake_pt(pt);
+            }
+            Waiter::None => {} // stays latched
+        }
+    }
+    calls
 }
 
 /// Step 4: raised user events, then the posted calls queued before this step began.

@@ -25,6 +25,7 @@ mod ready;
 mod remote;
 mod semaphores;
 mod side;
+mod signals;
 mod storage;
 mod sys;
 mod tcp_listener;
@@ -59,6 +60,7 @@ pub use self::managed::{LoopThreads, ThreadsConfig};
 pub use self::ready::Ready;
 pub use self::remote::{LoopRemote, PostFn};
 pub use self::semaphores::SemEntry;
+pub use self::signals::SignalEntry;
 pub use self::storage::{Capacities, OwnedStorage, Storage};
 pub use self::tcp_listener::ListenerEntry;
 pub use self::tcp_stream::StreamEntry;
@@ -189,7 +191,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         let sems = SharedSems::new(id, storage.semaphores.len());
         let shared = Arc::new(Shared::new(waker, sources, sems));
         let app_type = AppType::of::<A>();
-        let core = Core::new(id, storage, backend, shared, config.protothreads, app_type);
+        let mut core = Core::new(id, storage, backend, shared, config.protothreads, app_type);
+        core.open_signals()?;
         let key = AppKey::new(app_type).ok_or(Error::InvalidArgument)?;
         guard.0 = None;
         Ok(EventLoop {
@@ -249,6 +252,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             udp_sockets: c.udp.capacity(),
             user_event_sources: c.user.capacity(),
             semaphores: c.sems.capacity(),
+            signals: c.signals.capacity(),
         }
     }
 
@@ -263,6 +267,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             udp_sockets: c.udp.len(),
             user_event_sources: c.user.len(),
             semaphores: c.sems.len(),
+            signals: c.signals.len(),
         }
     }
 
@@ -284,6 +289,44 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         handler: Handler<A>,
     ) -> Result<()> {
         self.cx.set_handler(handle, trigger, handler)
+    }
+
+    /// Makes the loop stop (its [`run`](EventLoop::run) return) when any of `signals` arrives:
+    /// one signal watcher per signal, whose handler calls [`Cx::stop`]. The usual way to end
+    /// a server cleanly on Ctrl-C (`SIGINT`) or `kill` (`SIGTERM`), on the loop's thread and
+    /// without a signal thread. Returns the watchers (close them to stop watching).
+    ///
+    /// # Errors
+    ///
+    /// As [`Cx::signal_watch`] (watchers made before an error stay).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ptk_runtime::signals::{SIGINT, SIGTERM};
+    /// use ptk_runtime::{Capacities, Config, EventLoop, OwnedStorage};
+    ///
+    /// let mut memory = OwnedStorage::new(Capacities::default());
+    /// let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    /// let watchers = ev.stop_on_signals(&[SIGINT, SIGTERM]).unwrap();
+    /// assert_eq!(watchers.len(), 2);
+    /// ```
+    #[cfg(unix)]
+    pub fn stop_on_signals<const N: usize>(
+        &mut self,
+        signals: &[i32; N],
+    ) -> Result<[Handle<crate::kind::Signal>; N]> {
+        fn stop<A>(_: &mut A, cx: &mut Cx<'_>, _: crate::event::Event) {
+            cx.stop();
+        }
+        // Placeholders (stale handles: generation 0 is never live) until each is made.
+        let none = RawHandle::new(ResourceType::Signal, self.core().id, 0, 0);
+        let mut watchers = [Handle::from_raw_unchecked(none); N];
+        for (w, &signo) in watchers.iter_mut().zip(signals) {
+            *w = self.cx.signal_watch(signo)?;
+            self.cx.set_handler(*w, Trigger::Signal, stop::<A>)?;
+        }
+        Ok(watchers)
     }
 
     /// Lends `contexts` to the loop as a pool of protothreads of type `C`, for the loop's
@@ -359,6 +402,9 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             c.user.at(i).map(|(h, _)| h)
         });
         close_each(core, core.sems.capacity(), |c, i| c.sems.handle_at(i));
+        close_each(core, core.signals.capacity(), |c, i| {
+            c.signals.at(i).map(|(h, _)| h)
+        });
         closed
     }
 
@@ -457,6 +503,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             || new.udp_sockets < now.udp_sockets
             || new.user_event_sources != now.user_event_sources
             || new.semaphores != now.semaphores
+            || new.signals < now.signals
             || larger.timer_queue.len() < larger.timers.len()
             || larger.ready.len() < new.ready_len()
         {
@@ -471,8 +518,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_events,
             ready,
             semaphores,
+            signals,
         } = larger;
         let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
+        let old_signals = core.signals.grow(signals)?;
+        core.open_signals()?;
         Ok(Storage {
             timers,
             timer_queue,
@@ -482,6 +532,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_events: core.user.grow(user_events)?,
             ready: core.ready.grow(ready),
             semaphores: core.sems.grow(semaphores)?,
+            signals: old_signals,
         })
     }
 }

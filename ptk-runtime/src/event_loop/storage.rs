@@ -9,6 +9,7 @@ use crate::pool::Slot;
 
 use super::ready::Ready;
 use super::semaphores::SemEntry;
+use super::signals::SignalEntry;
 use super::tcp_listener::ListenerEntry;
 use super::tcp_stream::StreamEntry;
 use super::timers::TimerEntry;
@@ -37,6 +38,8 @@ pub struct Storage<'s> {
     pub ready: &'s mut [Ready],
     /// Counting semaphore slots (the cross-thread half is sized from this at start-up).
     pub semaphores: &'s mut [Slot<SemEntry>],
+    /// Signal watcher slots (with none, the loop opens no signal pipe).
+    pub signals: &'s mut [Slot<SignalEntry>],
 }
 
 /// How many of each resource a loop can hold.
@@ -54,11 +57,13 @@ pub struct Capacities {
     pub user_event_sources: usize,
     /// Counting semaphores.
     pub semaphores: usize,
+    /// Signal watchers.
+    pub signals: usize,
 }
 
 impl Default for Capacities {
     /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources,
-    /// 8 semaphores.
+    /// 8 semaphores, 4 signal watchers.
     fn default() -> Self {
         Capacities {
             timers: 64,
@@ -67,6 +72,7 @@ impl Default for Capacities {
             udp_sockets: 8,
             user_event_sources: 8,
             semaphores: 8,
+            signals: 4,
         }
     }
 }
@@ -98,6 +104,7 @@ pub struct OwnedStorage {
     user_events: Box<[Slot<UserEventsEntry>]>,
     ready: Box<[Ready]>,
     semaphores: Box<[Slot<SemEntry>]>,
+    signals: Box<[Slot<SignalEntry>]>,
 }
 
 fn slots<T>(n: usize) -> Box<[Slot<T>]> {
@@ -115,6 +122,7 @@ impl OwnedStorage {
             udp_sockets: slots(capacities.udp_sockets),
             user_events: slots(capacities.user_event_sources),
             semaphores: slots(capacities.semaphores),
+            signals: slots(capacities.signals),
             ready: vec![Ready::EMPTY; capacities.ready_len()].into_boxed_slice(),
         }
     }
@@ -129,6 +137,7 @@ impl OwnedStorage {
             udp_sockets: &mut self.udp_sockets,
             user_events: &mut self.user_events,
             semaphores: &mut self.semaphores,
+            signals: &mut self.signals,
             ready: &mut self.ready,
         }
     }
@@ -144,6 +153,7 @@ impl Storage<'_> {
             udp_sockets: self.udp_sockets.len(),
             user_event_sources: self.user_events.len(),
             semaphores: self.semaphores.len(),
+            signals: self.signals.len(),
         }
     }
 }

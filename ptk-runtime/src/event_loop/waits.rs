@@ -216,6 +216,11 @@ impl Core<'_> {
                     waiting[0] = Some(pt);
                 }
             }
+            ResourceType::Signal => {
+                if let Ok(Waiter::Pt(pt)) = self.signals.get(h).map(|w| w.waiter) {
+                    waiting[0] = Some(pt);
+                }
+            }
             ResourceType::UserEvents => {
                 if let Ok(u) = self.user.get(h) {
                     for (k, w) in u.waiters.iter().enumerate() {
@@ -424,7 +429,7 @@ impl Core<'_> {
         match self.sems.try_take(h) {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) if self.run.current.is_none() => Poll::Pending,
-            Ok(false) => self.pend(Some((h, Trigger::Signal))),
+            Ok(false) => self.pend(Some((h, Trigger::Available))),
             Err(_) => Poll::Ready(Err(self.invalid())),
         }
     }

@@ -153,6 +153,7 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 0,
     };
     let conns = (0..o.max_connections)
         .map(|_| Conn {

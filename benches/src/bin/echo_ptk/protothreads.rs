@@ -132,6 +132,7 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         udp_sockets: 0,
         user_event_sources: 0,
         semaphores: 0,
+        signals: 0,
     };
     let meter: SharedMeter = Rc::new(RefCell::new(None));
     let mut memory = OwnedStorage::new(capacities);

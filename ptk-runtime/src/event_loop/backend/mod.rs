@@ -137,10 +137,12 @@ pub(crate) trait Poller: Sized {
     fn reports(events: &Self::Events) -> impl Iterator<Item = Readiness> + '_;
 }
 
-/// The socket types the loop owns (TCP listeners and streams, UDP sockets), as every backend
-/// can register them.
+/// The socket types the loop owns (TCP listeners and streams, UDP sockets, the self-pipe of
+/// signal watchers), as every backend can register them.
 pub(crate) trait Socket: ::mio::event::Source {}
 
 impl Socket for ::mio::net::TcpListener {}
 impl Socket for ::mio::net::TcpStream {}
 impl Socket for ::mio::net::UdpSocket {}
+#[cfg(unix)]
+impl Socket for signal_hook_mio::v1_0::Signals {}

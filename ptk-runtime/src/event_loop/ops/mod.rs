@@ -7,6 +7,7 @@
 
 mod protothreads;
 mod semaphores;
+mod signals;
 mod socket_options;
 mod tcp;
 mod timers;
@@ -132,6 +133,7 @@ impl Core<'_> {
                 None => false,
             },
             ResourceType::UdpSocket => self.udp.close(h, backend),
+            ResourceType::Signal => self.signals.remove(h),
             ResourceType::Semaphore => self.close_sem(h),
             ResourceType::UserEvents => {
                 let closed = self.user.remove(h);
