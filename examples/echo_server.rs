@@ -5,8 +5,9 @@
 //! cargo run --release --example echo_server -- --bind 127.0.0.1:7000 --max-connections 1024
 //! ```
 //!
-//! One protothread accepts; one protothread per connection reads a frame and writes it back.
-//! All memory is made at start-up: the connection contexts (each with its frame buffers) are
+//! One protothread accepts; one protothread per connection reads a frame and writes it back
+//! from its read buffer, without copying it. All memory is made at start-up: the connection
+//! contexts (each with its frame buffer) are
 //! lent to the loop as a pool, and a connection's protothread ends by closing its socket, which
 //! frees its context for the next client. Ctrl-C (or `kill`) stops the loop through a signal
 //! watcher, on the loop's own thread, and the server closes every connection before it exits.
@@ -17,13 +18,13 @@ use std::task::Poll;
 
 use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
-    ListenOptions, OwnedStorage, Pt, PtPool, TcpListener, TcpStream,
+    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, Handle, ListenOptions,
+    OwnedStorage, Pt, PtPool, TcpListener, TcpStream,
 };
 
 /// Largest payload a client may send (bytes).
 const MAX_FRAME: usize = 16 * 1024;
-/// Frame buffers hold one whole frame and its header.
+/// The frame buffer holds one whole frame and its header.
 const BUF: usize = MAX_FRAME + ptk::HEADER_LEN;
 
 struct Options {
@@ -68,14 +69,15 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// One connection: its socket and its frame buffers. Contexts are made once and reused by
+/// One connection: its socket and its frame buffer. Contexts are made once and reused by
 /// every connection that lands in them.
 #[derive(Default)]
 struct Conn {
     pt: Pt,
     stream: Option<Handle<TcpStream>>,
     reader: FrameReader<BUF>,
-    writer: FrameWriter<BUF>,
+    /// Bytes of the front frame written back so far.
+    written: usize,
     frames: u64,
     quiet: bool,
 }
@@ -89,10 +91,14 @@ impl Conn {
         }
     }
 
-    /// Writes every queued frame.
-    fn poll_flush(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+    /// Writes the front frame back, length prefix included, straight from the read buffer.
+    /// (A server that builds its answers would queue them in a `FrameWriter` instead, as
+    /// `chat_server` does.)
+    fn poll_echo(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
         match self.stream {
-            Some(stream) => self.writer.poll_flush(cx, stream),
+            Some(stream) => {
+                cx.write_all(stream, self.reader.frame_with_header(), &mut self.written)
+            }
             None => Poll::Ready(Err(Error::InvalidHandle)),
         }
     }
@@ -111,14 +117,12 @@ fn echo(ctx: &mut Conn, cx: &mut Cx<'_>) -> Result<(), Error> {
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         }
-        if let Err(e) = ctx.writer.push(ctx.reader.frame()) {
+        ctx.written = 0;
+        let echoed = pt_await!(ctx.poll_echo(cx));
+        if let Err(e) = echoed {
             break Err(e);
         }
         ctx.reader.consume();
-        let flushed = pt_await!(ctx.poll_flush(cx));
-        if let Err(e) = flushed {
-            break Err(e);
-        }
         ctx.frames += 1;
     };
     if let Some(stream) = ctx.stream.take() {
@@ -172,7 +176,7 @@ fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
             Some(conns) => cx.spawn_with(conns, |c: &mut Conn| {
                 c.stream = Some(stream);
                 c.reader.clear();
-                c.writer.clear();
+                c.written = 0;
                 c.frames = 0;
                 c.quiet = quiet;
             }),
@@ -222,7 +226,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         signals: 2,
     };
     let mut memory = OwnedStorage::new(capacities);
-    // Every connection context (with its 2 x 16 KiB of frame buffers), made once.
+    // Every connection context (with its 16 KiB frame buffer), made once.
     let mut conns: Vec<Conn> = (0..o.max_connections).map(|_| Conn::default()).collect();
     let mut acceptor = [Acceptor::default()];
     let config = Config {

@@ -303,6 +303,7 @@ impl<const N: usize> FrameWriter<N> {
     ///
     /// Any error of the write; [`Error::Closed`] if the socket takes 0 bytes.
     #[cfg(feature = "std")]
+    #[inline]
     pub fn poll_flush(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) -> Poll<Result<()>> {
         while self.sent < self.len {
             match cx.write(stream, &self.buf[self.sent..self.len]) {

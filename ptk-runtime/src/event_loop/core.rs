@@ -49,6 +49,9 @@ pub(crate) struct Running {
     pub(crate) kill_current: bool,
     /// It registered a wake-up (resource, timer or join) in this resume.
     pub(crate) registered: bool,
+    /// It has a sleep, a deadline or a timer slot: its waits go through the full
+    /// [`pend`](Core::pend), which checks the deadline and keeps the timer in step.
+    pub(crate) timed: bool,
 }
 
 impl Running {

@@ -67,6 +67,7 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> 
 
 /// Step 3: sockets still ready after their handler ran last iteration, then this poll's
 /// reports.
+#[inline(always)]
 pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: &Events) -> usize {
     let mut calls = 0;
     for _ in 0..cx.core.ready.len() {
@@ -104,7 +105,7 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
                     calls += stream_writable(cx, app, h);
                 }
             }
-            _ => calls += other_readiness(cx, app, h, &r),
+            _ => calls += other_readiness(cx, app, h, r),
         }
     }
     if cx.core.signals_due {
@@ -119,7 +120,7 @@ fn other_readiness<A: 'static>(
     cx: &mut Cx<'_>,
     app: &mut App<'_, A>,
     h: RawHandle,
-    r: &Readiness,
+    r: Readiness,
 ) -> usize {
     let mut calls = 0;
     match h.resource_type() {
@@ -312,10 +313,10 @@ pub(super) fn run_protothreads(cx: &mut Cx<'_>) -> usize {
         let Some((i, resume)) = cx.core.pts.pop_resume() else {
             break;
         };
-        let Some((h, task)) = resume else {
+        let Some((h, task, timed)) = resume else {
             continue;
         };
-        resume_now(cx, i, h, task);
+        resume_now(cx, i, h, task, timed);
         resumed += 1;
     }
     resumed
@@ -327,8 +328,8 @@ pub(super) fn run_protothreads(cx: &mut Cx<'_>) -> usize {
 #[inline(always)]
 fn resume_woken(cx: &mut Cx<'_>, pt: RawHandle, on: (RawHandle, Trigger)) -> usize {
     match cx.core.pts.take_woken(pt, on) {
-        Some((i, task)) => {
-            resume_now(cx, i, pt, task);
+        Some((i, task, timed)) => {
+            resume_now(cx, i, pt, task, timed);
             1
         }
         None => {
@@ -344,11 +345,18 @@ fn resume_woken_out_of_line(cx: &mut Cx<'_>, pt: RawHandle, on: (RawHandle, Trig
     resume_woken(cx, pt, on)
 }
 
-/// Resumes entry `i` (handle `h`), whose context was taken out as `task`, then puts the
-/// context back and queues or ends the entry as its step says.
+/// Resumes entry `i` (handle `h`, `timed` if it has a sleep, a deadline or a timer), whose
+/// context was taken out as `task`, then puts the context back and queues or ends the entry
+/// as its step says.
 #[inline(always)]
-fn resume_now<'s>(cx: &mut Cx<'s>, i: u32, h: RawHandle, task: &'s mut (dyn Task + 'static)) {
-    cx.core.begin_resume(h);
+fn resume_now<'s>(
+    cx: &mut Cx<'s>,
+    i: u32,
+    h: RawHandle,
+    task: &'s mut (dyn Task + 'static),
+    timed: bool,
+) {
+    cx.core.begin_resume(h, timed);
     let step = task.resume_task(cx);
     let core = &mut cx.core;
     let waits = core.finish_resume(i);

@@ -114,6 +114,14 @@ pub(crate) struct PtEntry<'s> {
     pub(crate) granted: Option<RawHandle>,
 }
 
+impl PtEntry<'_> {
+    /// Whether it has a sleep, a deadline or a timer slot.
+    #[inline]
+    pub(crate) fn is_timed(&self) -> bool {
+        self.sleep.is_some() || self.deadline.is_some() || self.timer.is_some()
+    }
+}
+
 struct PoolInfo {
     free_head: u32,
     free_tail: u32,
@@ -355,7 +363,7 @@ impl<'s> Protothreads<'s> {
         &mut self,
         pt: RawHandle,
         on: (RawHandle, Trigger),
-    ) -> Option<(u32, &'s mut (dyn Task + 'static))> {
+    ) -> Option<(u32, &'s mut (dyn Task + 'static), bool)> {
         let i = pt.slot();
         let e = self.entries.get_mut(i as usize)?;
         // A side names a protothread only while that is its wait (see `Core::pend_socket`),
@@ -365,7 +373,7 @@ impl<'s> Protothreads<'s> {
             return None;
         }
         let task = e.task.take()?;
-        Some((i, task))
+        Some((i, task, e.is_timed()))
     }
 
     /// Queues entry `i` to re-check its condition after the next thing that happens.
@@ -407,7 +415,7 @@ impl<'s> Protothreads<'s> {
     #[allow(clippy::type_complexity)]
     pub(crate) fn pop_resume(
         &mut self,
-    ) -> Option<(u32, Option<(RawHandle, &'s mut (dyn Task + 'static))>)> {
+    ) -> Option<(u32, Option<(RawHandle, &'s mut (dyn Task + 'static), bool)>)> {
         let i = self.run_head;
         let e = self.entries.get_mut(i as usize)?;
         self.run_head = e.run_next;
@@ -426,7 +434,8 @@ impl<'s> Protothreads<'s> {
         }
         // A live entry's key is the low half of its handle; the slot is the high half.
         let h = RawHandle::from_u64((u64::from(i) << 32) | u64::from(e.key));
-        Some((i, h.zip(e.task.take())))
+        let timed = e.is_timed();
+        Some((i, h.zip(e.task.take()).map(|(h, t)| (h, t, timed))))
     }
 
     /// Returns the context a [`pop_resume`](Self::pop_resume) took out.

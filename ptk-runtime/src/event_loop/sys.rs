@@ -1,10 +1,14 @@
-//! The only `unsafe` of the runtime: lending an initialized byte buffer to socket2 as
-//! `MaybeUninit<u8>` so `recvmsg` can report `MSG_TRUNC`.
+//! System calls the standard library does not offer as the loop needs them: stream reads
+//! and writes made straight to the C library (each of `std`'s and `mio`'s wrapper layers
+//! costs about a dozen instructions per call, on the path every message takes), and a
+//! datagram receive that reports `MSG_TRUNC`.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+#[cfg(unix)]
+use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{MaybeUninitSlice, SockRef};
 
@@ -22,4 +26,70 @@ pub(crate) fn recv_from_checked(
     let mut bufs = [MaybeUninitSlice::new(uninit)];
     let (n, flags, addr) = sock.recv_from_vectored(&mut bufs)?;
     Ok((n, flags.is_truncated(), addr.as_socket()))
+}
+
+/// `send` flags: never raise `SIGPIPE` on a connection the peer closed (the error comes back
+/// as `EPIPE` instead), as `std`'s `TcpStream::write` does.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// One `recv` on stream socket `sock` into `buf`.
+#[cfg(unix)]
+#[inline]
+pub(crate) fn recv(sock: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let fd: RawFd = sock.as_raw_fd();
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call, and `recv`
+    // writes at most that many. `fd` is the descriptor of `sock`, borrowed for the call, so
+    // it stays open (and names that socket) throughout.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One `send` on stream socket `sock` from `buf`.
+#[cfg(unix)]
+#[inline]
+pub(crate) fn send(sock: &mio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
+    let fd: RawFd = sock.as_raw_fd();
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call. `fd` is the
+    // descriptor of `sock`, borrowed for the call, so it stays open throughout.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One read of stream socket `sock` into `buf` (platforms without the C library's `recv`).
+#[cfg(not(unix))]
+#[inline]
+pub(crate) fn recv(mut sock: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    io::Read::read(&mut sock, buf)
+}
+
+/// One write of stream socket `sock` from `buf` (platforms without the C library's `send`).
+#[cfg(not(unix))]
+#[inline]
+pub(crate) fn send(mut sock: &mio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
+    io::Write::write(&mut sock, buf)
 }

@@ -13,7 +13,7 @@
 //! `WouldBlock` with a waiter) and disarmed lazily, on the next writable edge that finds nobody
 //! waiting.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 
 use crate::error::{Capacity, Error, Result};
 use crate::handle::{RawHandle, ResourceType};
@@ -101,7 +101,7 @@ impl StreamEntry {
     #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> Attempt<usize> {
         loop {
-            match self.sock.read(buf) {
+            match super::sys::recv(&self.sock, buf) {
                 Ok(n) => {
                     if n > 0 && n < buf.len() && !self.read_closed {
                         self.read.ready = false;
@@ -122,7 +122,7 @@ impl StreamEntry {
     #[inline]
     pub(crate) fn write(&mut self, buf: &[u8]) -> Attempt<usize> {
         loop {
-            match self.sock.write(buf) {
+            match super::sys::send(&self.sock, buf) {
                 Ok(n) => return Attempt::Done(n),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.write.ready = false;

@@ -34,11 +34,12 @@ impl Core<'_> {
 
     /// Starts a resume of protothread `h`.
     #[inline]
-    pub(crate) fn begin_resume(&mut self, h: RawHandle) {
+    pub(crate) fn begin_resume(&mut self, h: RawHandle, timed: bool) {
         self.run.current = Some(h);
         self.run.budget = BUDGET;
         self.run.yield_requested = false;
         self.run.registered = false;
+        self.run.timed = timed;
     }
 
     /// Ends the resume of entry `i`: a registration left from an earlier wait that this
@@ -71,13 +72,13 @@ impl Core<'_> {
         waiter: Waiter,
     ) -> Poll<Result<T>> {
         if let (Some(cur), Waiter::Pt(p)) = (self.run.current, waiter) {
-            if p == cur && !self.run.yield_requested {
-                let e = &self.pts.entries[cur.slot() as usize];
-                debug_assert_eq!(e.waiting, Some((h, trigger)));
-                if e.deadline.is_none() && e.sleep.is_none() {
-                    self.run.registered = true;
-                    return Poll::Pending;
-                }
+            if p == cur && !self.run.yield_requested && !self.run.timed {
+                debug_assert_eq!(
+                    self.pts.entries[cur.slot() as usize].waiting,
+                    Some((h, trigger))
+                );
+                self.run.registered = true;
+                return Poll::Pending;
             }
         }
         self.pend(Some((h, trigger)))
@@ -248,6 +249,14 @@ impl Core<'_> {
     /// Arms the timer of entry `i` at its earliest sleep or deadline, taking a timer slot if it
     /// has none; with neither, frees its slot.
     fn sync_pt_timer(&mut self, i: u32) -> Result<()> {
+        let r = self.sync_pt_timer_inner(i);
+        if self.run.current.is_some_and(|c| c.slot() == i) {
+            self.run.timed = self.pts.entries[i as usize].is_timed();
+        }
+        r
+    }
+
+    fn sync_pt_timer_inner(&mut self, i: u32) -> Result<()> {
         let e = &self.pts.entries[i as usize];
         let want = match (e.sleep, e.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
