@@ -12,7 +12,6 @@
 //! state behind [`Cx::detached`](crate::Cx::detached). Every operation on it answers
 //! [`Error::NotSupported`].
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -37,38 +36,111 @@ use super::user_events::UserEventSources;
 use super::waiter::Waiter;
 
 /// The state of the protothread being resumed (handlers run with `current == None`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Running {
     /// The protothread being resumed, if any.
     pub(crate) current: Option<RawHandle>,
-    /// Operations it may still complete in this resume.
-    pub(crate) budget: u32,
-    /// It ran out of budget and must be queued again.
-    pub(crate) yield_requested: bool,
-    /// It killed itself; it ends when its resume returns.
-    pub(crate) kill_current: bool,
-    /// It registered a wake-up (resource, timer or join) in this resume.
-    pub(crate) registered: bool,
-    /// It has a sleep, a deadline or a timer slot: its waits go through the full
-    /// [`pend`](Core::pend), which checks the deadline and keeps the timer in step.
-    pub(crate) timed: bool,
+    /// Operations it may still complete in this resume. Outside resumes (handlers, set-up
+    /// code) it is [`Running::UNLIMITED`], renewed every iteration and after every resume,
+    /// so the budget check needs no test for "is a protothread running".
+    budget: u32,
+    /// What happened in this resume (the bits below), one byte so the end of a resume
+    /// tests it once.
+    flags: u8,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Running {
+            current: None,
+            budget: Self::UNLIMITED,
+            flags: 0,
+        }
+    }
 }
 
 impl Running {
+    /// It registered a wake-up (resource, timer or join) in this resume.
+    const REGISTERED: u8 = 1;
+    /// It ran out of budget and must be queued again.
+    const YIELD: u8 = 2;
+    /// It killed itself; it ends when its resume returns.
+    const KILL: u8 = 4;
+    /// It has a sleep, a deadline or a timer slot: its waits go through the full
+    /// [`pend`](Core::pend), which checks the deadline and keeps the timer in step.
+    const TIMED: u8 = 8;
+
+    /// The budget outside resumes: more operations than one iteration can make.
+    const UNLIMITED: u32 = u32::MAX;
+
+    /// Starts the resume of `h`.
+    #[inline]
+    pub(crate) fn begin(&mut self, h: RawHandle, budget: u32, timed: bool) {
+        self.current = Some(h);
+        self.budget = budget;
+        self.flags = if timed { Self::TIMED } else { 0 };
+    }
+
+    /// Ends a resume (or starts an iteration): no protothread runs, the budget is unlimited.
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        self.current = None;
+        self.budget = Self::UNLIMITED;
+    }
+
     /// Spends one unit of the running protothread's budget before an operation; `true` when
     /// the budget is gone (the operation must answer `Pending` without doing anything, and the
-    /// protothread is queued again behind the others). Handlers have no budget.
+    /// protothread is queued again behind the others). Handlers are not limited.
     #[inline]
     pub(crate) fn out_of_budget(&mut self) -> bool {
-        if self.current.is_none() {
-            return false;
-        }
         if self.budget == 0 {
-            self.yield_requested = true;
+            self.flags |= Self::YIELD;
             return true;
         }
         self.budget -= 1;
         false
+    }
+
+    #[inline]
+    pub(crate) fn set_registered(&mut self) {
+        self.flags |= Self::REGISTERED;
+    }
+
+    #[inline]
+    pub(crate) fn yield_requested(&self) -> bool {
+        self.flags & Self::YIELD != 0
+    }
+
+    /// The running protothread has neither used up its budget nor a sleep or deadline to
+    /// check: a wait it is still registered for needs no work.
+    #[inline]
+    pub(crate) fn plain(&self) -> bool {
+        self.flags & (Self::YIELD | Self::TIMED) == 0
+    }
+
+    /// The resume registered a wait and neither yielded nor killed itself.
+    #[inline]
+    pub(crate) fn waits(&self) -> bool {
+        self.flags & (Self::REGISTERED | Self::YIELD | Self::KILL) == Self::REGISTERED
+    }
+
+    #[inline]
+    pub(crate) fn set_timed(&mut self, timed: bool) {
+        if timed {
+            self.flags |= Self::TIMED;
+        } else {
+            self.flags &= !Self::TIMED;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn request_kill(&mut self) {
+        self.flags |= Self::KILL;
+    }
+
+    #[inline]
+    pub(crate) fn kill_requested(&self) -> bool {
+        self.flags & Self::KILL != 0
     }
 }
 
@@ -98,6 +170,9 @@ pub(crate) struct Core<'s> {
     pub(crate) stop_requested: bool,
     /// A signal watcher holds an arrival someone now waits for: deliver in the next I/O step.
     pub(crate) signals_due: bool,
+    /// Remote work is waiting: the loop's own thread left some (see
+    /// [`doorbell`](Core::doorbell)), or the doorbell of the remotes woke the poller.
+    pub(crate) remote_due: bool,
 }
 
 impl<'s> Core<'s> {
@@ -129,6 +204,7 @@ impl<'s> Core<'s> {
             run: Running::default(),
             stop_requested: false,
             signals_due: false,
+            remote_due: false,
         }
     }
 
@@ -153,6 +229,7 @@ impl<'s> Core<'s> {
             run: Running::default(),
             stop_requested: false,
             signals_due: false,
+            remote_due: false,
         }
     }
 
@@ -215,24 +292,20 @@ impl<'s> Core<'s> {
         self.shared.as_ref().ok_or(Error::NotSupported)
     }
 
-    /// Whether work is waiting that a blocking poll would delay.
+    /// Whether work is waiting that a blocking poll would delay. (Work other threads hand
+    /// over needs no check here: their doorbell also wakes the poller.)
     #[inline]
     pub(crate) fn has_immediate_work(&self) -> bool {
         self.ready.len() > 0
             || self.signals_due
+            || self.remote_due
             || self.pts.run_len() > self.pts.repolls()
-            || self
-                .shared
-                .as_ref()
-                .is_some_and(|s| s.doorbell.load(Ordering::Acquire))
     }
 
-    /// Rings the doorbell on the loop's own thread: no wake-up is needed, the set flag alone
-    /// keeps the next poll from blocking.
-    pub(crate) fn doorbell(&self) {
-        if let Some(shared) = &self.shared {
-            shared.doorbell.store(true, Ordering::Release);
-        }
+    /// Remote work (a raise, latched raises) was left on the loop's own thread: the next
+    /// poll must not block, and the remote-work step must run.
+    pub(crate) fn doorbell(&mut self) {
+        self.remote_due = true;
     }
 
     /// The side `(h, dir)` of a live socket.

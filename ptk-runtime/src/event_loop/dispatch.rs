@@ -80,8 +80,9 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
         calls += dispatch_io(cx, app, h, dir, true);
     }
     for r in Backend::reports(events) {
-        // The doorbell (no handle): remote work is found in `run_remote`.
+        // The doorbell (no handle): a remote left work, done in `run_remote`.
         let Some(h) = r.handle else {
+            cx.core.remote_due = true;
             continue;
         };
         match h.resource_type() {
@@ -257,9 +258,11 @@ pub(super) fn run_remote<A: 'static>(
     let Some(shared) = cx.core.shared.as_ref().map(Arc::clone) else {
         return 0;
     };
-    if !shared.doorbell.swap(false, Ordering::AcqRel) {
+    let rang = shared.doorbell.swap(false, Ordering::AcqRel);
+    if !rang && !cx.core.remote_due {
         return 0;
     }
+    cx.core.remote_due = false;
     if shared.stop.load(Ordering::Relaxed) && shared.stop.swap(false, Ordering::AcqRel) {
         cx.core.stop_requested = true;
     }
@@ -361,8 +364,7 @@ fn resume_now<'s>(
     let core = &mut cx.core;
     let waits = core.finish_resume(i);
     core.pts.put_back(i, task);
-    if core.run.kill_current {
-        core.run.kill_current = false;
+    if core.run.kill_requested() {
         core.end_pt(i, Outcome::Killed);
         return;
     }
@@ -370,7 +372,7 @@ fn resume_now<'s>(
         TaskStep::Pending if waits => {}
         TaskStep::Ended(outcome) => core.end_pt(i, outcome),
         TaskStep::Yielded => core.pts.push_run(i),
-        TaskStep::Pending if core.run.yield_requested => core.pts.push_run(i),
+        TaskStep::Pending if core.run.yield_requested() => core.pts.push_run(i),
         // Waiting on a bare condition: check it again after the next thing that happens.
         TaskStep::Pending => core.pts.push_repoll(i),
     }

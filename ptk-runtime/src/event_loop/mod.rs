@@ -37,7 +37,6 @@ mod waiter;
 mod waits;
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -440,6 +439,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             Backend::clear(&mut self.events);
         }
         core.clock.next_iteration();
+        core.run.end();
         let mut app = App {
             key: &self.key,
             state: &mut self.app,
@@ -450,12 +450,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             calls += fire_timers(cx, &mut app);
         }
         calls += run_io(cx, &mut app, &self.events);
-        if cx
-            .core
-            .shared
-            .as_ref()
-            .is_some_and(|s| s.doorbell.load(Ordering::Relaxed))
-        {
+        if cx.core.remote_due {
             calls += run_remote(cx, &mut app, &self.posts);
         }
         if cx.core.pts.run_len() > 0 {

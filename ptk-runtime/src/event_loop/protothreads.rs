@@ -107,6 +107,9 @@ pub(crate) struct PtEntry<'s> {
     pub(crate) sleep: Option<u64>,
     pub(crate) deadline: Option<u64>,
     pub(crate) timer: Option<RawHandle>,
+    /// It has a sleep, a deadline or a timer slot (kept by [`PtEntry::update_timed`] wherever
+    /// those change), so a resume knows at once whether its waits need the full check.
+    pub(crate) timed: bool,
     pub(crate) joiner: Option<RawHandle>,
     /// The next entry in the queue of the semaphore it waits on.
     sem_next: u32,
@@ -115,10 +118,10 @@ pub(crate) struct PtEntry<'s> {
 }
 
 impl PtEntry<'_> {
-    /// Whether it has a sleep, a deadline or a timer slot.
+    /// Recomputes [`timed`](PtEntry::timed) after its sleep, deadline or timer changed.
     #[inline]
-    pub(crate) fn is_timed(&self) -> bool {
-        self.sleep.is_some() || self.deadline.is_some() || self.timer.is_some()
+    pub(crate) fn update_timed(&mut self) {
+        self.timed = self.sleep.is_some() || self.deadline.is_some() || self.timer.is_some();
     }
 }
 
@@ -160,6 +163,7 @@ impl<'s> Protothreads<'s> {
                 sleep: None,
                 deadline: None,
                 timer: None,
+                timed: false,
                 joiner: None,
                 sem_next: NIL,
                 granted: None,
@@ -300,6 +304,7 @@ impl<'s> Protothreads<'s> {
         e.waiting = None;
         e.sleep = None;
         e.deadline = None;
+        e.update_timed();
         e.joiner = None;
         e.granted = None;
         e.sem_next = NIL;
@@ -321,6 +326,7 @@ impl<'s> Protothreads<'s> {
         e.waiting = None;
         e.sleep = None;
         e.deadline = None;
+        e.update_timed();
         let pool = usize::from(e.pool);
         if let Some(info) = self.pools.get_mut(pool) {
             info.live -= 1;
@@ -373,7 +379,7 @@ impl<'s> Protothreads<'s> {
             return None;
         }
         let task = e.task.take()?;
-        Some((i, task, e.is_timed()))
+        Some((i, task, e.timed))
     }
 
     /// Queues entry `i` to re-check its condition after the next thing that happens.
@@ -434,7 +440,7 @@ impl<'s> Protothreads<'s> {
         }
         // A live entry's key is the low half of its handle; the slot is the high half.
         let h = RawHandle::from_u64((u64::from(i) << 32) | u64::from(e.key));
-        let timed = e.is_timed();
+        let timed = e.timed;
         Some((i, h.zip(e.task.take()).map(|(h, t)| (h, t, timed))))
     }
 

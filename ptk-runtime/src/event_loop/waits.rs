@@ -35,19 +35,15 @@ impl Core<'_> {
     /// Starts a resume of protothread `h`.
     #[inline]
     pub(crate) fn begin_resume(&mut self, h: RawHandle, timed: bool) {
-        self.run.current = Some(h);
-        self.run.budget = BUDGET;
-        self.run.yield_requested = false;
-        self.run.registered = false;
-        self.run.timed = timed;
+        self.run.begin(h, BUDGET, timed);
     }
 
     /// Ends the resume of entry `i`: a registration left from an earlier wait that this
     /// resume did not wait on again is dropped. Returns whether the protothread waits now.
     #[inline]
     pub(crate) fn finish_resume(&mut self, i: u32) -> bool {
-        self.run.current = None;
-        if self.run.registered && !self.run.yield_requested {
+        self.run.end();
+        if self.run.waits() {
             return true;
         }
         if self.pts.entries[i as usize].waiting.is_some() {
@@ -72,12 +68,12 @@ impl Core<'_> {
         waiter: Waiter,
     ) -> Poll<Result<T>> {
         if let (Some(cur), Waiter::Pt(p)) = (self.run.current, waiter) {
-            if p == cur && !self.run.yield_requested && !self.run.timed {
+            if p == cur && self.run.plain() {
                 debug_assert_eq!(
                     self.pts.entries[cur.slot() as usize].waiting,
                     Some((h, trigger))
                 );
-                self.run.registered = true;
+                self.run.set_registered();
                 return Poll::Pending;
             }
         }
@@ -90,7 +86,7 @@ impl Core<'_> {
         let Some(cur) = self.run.current else {
             return Poll::Pending;
         };
-        if self.run.yield_requested {
+        if self.run.yield_requested() {
             return Poll::Pending;
         }
         let i = cur.slot();
@@ -121,7 +117,7 @@ impl Core<'_> {
                 return Poll::Ready(Err(self.fail(e)));
             }
         }
-        self.run.registered = true;
+        self.run.set_registered();
         Poll::Pending
     }
 
@@ -250,8 +246,11 @@ impl Core<'_> {
     /// has none; with neither, frees its slot.
     fn sync_pt_timer(&mut self, i: u32) -> Result<()> {
         let r = self.sync_pt_timer_inner(i);
+        let e = &mut self.pts.entries[i as usize];
+        e.update_timed();
+        let timed = e.timed;
         if self.run.current.is_some_and(|c| c.slot() == i) {
-            self.run.timed = self.pts.entries[i as usize].is_timed();
+            self.run.set_timed(timed);
         }
         r
     }
@@ -334,7 +333,7 @@ impl Core<'_> {
         let i = self.pts.live_index(pt)?;
         if self.run.current == Some(pt) {
             // Its context is out of the table while it runs; it ends when the resume returns.
-            self.run.kill_current = true;
+            self.run.request_kill();
             return Ok(());
         }
         self.end_pt(i, Outcome::Killed);
