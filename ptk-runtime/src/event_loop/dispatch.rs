@@ -364,6 +364,9 @@ fn resume_now<'s>(
     let core = &mut cx.core;
     let waits = core.finish_resume(i);
     core.pts.put_back(i, task);
+    if waits && matches!(step, TaskStep::Pending) {
+        return; // the usual end: waiting where it was woken, or elsewhere
+    }
     if core.run.kill_requested() {
         core.end_pt(i, Outcome::Killed);
         return;

@@ -375,7 +375,8 @@ impl<'s> Protothreads<'s> {
         // A side names a protothread only while that is its wait (see `Core::pend_socket`),
         // so the key (live, this very handle) and the queue flags are all there is to check.
         debug_assert!(e.key != pt.to_u64() as u32 || e.waiting == Some(on));
-        if e.key != pt.to_u64() as u32 || e.queued || e.repoll {
+        // (Queued for a repoll is queued too.)
+        if e.key != pt.to_u64() as u32 || e.queued {
             return None;
         }
         let task = e.task.take()?;
