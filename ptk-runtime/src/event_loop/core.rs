@@ -296,10 +296,12 @@ impl<'s> Core<'s> {
     /// over needs no check here: their doorbell also wakes the poller.)
     #[inline]
     pub(crate) fn has_immediate_work(&self) -> bool {
-        self.ready.len() > 0
-            || self.signals_due
-            || self.remote_due
-            || self.pts.run_len() > self.pts.repolls()
+        // One test of the bits of all four (no branch each): the ready queue, signals and
+        // remote work due, protothreads runnable for something else than a repoll.
+        (self.ready.len()
+            | usize::from(self.signals_due | self.remote_due)
+            | (self.pts.run_len() - self.pts.repolls()))
+            != 0
     }
 
     /// Remote work (a raise, latched raises) was left on the loop's own thread: the next

@@ -17,21 +17,8 @@ use super::side::Dir;
 use super::timers::Purpose;
 use super::waiter::Waiter;
 
-/// The application state of a loop and the proof that its handlers take it.
-pub(super) struct App<'a, A> {
-    pub(super) key: &'a AppKey<A>,
-    pub(super) state: &'a mut A,
-}
-
-impl<A: 'static> App<'_, A> {
-    #[inline]
-    fn call(&mut self, f: super::handler::ErasedHandler, cx: &mut Cx<'_>, ev: Event) {
-        f.call(self.key, self.state, cx, ev);
-    }
-}
-
 /// Step 2: every timer whose deadline has passed, in deadline order.
-pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
+pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
     let now = cx.core.clock.now();
     let mut calls = 0;
     while let Some(t) = cx.core.timers.pop_expired(now) {
@@ -41,14 +28,15 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> 
                 if let Ok(s) = cx.core.streams.get_mut(stream) {
                     s.connect_timed_out();
                 }
-                calls += dispatch_io(cx, app, stream, Dir::Write, false);
+                calls += dispatch_io(cx, key, state, stream, Dir::Write, false);
             }
             Purpose::PtTimer(pt) => cx.core.wake_pt(pt),
             Purpose::User => match t.waiter {
                 Waiter::Handler(f) => {
                     let kind = EventKind::Expired { missed: t.missed };
-                    app.call(
-                        f,
+                    f.call(
+                        key,
+                        state,
                         cx,
                         Event {
                             handle: t.handle,
@@ -68,7 +56,12 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> 
 /// Step 3: sockets still ready after their handler ran last iteration, then this poll's
 /// reports.
 #[inline(always)]
-pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: &Events) -> usize {
+pub(super) fn run_io<A: 'static>(
+    cx: &mut Cx<'_>,
+    key: &AppKey<A>,
+    state: &mut A,
+    events: &Events,
+) -> usize {
     let mut calls = 0;
     for _ in 0..cx.core.ready.len() {
         let Some((h, dir)) = cx.core.ready.pop() else {
@@ -77,17 +70,13 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
         if let Some(side) = cx.core.side_mut(h, dir) {
             side.queued = false;
         }
-        calls += dispatch_io(cx, app, h, dir, true);
+        calls += dispatch_io(cx, key, state, h, dir, true);
     }
     for r in Backend::reports(events) {
-        // The doorbell (no handle): a remote left work, done in `run_remote`.
-        let Some(h) = r.handle else {
-            cx.core.remote_due = true;
-            continue;
-        };
-        match h.resource_type() {
-            ResourceType::TcpStream => {
-                // The hot path: one handle check, then a protothread reader is resumed here.
+        // A stream's report, the hot path (picked by the handle's type field; the whole handle
+        // is checked against its slot just below), then a protothread reader is resumed here.
+        if r.token as u8 == ResourceType::TcpStream as u8 {
+            if let Some(h) = RawHandle::from_u64(r.token) {
                 let Ok(i) = cx.core.streams.index_of(h) else {
                     continue; // stale: closed (or reused) since the event was queued
                 };
@@ -99,18 +88,23 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
                     if let Waiter::Pt(pt) = s.read.waiter {
                         calls += resume_woken(cx, pt, (h, Trigger::Readable));
                     } else {
-                        calls += dispatch_io(cx, app, h, Dir::Read, true);
+                        calls += dispatch_io(cx, key, state, h, Dir::Read, true);
                     }
                 }
                 if r.write {
-                    calls += stream_writable(cx, app, h);
+                    calls += stream_writable(cx, key, state, h);
                 }
             }
-            _ => calls += other_readiness(cx, app, h, r),
+            continue;
+        }
+        match RawHandle::from_u64(r.token) {
+            Some(h) => calls += other_readiness(cx, key, state, h, r),
+            // The doorbell: a remote left work, done in `run_remote`.
+            None => cx.core.remote_due = true,
         }
     }
     if cx.core.signals_due {
-        calls += deliver_signals(cx, app);
+        calls += deliver_signals(cx, key, state);
     }
     calls
 }
@@ -119,7 +113,8 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, events: 
 #[inline(never)]
 fn other_readiness<A: 'static>(
     cx: &mut Cx<'_>,
-    app: &mut App<'_, A>,
+    key: &AppKey<A>,
+    state: &mut A,
     h: RawHandle,
     r: Readiness,
 ) -> usize {
@@ -131,7 +126,7 @@ fn other_readiness<A: 'static>(
             };
             l.read.ready |= r.read;
             if r.read {
-                calls += dispatch_io(cx, app, h, Dir::Read, true);
+                calls += dispatch_io(cx, key, state, h, Dir::Read, true);
             }
         }
         // The loop's own handle names its signal pipe.
@@ -143,10 +138,10 @@ fn other_readiness<A: 'static>(
             u.read.ready |= r.read;
             u.write.ready |= r.write;
             if r.read {
-                calls += dispatch_io(cx, app, h, Dir::Read, true);
+                calls += dispatch_io(cx, key, state, h, Dir::Read, true);
             }
             if r.write {
-                calls += dispatch_io(cx, app, h, Dir::Write, true);
+                calls += dispatch_io(cx, key, state, h, Dir::Write, true);
             }
         }
         _ => {}
@@ -156,7 +151,12 @@ fn other_readiness<A: 'static>(
 
 /// A writable edge of stream `h`: settles a connect in progress, then dispatches.
 #[inline(never)]
-fn stream_writable<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, h: RawHandle) -> usize {
+fn stream_writable<A: 'static>(
+    cx: &mut Cx<'_>,
+    key: &AppKey<A>,
+    state: &mut A,
+    h: RawHandle,
+) -> usize {
     let timer = match cx.core.streams.get_mut(h) {
         Ok(s) => s.finish_connect(),
         Err(_) => return 0,
@@ -164,7 +164,7 @@ fn stream_writable<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, h: RawHand
     if let Some(t) = timer {
         cx.core.timers.remove(t);
     }
-    dispatch_io(cx, app, h, Dir::Write, true)
+    dispatch_io(cx, key, state, h, Dir::Write, true)
 }
 
 /// Calls the handler of `(h, dir)` if it has one and the direction is ready; afterwards
@@ -173,7 +173,8 @@ fn stream_writable<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>, h: RawHand
 #[inline(never)]
 fn dispatch_io<A: 'static>(
     cx: &mut Cx<'_>,
-    app: &mut App<'_, A>,
+    key: &AppKey<A>,
+    state: &mut A,
     h: RawHandle,
     dir: Dir,
     resume: bool,
@@ -187,7 +188,7 @@ fn dispatch_io<A: 'static>(
                 Dir::Read => EventKind::Readable,
                 Dir::Write => EventKind::Writable,
             };
-            app.call(f, cx, Event { handle: h, kind });
+            f.call(key, state, cx, Event { handle: h, kind });
             cx.core.requeue_if_ready(h, dir);
             1
         }
@@ -217,7 +218,7 @@ fn dispatch_io<A: 'static>(
 /// is told, in slot order. Handlers get [`EventKind::Signal`]; a waiting protothread is
 /// queued and takes the arrival itself when it polls again.
 #[inline(never)]
-fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
+fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
     cx.core.signals_due = false;
     let mut calls = 0;
     for i in 0..cx.core.signals.capacity() {
@@ -234,7 +235,7 @@ fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
                     w.arrived = false;
                 }
                 let kind = EventKind::Signal { signo };
-                app.call(f, cx, Event { handle: h, kind });
+                f.call(key, state, cx, Event { handle: h, kind });
                 calls += 1;
             }
             Waiter::Pt(pt) => {
@@ -252,7 +253,8 @@ fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, app: &mut App<'_, A>) -> usize {
 /// Step 4: raised user events, then the posted calls queued before this step began.
 pub(super) fn run_remote<A: 'static>(
     cx: &mut Cx<'_>,
-    app: &mut App<'_, A>,
+    key: &AppKey<A>,
+    state: &mut A,
     posts: &PostQueue<A>,
 ) -> usize {
     let Some(shared) = cx.core.shared.as_ref().map(Arc::clone) else {
@@ -294,7 +296,7 @@ pub(super) fn run_remote<A: 'static>(
             };
             if count > 0 {
                 let kind = EventKind::User { id, count };
-                app.call(f, cx, Event { handle: h, kind });
+                f.call(key, state, cx, Event { handle: h, kind });
                 calls += 1;
             }
         }
@@ -303,7 +305,7 @@ pub(super) fn run_remote<A: 'static>(
         let Some((f, arg)) = posts.pop() else {
             break;
         };
-        f(app.state, cx, arg);
+        f(state, cx, arg);
         calls += 1;
     }
     calls

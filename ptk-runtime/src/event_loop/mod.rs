@@ -48,7 +48,7 @@ use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
 use self::backend::{Backend, Events, Poller};
-use self::dispatch::{fire_timers, run_io, run_protothreads, run_remote, App};
+use self::dispatch::{fire_timers, run_io, run_protothreads, run_remote};
 use self::handler::{AppKey, AppType};
 use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
@@ -440,18 +440,15 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         }
         core.clock.next_iteration();
         core.run.end();
-        let mut app = App {
-            key: &self.key,
-            state: &mut self.app,
-        };
+        let (key, state) = (&self.key, &mut self.app);
         let cx = &mut self.cx;
         let mut calls = 0;
         if cx.core.timers.armed() > 0 {
-            calls += fire_timers(cx, &mut app);
+            calls += fire_timers(cx, key, state);
         }
-        calls += run_io(cx, &mut app, &self.events);
+        calls += run_io(cx, key, state, &self.events);
         if cx.core.remote_due {
-            calls += run_remote(cx, &mut app, &self.posts);
+            calls += run_remote(cx, key, state, &self.posts);
         }
         if cx.core.pts.run_len() > 0 {
             calls += run_protothreads(cx);

@@ -82,8 +82,7 @@ impl Poller for MioPoller {
             let error = e.is_error();
             let read_closed = e.is_read_closed() | error;
             Readiness {
-                // The doorbell's token (0) is no handle.
-                handle: RawHandle::from_u64(e.token().0 as u64),
+                token: e.token().0 as u64,
                 read: e.is_readable() | read_closed,
                 write: e.is_writable() | e.is_write_closed() | error,
                 read_closed,

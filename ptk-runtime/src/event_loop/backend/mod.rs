@@ -75,8 +75,9 @@ pub(crate) enum Interest {
 /// One report of a poll: the socket (by handle) and which of its directions became ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Readiness {
-    /// The token the socket was registered with; `None` for the poller's own wake-up.
-    pub(crate) handle: Option<RawHandle>,
+    /// The token the socket was registered with (a [`RawHandle`]'s integer form); 0 for the
+    /// poller's own wake-up.
+    pub(crate) token: u64,
     /// Something to read: data, a pending connection, the peer's FIN or an error.
     pub(crate) read: bool,
     /// Room to write, a finished connect, or an error.
@@ -100,7 +101,7 @@ pub(crate) trait Poller: Sized {
     fn events(capacity: usize) -> Self::Events;
 
     /// The doorbell of this poller; a wake makes a blocked [`poll`](Poller::poll) return with
-    /// a report whose handle is `None`. Made once.
+    /// a report whose token is 0. Made once.
     fn waker(&self) -> io::Result<Self::Waker>;
 
     /// Rings the doorbell (any thread).
