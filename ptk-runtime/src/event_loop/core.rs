@@ -41,8 +41,9 @@ pub(crate) struct Running {
     /// The protothread being resumed, if any.
     pub(crate) current: Option<RawHandle>,
     /// Operations it may still complete in this resume. Outside resumes (handlers, set-up
-    /// code) it is [`Running::UNLIMITED`], renewed every iteration and after every resume,
-    /// so the budget check needs no test for "is a protothread running".
+    /// code) it is [`Running::UNLIMITED`], renewed after every resume and before every
+    /// handler or posted call, so the budget check needs no test for "is a protothread
+    /// running".
     budget: u32,
     /// What happened in this resume (the bits below), one byte so the end of a resume
     /// tests it once.
@@ -81,7 +82,7 @@ impl Running {
         self.flags = if timed { Self::TIMED } else { 0 };
     }
 
-    /// Ends a resume (or starts an iteration): no protothread runs, the budget is unlimited.
+    /// Ends a resume (or starts a handler): no protothread runs, the budget is unlimited.
     #[inline]
     pub(crate) fn end(&mut self) {
         self.current = None;

@@ -63,14 +63,8 @@ pub(super) fn run_io<A: 'static>(
     events: &Events,
 ) -> usize {
     let mut calls = 0;
-    for _ in 0..cx.core.ready.len() {
-        let Some((h, dir)) = cx.core.ready.pop() else {
-            break;
-        };
-        if let Some(side) = cx.core.side_mut(h, dir) {
-            side.queued = false;
-        }
-        calls += dispatch_io(cx, key, state, h, dir, true);
+    if cx.core.ready.len() != 0 {
+        calls += run_ready(cx, key, state);
     }
     for r in Backend::reports(events) {
         // A stream's report, the hot path (picked by the handle's type field; the whole handle
@@ -103,8 +97,22 @@ pub(super) fn run_io<A: 'static>(
             None => cx.core.remote_due = true,
         }
     }
-    if cx.core.signals_due {
-        calls += deliver_signals(cx, key, state);
+    calls
+}
+
+/// The sockets still ready after their handler ran in the previous iteration, in the order
+/// they were queued.
+#[inline(never)]
+fn run_ready<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
+    let mut calls = 0;
+    for _ in 0..cx.core.ready.len() {
+        let Some((h, dir)) = cx.core.ready.pop() else {
+            break;
+        };
+        if let Some(side) = cx.core.side_mut(h, dir) {
+            side.queued = false;
+        }
+        calls += dispatch_io(cx, key, state, h, dir, true);
     }
     calls
 }
@@ -218,7 +226,11 @@ fn dispatch_io<A: 'static>(
 /// is told, in slot order. Handlers get [`EventKind::Signal`]; a waiting protothread is
 /// queued and takes the arrival itself when it polls again.
 #[inline(never)]
-fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
+pub(super) fn deliver_signals<A: 'static>(
+    cx: &mut Cx<'_>,
+    key: &AppKey<A>,
+    state: &mut A,
+) -> usize {
     cx.core.signals_due = false;
     let mut calls = 0;
     for i in 0..cx.core.signals.capacity() {
@@ -305,6 +317,7 @@ pub(super) fn run_remote<A: 'static>(
         let Some((f, arg)) = posts.pop() else {
             break;
         };
+        cx.core.run.end();
         f(state, cx, arg);
         calls += 1;
     }

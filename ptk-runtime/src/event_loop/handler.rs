@@ -90,6 +90,7 @@ impl ErasedHandler {
         // and A2 == that type; `key` was made by `AppKey::<A>::new` from the same core's type,
         // so A == A2: this is the function pointer `new` received, with its own signature.
         let f = unsafe { core::mem::transmute::<fn(), Handler<A>>(self.f) };
+        cx.core.run.end();
         f(app, cx, ev);
     }
 }

@@ -48,7 +48,7 @@ use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
 use self::backend::{Backend, Events, Poller};
-use self::dispatch::{fire_timers, run_io, run_protothreads, run_remote};
+use self::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
 use self::handler::{AppKey, AppType};
 use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
@@ -439,7 +439,6 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             Backend::clear(&mut self.events);
         }
         core.clock.next_iteration();
-        core.run.end();
         let (key, state) = (&self.key, &mut self.app);
         let cx = &mut self.cx;
         let mut calls = 0;
@@ -447,8 +446,14 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             calls += fire_timers(cx, key, state);
         }
         calls += run_io(cx, key, state, &self.events);
-        if cx.core.remote_due {
-            calls += run_remote(cx, key, state, &self.posts);
+        if cx.core.signals_due | cx.core.remote_due {
+            if cx.core.signals_due {
+                // The end of the I/O step.
+                calls += deliver_signals(cx, key, state);
+            }
+            if cx.core.remote_due {
+                calls += run_remote(cx, key, state, &self.posts);
+            }
         }
         if cx.core.pts.run_len() > 0 {
             calls += run_protothreads(cx);
