@@ -9,20 +9,22 @@
 //!   `protothreads.rs`;
 //! * `core.rs` (+ `waits.rs`): the sources composed, and what spans them;
 //! * `ops/`: the operations as methods of [`Cx`];
-//! * `dispatch.rs` and this file: the iteration, and [`EventLoop`], which owns the `Cx`
-//!   and the application state.
+//! * `dispatch.rs` and `iteration.rs`: the steps of an iteration and their order;
+//! * this file: [`EventLoop`], which owns the `Cx` and the application state.
 
 mod backend;
 mod clock;
 mod core;
 mod dispatch;
 mod handler;
+mod iteration;
 mod loop_id;
 mod managed;
 mod ops;
 mod protothreads;
 mod ready;
 mod remote;
+mod running;
 mod semaphores;
 mod side;
 mod signals;
@@ -38,7 +40,6 @@ mod waits;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::cx::{Cx, Handler};
 use crate::error::{Error, Result};
@@ -48,7 +49,6 @@ use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
 use self::backend::{Backend, Events, Poller};
-use self::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
 use self::handler::{AppKey, AppType};
 use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
@@ -410,127 +410,6 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// How many protothreads are running in all pools.
     pub fn protothreads_running(&self) -> usize {
         self.core().pts.live_count()
-    }
-
-    /// Runs one iteration (see [`EventLoop`] for its order), waiting at most
-    /// `timeout` (`None`: until something happens). Returns how many handler calls and
-    /// protothread resumes it made.
-    ///
-    /// # Errors
-    ///
-    /// An OS error from the poller (interrupted polls are retried on the next call, not
-    /// reported).
-    pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
-        let core = &mut self.cx.core;
-        let mut wait = timeout;
-        if core.has_immediate_work() {
-            wait = Some(Duration::ZERO);
-        } else if let Some(deadline) = core.timers.next_deadline() {
-            let until = core.clock.until(deadline);
-            wait = Some(wait.map_or(until, |w| w.min(until)));
-        }
-        let Some(backend) = core.backend.as_mut() else {
-            return Err(Error::NotSupported);
-        };
-        if let Err(e) = backend.poll(&mut self.events, wait) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(core.fail(e.into()));
-            }
-            Backend::clear(&mut self.events);
-        }
-        core.clock.next_iteration();
-        let (key, state) = (&self.key, &mut self.app);
-        let cx = &mut self.cx;
-        let mut calls = 0;
-        if cx.core.timers.armed() > 0 {
-            calls += fire_timers(cx, key, state);
-        }
-        calls += run_io(cx, key, state, &self.events);
-        if cx.core.signals_due | cx.core.remote_due {
-            if cx.core.signals_due {
-                // The end of the I/O step.
-                calls += deliver_signals(cx, key, state);
-            }
-            if cx.core.remote_due {
-                calls += run_remote(cx, key, state, &self.posts);
-            }
-        }
-        if cx.core.pts.run_len() > 0 {
-            calls += run_protothreads(cx);
-        }
-        Ok(calls)
-    }
-
-    /// Runs iterations until [`stop`](Cx::stop) is called (from a handler, a protothread, a
-    /// posted call, or a [`LoopRemote`]). The stop request is consumed, so `run` can be
-    /// called again.
-    ///
-    /// # Errors
-    ///
-    /// As [`run_once`](EventLoop::run_once); the loop stays usable.
-    pub fn run(&mut self) -> Result<()> {
-        loop {
-            self.run_once(None)?;
-            if self.cx.core.stop_requested {
-                self.cx.core.stop_requested = false;
-                return Ok(());
-            }
-        }
-    }
-
-    /// Moves the loop into larger storage. Every live handle stays valid; the old storage
-    /// comes back, empty, for the caller to reuse or free.
-    ///
-    /// The user event and semaphore pools cannot change size (other threads hold their
-    /// cross-thread halves), so `larger.user_events` and `larger.semaphores` must have exactly
-    /// as many slots as now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
-    /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
-    /// length. Nothing moves then.
-    pub fn grow(&mut self, larger: Storage<'s>) -> Result<Storage<'s>> {
-        let now = self.capacities();
-        let new = larger.capacities();
-        let core = &mut self.cx.core;
-        if new.timers < now.timers
-            || new.tcp_listeners < now.tcp_listeners
-            || new.tcp_streams < now.tcp_streams
-            || new.udp_sockets < now.udp_sockets
-            || new.user_event_sources != now.user_event_sources
-            || new.semaphores != now.semaphores
-            || new.signals < now.signals
-            || larger.timer_queue.len() < larger.timers.len()
-            || larger.ready.len() < new.ready_len()
-        {
-            return Err(core.fail(Error::InvalidArgument));
-        }
-        let Storage {
-            timers,
-            timer_queue,
-            tcp_listeners,
-            tcp_streams,
-            udp_sockets,
-            user_events,
-            ready,
-            semaphores,
-            signals,
-        } = larger;
-        let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
-        let old_signals = core.signals.grow(signals)?;
-        core.open_signals()?;
-        Ok(Storage {
-            timers,
-            timer_queue,
-            tcp_listeners: core.listeners.grow(tcp_listeners)?,
-            tcp_streams: core.streams.grow(tcp_streams)?,
-            udp_sockets: core.udp.grow(udp_sockets)?,
-            user_events: core.user.grow(user_events)?,
-            ready: core.ready.grow(ready),
-            semaphores: core.sems.grow(semaphores)?,
-            signals: old_signals,
-        })
     }
 }
 

@@ -7,7 +7,7 @@
 //! Spawning into a pool takes that pool's oldest free entry and moves the new context value
 //! into it; a resume takes the context reference out of its entry for the duration of the call,
 //! so the running protothread can spawn, kill or inspect any other one (even of its own pool)
-//! through its [`Cx`](crate::Cx) without aliasing.
+//! through its `Cx` without aliasing.
 //!
 //! A protothread is resumed only when something it waits on fired, its deadline or sleep
 //! passed, or it yielded; never by polling all of them. Each entry waits on at most one

@@ -3,8 +3,9 @@
 //! [`Storage`] is a set of borrowed slices, one per pool. Put them wherever you like: arrays on
 //! the stack, a leaked `Box`, or let [`OwnedStorage`] make one boxed slice per pool at start-up
 //! from a [`Capacities`]. The loop never allocates pool memory itself, and a full pool is an
-//! [`Error::OutOfResources`](crate::Error::OutOfResources) naming the field to enlarge.
+//! `Error::OutOfResources` naming the field to enlarge.
 
+use crate::error::{Error, Result};
 use crate::pool::Slot;
 
 use super::ready::Ready;
@@ -155,5 +156,62 @@ impl Storage<'_> {
             semaphores: self.semaphores.len(),
             signals: self.signals.len(),
         }
+    }
+}
+
+impl<'s, A: 'static> super::EventLoop<'s, A> {
+    /// Moves the loop into larger storage. Every live handle stays valid; the old storage
+    /// comes back, empty, for the caller to reuse or free.
+    ///
+    /// The user event and semaphore pools cannot change size (other threads hold their
+    /// cross-thread halves), so `larger.user_events` and `larger.semaphores` must have exactly
+    /// as many slots as now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
+    /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
+    /// length. Nothing moves then.
+    pub fn grow(&mut self, larger: Storage<'s>) -> Result<Storage<'s>> {
+        let now = self.capacities();
+        let new = larger.capacities();
+        let core = &mut self.cx.core;
+        if new.timers < now.timers
+            || new.tcp_listeners < now.tcp_listeners
+            || new.tcp_streams < now.tcp_streams
+            || new.udp_sockets < now.udp_sockets
+            || new.user_event_sources != now.user_event_sources
+            || new.semaphores != now.semaphores
+            || new.signals < now.signals
+            || larger.timer_queue.len() < larger.timers.len()
+            || larger.ready.len() < new.ready_len()
+        {
+            return Err(core.fail(Error::InvalidArgument));
+        }
+        let Storage {
+            timers,
+            timer_queue,
+            tcp_listeners,
+            tcp_streams,
+            udp_sockets,
+            user_events,
+            ready,
+            semaphores,
+            signals,
+        } = larger;
+        let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
+        let old_signals = core.signals.grow(signals)?;
+        core.open_signals()?;
+        Ok(Storage {
+            timers,
+            timer_queue,
+            tcp_listeners: core.listeners.grow(tcp_listeners)?,
+            tcp_streams: core.streams.grow(tcp_streams)?,
+            udp_sockets: core.udp.grow(udp_sockets)?,
+            user_events: core.user.grow(user_events)?,
+            ready: core.ready.grow(ready),
+            semaphores: core.sems.grow(semaphores)?,
+            signals: old_signals,
+        })
     }
 }

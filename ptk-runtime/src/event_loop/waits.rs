@@ -26,7 +26,7 @@ use super::user_events::USER_EVENT_IDS;
 use super::waiter::Waiter;
 
 impl Core<'_> {
-    /// See [`Running::out_of_budget`](super::core::Running::out_of_budget).
+    /// See [`Running::out_of_budget`](super::running::Running::out_of_budget).
     #[inline]
     pub(crate) fn out_of_budget(&mut self) -> bool {
         self.run.out_of_budget()

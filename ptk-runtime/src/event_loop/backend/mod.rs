@@ -14,7 +14,7 @@
 //! handle, so an event about a socket closed (and its slot reused) since the event was
 //! queued names a stale generation and is dropped. A poller must therefore carry all 64 bits
 //! of the token back unchanged, and never report a token it was not given. Its own wake-up
-//! (the doorbell) comes back as [`Readiness::handle`] `None`.
+//! (the doorbell) comes back as token 0, which no handle has.
 //!
 //! # Readiness is edge-triggered
 //!

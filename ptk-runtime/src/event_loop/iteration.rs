@@ -1,0 +1,80 @@
+//! One iteration of the loop ([`EventLoop::run_once`]) and running until stopped.
+//!
+//! The order of the steps is documented on [`EventLoop`] (tests depend on it). This is the
+//! path every message takes: each step is tested with one load where it has nothing to do.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+use super::backend::{Backend, Poller};
+use super::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
+use super::EventLoop;
+
+impl<A: 'static> EventLoop<'_, A> {
+    /// Runs one iteration (see [`EventLoop`] for its order), waiting at most
+    /// `timeout` (`None`: until something happens). Returns how many handler calls and
+    /// protothread resumes it made.
+    ///
+    /// # Errors
+    ///
+    /// An OS error from the poller (interrupted polls are retried on the next call, not
+    /// reported).
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
+        let core = &mut self.cx.core;
+        let mut wait = timeout;
+        if core.has_immediate_work() {
+            wait = Some(Duration::ZERO);
+        } else if let Some(deadline) = core.timers.next_deadline() {
+            let until = core.clock.until(deadline);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        let Some(backend) = core.backend.as_mut() else {
+            return Err(Error::NotSupported);
+        };
+        if let Err(e) = backend.poll(&mut self.events, wait) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(core.fail(e.into()));
+            }
+            Backend::clear(&mut self.events);
+        }
+        core.clock.next_iteration();
+        let (key, state) = (&self.key, &mut self.app);
+        let cx = &mut self.cx;
+        let mut calls = 0;
+        if cx.core.timers.armed() > 0 {
+            calls += fire_timers(cx, key, state);
+        }
+        calls += run_io(cx, key, state, &self.events);
+        if cx.core.signals_due | cx.core.remote_due {
+            if cx.core.signals_due {
+                // The end of the I/O step.
+                calls += deliver_signals(cx, key, state);
+            }
+            if cx.core.remote_due {
+                calls += run_remote(cx, key, state, &self.posts);
+            }
+        }
+        if cx.core.pts.run_len() > 0 {
+            calls += run_protothreads(cx);
+        }
+        Ok(calls)
+    }
+
+    /// Runs iterations until [`stop`](crate::Cx::stop) is called (from a handler, a protothread, a
+    /// posted call, or a [`LoopRemote`](super::LoopRemote)). The stop request is consumed, so `run` can be
+    /// called again.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_once`](EventLoop::run_once); the loop stays usable.
+    pub fn run(&mut self) -> Result<()> {
+        loop {
+            self.run_once(None)?;
+            if self.cx.core.stop_requested {
+                self.cx.core.stop_requested = false;
+                return Ok(());
+            }
+        }
+    }
+}
