@@ -1,4 +1,4 @@
-//! A chat server (seed 002's peer-to-peer chat): every frame a peer sends (a 4-byte
+//! A chat server (a peer-to-peer chat room): every frame a peer sends (a 4-byte
 //! big-endian length, then the message) is sent to every other peer.
 //!
 //! ```text

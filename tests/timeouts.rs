@@ -1,4 +1,4 @@
-//! Seed 001's timeouts, in protothreads: a deadline set with `set_deadline` turns a connect,
+//! Timeouts of blocking-style socket calls, in protothreads: a deadline set with `set_deadline` turns a connect,
 //! a read, an accept or a user-event wait that lasts too long into `Err(Timeout)` once, the
 //! protothread goes on as written (its next wait has no deadline), and every pool is as
 //! reusable afterwards as before.

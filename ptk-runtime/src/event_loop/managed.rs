@@ -1,5 +1,5 @@
 //! Library-managed loops: [`LoopThreads`] spawns one loop per worker thread and hands back
-//! what a caller needs to control them (seed 000's threaded API).
+//! what a caller needs to control them (a threaded API: start, stop, wait, is running).
 
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;

@@ -90,7 +90,7 @@ impl Default for Config {
     }
 }
 
-/// A single-threaded event loop on `mio`, with application state `A`.
+/// A single-threaded event loop, with application state `A`.
 ///
 /// An [`EventLoop`] runs over [`Storage`] the caller provides and an application state `A`
 /// that every handler receives. After [`EventLoop::new`] it performs no heap allocation: not
@@ -103,7 +103,7 @@ impl Default for Config {
 /// 1. **Poll.** Wait for I/O readiness until the earliest of the caller's timeout, the next
 ///    timer deadline and a wake from a [`LoopRemote`]. It does not wait at all when work is
 ///    already waiting (a socket still ready from the previous iteration, raised user events,
-///    posted calls).
+///    posted calls, a signal arrival someone now waits for, runnable protothreads).
 /// 2. **Timers.** Every timer whose deadline has passed fires, in deadline order (timers with
 ///    the same deadline in the order they were armed). A repeating timer is re-armed before
 ///    its handler runs.
@@ -111,7 +111,9 @@ impl Default for Config {
 ///    iteration (in the order they were queued), then the readiness events of this poll in
 ///    the order the OS reported them; per socket the read handler runs before the write
 ///    handler. A protothread waiting on a socket (to accept, connect, read or write) is
-///    resumed here, at its event, where a handler would be called.
+///    resumed here, at its event, where a handler would be called. The step ends with the
+///    signals that arrived: every watcher that holds one and has a waiter is told, in
+///    watcher slot order (handlers called, protothreads queued for step 5).
 /// 4. **Remote work.** Raised user events (by source slot, then by the order in which the
 ///    source's ids were first seen), then the posted calls that were queued before this step
 ///    began, first posted first.

@@ -1,5 +1,4 @@
-//! Seed 002's test plan (the multi-client server milestone) against the protothread echo and
-//! chat servers: one client, clients one after another, concurrent clients, 100 clients with
+//! The multi-client server test plan against the protothread echo and chat servers: one client, clients one after another, concurrent clients, 100 clients with
 //! 10 messages each, a client that does not read, a client that leaves mid-frame, and a
 //! graceful shutdown. The loop runs on the test's thread; blocking std clients run on others.
 
@@ -176,7 +175,7 @@ fn a_hundred_clients_with_ten_messages_each_get_every_byte_back() {
         "100 clients x 10 messages: {took:?}, round trip p50 {p50:?}, p99 {p99:?}, max {:?}",
         latencies[latencies.len() - 1]
     );
-    // Seed 002: latency under 100 ms per message with 100 clients.
+    // The plan's bound: latency under 100 ms per message with 100 clients.
     assert!(
         p50 < Duration::from_millis(100),
         "median round trip {p50:?}"
