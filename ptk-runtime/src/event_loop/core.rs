@@ -68,21 +68,23 @@ pub(crate) struct Core<'s> {
 }
 
 impl<'s> Core<'s> {
-    /// The core of a loop with id `id` over `storage`.
+    /// The core of a loop with id `id` over `storage`; without a backend (and shared half),
+    /// a detached core.
     pub(crate) fn new(
         id: u8,
         storage: Storage<'s>,
-        backend: Backend,
-        shared: Arc<Shared>,
+        backend: Option<Backend>,
+        shared: Option<Arc<Shared>>,
         protothreads: usize,
         app: AppType,
     ) -> Core<'s> {
+        let attached = backend.is_some();
         Core {
             id,
-            backend: Some(backend),
+            backend,
             app,
             timers: Timers::new(storage.timers, storage.timer_queue, id),
-            listeners: Listeners::new(storage.tcp_listeners, id, true),
+            listeners: Listeners::new(storage.tcp_listeners, id, attached),
             streams: Streams::new(storage.tcp_streams, id),
             udp: UdpSockets::new(storage.udp_sockets, id),
             user: UserEventSources::new(storage.user_events, id),
@@ -90,7 +92,7 @@ impl<'s> Core<'s> {
             signals: Signals::new(storage.signals, id),
             pts: Protothreads::new(id, protothreads),
             ready: ReadyQueue::new(storage.ready),
-            shared: Some(shared),
+            shared,
             clock: Clock::new(),
             last_error: None,
             run: Running::default(),
@@ -102,27 +104,18 @@ impl<'s> Core<'s> {
 
     /// A core with no loop behind it: no backend, empty pools. Allocates nothing.
     pub(crate) fn detached() -> Core<'s> {
-        Core {
-            id: 0,
-            backend: None,
-            app: AppType::of::<()>(),
-            timers: Timers::new(&mut [], &mut [], 0),
-            listeners: Listeners::new(&mut [], 0, false),
-            streams: Streams::new(&mut [], 0),
-            udp: UdpSockets::new(&mut [], 0),
-            user: UserEventSources::new(&mut [], 0),
-            sems: Semaphores::new(&mut [], 0),
-            signals: Signals::new(&mut [], 0),
-            pts: Protothreads::new(0, 0),
-            ready: ReadyQueue::new(&mut []),
-            shared: None,
-            clock: Clock::new(),
-            last_error: None,
-            run: Running::default(),
-            stop_requested: false,
-            signals_due: false,
-            remote_due: false,
-        }
+        let storage = Storage {
+            timers: &mut [],
+            timer_queue: &mut [],
+            tcp_listeners: &mut [],
+            tcp_streams: &mut [],
+            udp_sockets: &mut [],
+            user_events: &mut [],
+            ready: &mut [],
+            semaphores: &mut [],
+            signals: &mut [],
+        };
+        Core::new(0, storage, None, None, 0, AppType::of::<()>())
     }
 
     /// Opens the self-pipe of signal watchers if the loop has watcher slots and none is open,

@@ -12,6 +12,9 @@
 //! * `dispatch.rs` and `iteration.rs`: the steps of an iteration and their order;
 //! * this file: [`EventLoop`], which owns the `Cx` and the application state.
 
+#[macro_use]
+mod pool_accessors;
+
 mod backend;
 mod clock;
 mod core;
@@ -192,7 +195,14 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         let sems = SharedSems::new(id, storage.semaphores.len());
         let shared = Arc::new(Shared::new(waker, sources, sems));
         let app_type = AppType::of::<A>();
-        let mut core = Core::new(id, storage, backend, shared, config.protothreads, app_type);
+        let mut core = Core::new(
+            id,
+            storage,
+            Some(backend),
+            Some(shared),
+            config.protothreads,
+            app_type,
+        );
         core.open_signals()?;
         let key = AppKey::new(app_type).ok_or(Error::InvalidArgument)?;
         guard.0 = None;

@@ -98,6 +98,8 @@ pub(crate) struct Semaphores<'s> {
 }
 
 impl<'s> Semaphores<'s> {
+    pool_accessors!(SemEntry: len, capacity, contains, handle_at, grow);
+
     pub(crate) fn new(slots: &'s mut [Slot<SemEntry>], loop_id: u8) -> Self {
         Semaphores {
             pool: Pool::new(
@@ -107,14 +109,6 @@ impl<'s> Semaphores<'s> {
                 Capacity::Semaphores,
             ),
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     /// A new semaphore holding `initial` units.
@@ -131,10 +125,6 @@ impl<'s> Semaphores<'s> {
     /// Frees semaphore `h` (its queue must be empty); `false` if it names none.
     pub(crate) fn remove(&mut self, h: RawHandle) -> bool {
         self.pool.remove(h).is_ok()
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
     }
 
     /// The units semaphore `h` holds.
@@ -213,17 +203,5 @@ impl<'s> Semaphores<'s> {
             prev = cur;
             cur = next;
         }
-    }
-
-    /// The semaphore in slot `i` and its handle, if any.
-    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
-        self.pool.get_by_index(i).map(|(h, _)| h)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<SemEntry>],
-    ) -> Result<&'s mut [Slot<SemEntry>]> {
-        self.pool.grow(slots)
     }
 }

@@ -55,6 +55,8 @@ pub(crate) struct Signals<'s> {
 }
 
 impl<'s> Signals<'s> {
+    pool_accessors!(SignalEntry: len, capacity, get, get_mut, contains, at, grow);
+
     pub(crate) fn new(slots: &'s mut [Slot<SignalEntry>], loop_id: u8) -> Self {
         Signals {
             pool: Pool::new(slots, ResourceType::Signal, loop_id, Capacity::Signals),
@@ -80,14 +82,6 @@ impl<'s> Signals<'s> {
         #[cfg(not(unix))]
         let _ = (backend, token);
         Ok(())
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     /// A new active watcher of `signo`.
@@ -187,35 +181,9 @@ impl<'s> Signals<'s> {
         false
     }
 
-    #[inline]
-    pub(crate) fn get(&self, h: RawHandle) -> Result<&SignalEntry> {
-        self.pool.get(h)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut SignalEntry> {
-        self.pool.get_mut(h)
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
-    }
-
     /// Frees watcher `h`; `false` if it names none. The signal stays delivered to the pipe
     /// (other watchers may come); arrivals with no watcher are dropped.
     pub(crate) fn remove(&mut self, h: RawHandle) -> bool {
         self.pool.remove(h).is_ok()
-    }
-
-    /// The watcher in slot `i` and its handle, if any.
-    pub(crate) fn at(&self, i: usize) -> Option<(RawHandle, &SignalEntry)> {
-        self.pool.get_by_index(i)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<SignalEntry>],
-    ) -> Result<&'s mut [Slot<SignalEntry>]> {
-        self.pool.grow(slots)
     }
 }

@@ -60,6 +60,8 @@ fn open_spare() -> Option<std::fs::File> {
 }
 
 impl<'s> Listeners<'s> {
+    pool_accessors!(ListenerEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+
     /// Listeners over `slots`; `spare` keeps a reserve descriptor (not for a loop-less core).
     pub(crate) fn new(slots: &'s mut [Slot<ListenerEntry>], loop_id: u8, spare: bool) -> Self {
         Listeners {
@@ -71,14 +73,6 @@ impl<'s> Listeners<'s> {
             ),
             spare_fd: if spare { open_spare() } else { None },
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     /// Binds, listens and registers a listener on `addr`.
@@ -173,31 +167,5 @@ impl<'s> Listeners<'s> {
         };
         let _ = backend.deregister(&mut l.sock);
         true
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, h: RawHandle) -> Result<&ListenerEntry> {
-        self.pool.get(h)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut ListenerEntry> {
-        self.pool.get_mut(h)
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
-    }
-
-    /// The handle of the listener in slot `i`, if any.
-    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
-        self.pool.get_by_index(i).map(|(h, _)| h)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<ListenerEntry>],
-    ) -> Result<&'s mut [Slot<ListenerEntry>]> {
-        self.pool.grow(slots)
     }
 }

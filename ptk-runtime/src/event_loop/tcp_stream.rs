@@ -208,6 +208,8 @@ pub(crate) struct Streams<'s> {
 }
 
 impl<'s> Streams<'s> {
+    pool_accessors!(StreamEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+
     pub(crate) fn new(slots: &'s mut [Slot<StreamEntry>], loop_id: u8) -> Self {
         Streams {
             pool: Pool::new(
@@ -217,14 +219,6 @@ impl<'s> Streams<'s> {
                 Capacity::TcpStreams,
             ),
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -279,31 +273,5 @@ impl<'s> Streams<'s> {
     #[inline]
     pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut StreamEntry> {
         self.pool.at_mut(i)
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, h: RawHandle) -> Result<&StreamEntry> {
-        self.pool.get(h)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut StreamEntry> {
-        self.pool.get_mut(h)
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
-    }
-
-    /// The handle of the stream in slot `i`, if any.
-    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
-        self.pool.get_by_index(i).map(|(h, _)| h)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<StreamEntry>],
-    ) -> Result<&'s mut [Slot<StreamEntry>]> {
-        self.pool.grow(slots)
     }
 }

@@ -130,6 +130,8 @@ pub(crate) struct UdpSockets<'s> {
 }
 
 impl<'s> UdpSockets<'s> {
+    pool_accessors!(UdpEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+
     pub(crate) fn new(slots: &'s mut [Slot<UdpEntry>], loop_id: u8) -> Self {
         UdpSockets {
             pool: Pool::new(
@@ -139,14 +141,6 @@ impl<'s> UdpSockets<'s> {
                 Capacity::UdpSockets,
             ),
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     /// Binds and registers a socket on `addr`.
@@ -179,31 +173,5 @@ impl<'s> UdpSockets<'s> {
         };
         let _ = backend.deregister(&mut u.sock);
         true
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, h: RawHandle) -> Result<&UdpEntry> {
-        self.pool.get(h)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut UdpEntry> {
-        self.pool.get_mut(h)
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
-    }
-
-    /// The handle of the socket in slot `i`, if any.
-    pub(crate) fn handle_at(&self, i: usize) -> Option<RawHandle> {
-        self.pool.get_by_index(i).map(|(h, _)| h)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<UdpEntry>],
-    ) -> Result<&'s mut [Slot<UdpEntry>]> {
-        self.pool.grow(slots)
     }
 }

@@ -45,6 +45,8 @@ pub(crate) struct UserEventSources<'s> {
 }
 
 impl<'s> UserEventSources<'s> {
+    pool_accessors!(UserEventsEntry: len, capacity, get, get_mut, contains, at, grow);
+
     pub(crate) fn new(slots: &'s mut [Slot<UserEventsEntry>], loop_id: u8) -> Self {
         UserEventSources {
             pool: Pool::new(
@@ -54,14 +56,6 @@ impl<'s> UserEventSources<'s> {
                 Capacity::UserEventSources,
             ),
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pool.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.pool.capacity()
     }
 
     /// A new source with nobody waiting.
@@ -76,32 +70,6 @@ impl<'s> UserEventSources<'s> {
     /// Frees source `h`; `false` if it names none.
     pub(crate) fn remove(&mut self, h: RawHandle) -> bool {
         self.pool.remove(h).is_ok()
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, h: RawHandle) -> Result<&UserEventsEntry> {
-        self.pool.get(h)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, h: RawHandle) -> Result<&mut UserEventsEntry> {
-        self.pool.get_mut(h)
-    }
-
-    pub(crate) fn contains(&self, h: RawHandle) -> bool {
-        self.pool.contains(h)
-    }
-
-    /// The source in slot `i` and its handle, if any.
-    pub(crate) fn at(&self, i: usize) -> Option<(RawHandle, &UserEventsEntry)> {
-        self.pool.get_by_index(i)
-    }
-
-    pub(crate) fn grow(
-        &mut self,
-        slots: &'s mut [Slot<UserEventsEntry>],
-    ) -> Result<&'s mut [Slot<UserEventsEntry>]> {
-        self.pool.grow(slots)
     }
 }
 
