@@ -12,6 +12,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{MaybeUninitSlice, SockRef};
 
+use super::side::Attempt;
+
 /// One datagram: `(bytes received, whether the datagram was longer than buf, sender)`.
 pub(crate) fn recv_from_checked(
     sock: &mio::net::UdpSocket,
@@ -49,47 +51,83 @@ const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 )))]
 const SEND_FLAGS: libc::c_int = 0;
 
-/// One `recv` on stream socket `sock` into `buf`.
+/// One `recv` on stream socket `sock` into `buf` (retried when interrupted).
 #[cfg(unix)]
 #[inline]
-pub(crate) fn recv(sock: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn recv(sock: &mio::net::TcpStream, buf: &mut [u8]) -> Attempt<usize> {
     let fd: RawFd = sock.as_raw_fd();
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call, and `recv`
-    // writes at most that many. `fd` is the descriptor of `sock`, borrowed for the call, so
-    // it stays open (and names that socket) throughout.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call, and
+        // `recv` writes at most that many. `fd` is the descriptor of `sock`, borrowed for the
+        // call, so it stays open (and names that socket) throughout.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Attempt::Done(n as usize);
+        }
+        if let Some(failed) = failure() {
+            return failed;
+        }
     }
 }
 
-/// One `send` on stream socket `sock` from `buf`.
+/// One `send` on stream socket `sock` from `buf` (retried when interrupted).
 #[cfg(unix)]
 #[inline]
-pub(crate) fn send(sock: &mio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send(sock: &mio::net::TcpStream, buf: &[u8]) -> Attempt<usize> {
     let fd: RawFd = sock.as_raw_fd();
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call. `fd` is the
-    // descriptor of `sock`, borrowed for the call, so it stays open throughout.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call. `fd` is
+        // the descriptor of `sock`, borrowed for the call, so it stays open throughout.
+        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
+        if n >= 0 {
+            return Attempt::Done(n as usize);
+        }
+        if let Some(failed) = failure() {
+            return failed;
+        }
+    }
+}
+
+/// What the `errno` of a failed call means: `None` to retry it (interrupted), else
+/// `WouldBlock` or the error. Kept out of line: the calls above almost never fail.
+#[cfg(unix)]
+#[cold]
+#[inline(never)]
+fn failure<T>() -> Option<Attempt<T>> {
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINTR) => None,
+        Some(code) if code == libc::EAGAIN || code == libc::EWOULDBLOCK => {
+            Some(Attempt::WouldBlock)
+        }
+        _ => Some(Attempt::Failed(e.into())),
     }
 }
 
 /// One read of stream socket `sock` into `buf` (platforms without the C library's `recv`).
 #[cfg(not(unix))]
 #[inline]
-pub(crate) fn recv(mut sock: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    io::Read::read(&mut sock, buf)
+pub(crate) fn recv(mut sock: &mio::net::TcpStream, buf: &mut [u8]) -> Attempt<usize> {
+    loop {
+        match io::Read::read(&mut sock, buf) {
+            Ok(n) => return Attempt::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Attempt::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Attempt::Failed(e.into()),
+        }
+    }
 }
 
 /// One write of stream socket `sock` from `buf` (platforms without the C library's `send`).
 #[cfg(not(unix))]
 #[inline]
-pub(crate) fn send(mut sock: &mio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
-    io::Write::write(&mut sock, buf)
+pub(crate) fn send(mut sock: &mio::net::TcpStream, buf: &[u8]) -> Attempt<usize> {
+    loop {
+        match io::Write::write(&mut sock, buf) {
+            Ok(n) => return Attempt::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Attempt::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Attempt::Failed(e.into()),
+        }
+    }
 }

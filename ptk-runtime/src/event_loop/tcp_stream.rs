@@ -100,38 +100,29 @@ impl StreamEntry {
     /// system call), keeping the read side's readiness as the module docs say.
     #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> Attempt<usize> {
-        loop {
-            match super::sys::recv(&self.sock, buf) {
-                Ok(n) => {
-                    if n > 0 && n < buf.len() && !self.read_closed {
-                        self.read.ready = false;
-                    }
-                    return Attempt::Done(n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+        match super::sys::recv(&self.sock, buf) {
+            Attempt::Done(n) => {
+                if n > 0 && n < buf.len() && !self.read_closed {
                     self.read.ready = false;
-                    return Attempt::WouldBlock;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Attempt::Failed(e.into()),
+                Attempt::Done(n)
             }
+            Attempt::WouldBlock => {
+                self.read.ready = false;
+                Attempt::WouldBlock
+            }
+            failed => failed,
         }
     }
 
     /// Writes some of `buf`.
     #[inline]
     pub(crate) fn write(&mut self, buf: &[u8]) -> Attempt<usize> {
-        loop {
-            match super::sys::send(&self.sock, buf) {
-                Ok(n) => return Attempt::Done(n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.write.ready = false;
-                    return Attempt::WouldBlock;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Attempt::Failed(e.into()),
-            }
+        let r = super::sys::send(&self.sock, buf);
+        if let Attempt::WouldBlock = r {
+            self.write.ready = false;
         }
+        r
     }
 
     /// Arms write interest if someone may wait to write and the stream is not known writable.
