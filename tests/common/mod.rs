@@ -1,16 +1,18 @@
-//! Shared pieces of the facade's integration tests: bounded driving of a loop, blocking
-//! framed clients, and the protothread servers under test (`echo`, `chat`).
+//! Shared pieces of the facade's integration tests: bounded driving of a loop, loopback
+//! connections, blocking framed clients, and the protothread servers under test (`echo`,
+//! `chat`).
 #![allow(dead_code)]
 
 pub mod chat;
 pub mod echo;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ptk::{EventLoop, HEADER_LEN};
+use ptk::{Capacities, EventLoop, Handle, ListenOptions, OwnedStorage, TcpStream, HEADER_LEN};
 
 /// How long one `run_once` may wait inside the bounded loops.
 pub const STEP: Duration = Duration::from_millis(20);
@@ -46,6 +48,31 @@ pub fn run_until<A: 'static>(
         "gave up after {max_iterations} iterations waiting for {what}"
     );
     max_iterations
+}
+
+/// Storage for a loop with the default capacities.
+pub fn new_memory() -> OwnedStorage {
+    OwnedStorage::new(Capacities::default())
+}
+
+/// Accepts one loopback connection on `ev` (bounded like [`run_until`], by
+/// [`CLIENT_READ_TIMEOUT`]): (server side, client side). The listener is closed again.
+pub fn connected_pair<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+) -> (Handle<TcpStream>, std::net::TcpStream) {
+    let listener = ev
+        .tcp_listen((Ipv4Addr::LOCALHOST, 0).into(), &ListenOptions::default())
+        .unwrap();
+    let client = std::net::TcpStream::connect(ev.local_addr(listener.raw()).unwrap()).unwrap();
+    let mut accepted = None;
+    run_until(ev, "the accept", CLIENT_READ_TIMEOUT, 10_000, |ev| {
+        if let Poll::Ready(r) = ev.accept(listener) {
+            accepted = Some(r.unwrap().0);
+        }
+        accepted.is_some()
+    });
+    ev.close(listener.raw()).unwrap();
+    (accepted.unwrap(), client)
 }
 
 /// Runs `ev` until every client thread has finished (bounded like [`run_until`]), then joins
