@@ -1,0 +1,364 @@
+//! A protothread woken by its socket that moves on, in the same resume, to wait on something
+//! else (a user event, a sleep) or on a bare condition: the socket's registration, which
+//! stays when it fires (see the module docs of the runtime's `event_loop/waits.rs`), does
+//! not outlive that resume, so more data does not resume the protothread; one waiting on a
+//! bare condition is checked again after every event instead. (`protothread_echo_wait.rs`
+//! has the registration that is kept.)
+//!
+//! Every protothread here notes each poll of its suspension points in a trace: a resume
+//! polls the point it stopped at once, so the trace counts resumes exactly.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use common::{connected_pair, new_memory, run_until};
+use ptk::{
+    protothread, Config, Cx, Error, Event, EventLoop, Handle, Outcome, Pt, PtStatus, TcpStream,
+    Trigger, UserEvents,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+type Trace = Rc<RefCell<Vec<String>>>;
+
+fn note(trace: &Trace, what: String) {
+    trace.borrow_mut().push(what);
+}
+
+/// `read` on `stream` into `buf`, noted as `read: pending`, `read: <the bytes>` or the error.
+fn traced_read(
+    cx: &mut Cx<'_>,
+    stream: Option<Handle<TcpStream>>,
+    buf: &mut [u8],
+    trace: &Trace,
+) -> Poll<Result<usize, Error>> {
+    let Some(s) = stream else {
+        return Poll::Ready(Err(Error::InvalidHandle));
+    };
+    let r = cx.read(s, buf);
+    note(
+        trace,
+        match &r {
+            Poll::Pending => "read: pending".to_string(),
+            Poll::Ready(Ok(n)) => format!("read: {:?}", String::from_utf8_lossy(&buf[..*n])),
+            Poll::Ready(Err(e)) => format!("read: {e:?}"),
+        },
+    );
+    r
+}
+
+/// Runs one iteration that has to wait for the client's bytes (nothing else is due), and
+/// returns how many handler calls and resumes it made. The poll returning well before
+/// `WAIT` shows the bytes reached the loop in this very iteration.
+fn one_iteration_woken_by_the_bytes<A: 'static>(ev: &mut EventLoop<'_, A>) -> usize {
+    let started = Instant::now();
+    let calls = ev.run_once(Some(WAIT)).unwrap();
+    assert!(
+        started.elapsed() < WAIT / 2,
+        "the client's bytes did not wake the poll"
+    );
+    calls
+}
+
+// ----- a protothread that moved on to another wait -----
+
+/// Reads, then waits for user event 1 before it reads again.
+struct ReadThenEvent {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    source: Option<Handle<UserEvents>>,
+    buf: [u8; 16],
+    trace: Trace,
+}
+
+impl ReadThenEvent {
+    fn poll_read(&mut self, cx: &mut Cx<'_>) -> Poll<Result<usize, Error>> {
+        traced_read(cx, self.stream, &mut self.buf, &self.trace)
+    }
+
+    fn poll_event(&mut self, cx: &mut Cx<'_>) -> Poll<Result<u32, Error>> {
+        let r = match self.source {
+            Some(s) => cx.take_event(s, 1),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        };
+        note(&self.trace, format!("event: {r:?}"));
+        r
+    }
+}
+
+#[protothread]
+fn read_then_wait_for_an_event(ctx: &mut ReadThenEvent, cx: &mut Cx<'_>) -> Result<(), Error> {
+    loop {
+        let n = pt_await!(ctx.poll_read(cx))?;
+        if n == 0 {
+            return Ok(());
+        }
+        pt_await!(ctx.poll_event(cx))?;
+    }
+}
+
+#[test]
+fn a_protothread_woken_by_its_socket_that_then_waits_for_an_event_is_not_resumed_by_more_data() {
+    let mut memory = new_memory();
+    let trace = Trace::default();
+    let mut contexts = [ReadThenEvent {
+        pt: Pt::new(),
+        stream: None,
+        source: None,
+        buf: [0; 16],
+        trace: Rc::clone(&trace),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut contexts).unwrap();
+    let source = ev.user_events_create().unwrap();
+    let (stream, mut client) = connected_pair(&mut ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadThenEvent| {
+            c.stream = Some(stream);
+            c.source = Some(source);
+        })
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+
+    // Woken by its socket, it reads and, in the same resume, waits for the event instead.
+    client.write_all(b"a").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 1);
+    assert_eq!(
+        *trace.borrow(),
+        ["read: pending", "read: \"a\"", "event: Pending"]
+    );
+    let on = |ev: &EventLoop<'_>| match ev.pt_status(h) {
+        Ok(PtStatus::Waiting { on, .. }) => on,
+        other => panic!("unexpected status {other:?}"),
+    };
+    assert_eq!(on(&ev), Some((source.raw(), Trigger::User(1))));
+
+    // More data: the socket is no longer what it waits on, so nothing is resumed.
+    client.write_all(b"b").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 0);
+    for _ in 0..3 {
+        assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 0);
+    }
+    assert_eq!(trace.borrow().len(), 3, "no resume for the data");
+    assert_eq!(on(&ev), Some((source.raw(), Trigger::User(1))));
+
+    // The event: one resume, which takes it, finds the data waiting and waits again.
+    ev.raise(source, 1).unwrap();
+    assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 1);
+    assert_eq!(
+        trace.borrow()[3..],
+        ["event: Ready(Ok(1))", "read: \"b\"", "event: Pending"]
+    );
+
+    drop(client);
+    ev.raise(source, 1).unwrap();
+    run_until(&mut ev, "the end-of-stream", WAIT, 10_000, |ev| {
+        ev.protothreads_running() == 0
+    });
+    assert_eq!(trace.borrow()[6..], ["event: Ready(Ok(1))", "read: \"\""]);
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Ended(Outcome::Finished)));
+}
+
+/// How long [`ReadThenSleep`] sleeps after each read: long enough that the checks between
+/// its read and its wake-up are done well before it wakes.
+const NAP_MS: u64 = 1_000;
+
+/// Reads, then sleeps [`NAP_MS`] before it reads again.
+struct ReadThenSleep {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    buf: [u8; 16],
+    at: u64,
+    trace: Trace,
+}
+
+impl ReadThenSleep {
+    fn poll_read(&mut self, cx: &mut Cx<'_>) -> Poll<Result<usize, Error>> {
+        traced_read(cx, self.stream, &mut self.buf, &self.trace)
+    }
+
+    fn poll_sleep(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        let r = cx.sleep_until(self.at);
+        note(&self.trace, format!("sleep: {r:?}"));
+        r
+    }
+}
+
+#[protothread]
+fn read_then_sleep(ctx: &mut ReadThenSleep, cx: &mut Cx<'_>) -> Result<(), Error> {
+    loop {
+        let n = pt_await!(ctx.poll_read(cx))?;
+        if n == 0 {
+            return Ok(());
+        }
+        ctx.at = cx.after_ms(NAP_MS);
+        pt_await!(ctx.poll_sleep(cx))?;
+    }
+}
+
+#[test]
+fn a_protothread_woken_by_its_socket_that_then_sleeps_is_not_resumed_by_more_data() {
+    let mut memory = new_memory();
+    let trace = Trace::default();
+    let mut contexts = [ReadThenSleep {
+        pt: Pt::new(),
+        stream: None,
+        buf: [0; 16],
+        at: 0,
+        trace: Rc::clone(&trace),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut contexts).unwrap();
+    let (stream, mut client) = connected_pair(&mut ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadThenSleep| c.stream = Some(stream))
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+
+    client.write_all(b"a").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 1);
+    assert_eq!(
+        *trace.borrow(),
+        ["read: pending", "read: \"a\"", "sleep: Pending"]
+    );
+    let Ok(PtStatus::Waiting {
+        on: None,
+        until_ms: Some(at),
+        ..
+    }) = ev.pt_status(h)
+    else {
+        panic!("unexpected status {:?}", ev.pt_status(h));
+    };
+
+    client.write_all(b"b").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 0);
+    for _ in 0..3 {
+        assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 0);
+    }
+    assert!(ev.now_ms() < at, "checked while it still slept");
+    assert_eq!(trace.borrow().len(), 3, "no resume for the data");
+
+    // Its sleep ends: one resume, which finds the data waiting and sleeps again.
+    run_until(&mut ev, "the end of the sleep", WAIT, 10_000, |_| {
+        trace.borrow().len() > 3
+    });
+    assert_eq!(
+        trace.borrow()[3..],
+        ["sleep: Ready(Ok(()))", "read: \"b\"", "sleep: Pending"]
+    );
+    ev.kill(h).unwrap();
+    assert_eq!(ev.in_use().timers, 0);
+}
+
+// ----- a protothread that moved on to a bare condition -----
+
+/// Reads, then waits until `go` holds (set by a handler) before it reads again.
+struct ReadThenCondition {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    buf: [u8; 16],
+    go: Rc<Cell<bool>>,
+    trace: Trace,
+}
+
+impl ReadThenCondition {
+    fn poll_read(&mut self, cx: &mut Cx<'_>) -> Poll<Result<usize, Error>> {
+        traced_read(cx, self.stream, &mut self.buf, &self.trace)
+    }
+
+    fn go(&self) -> bool {
+        let go = self.go.get();
+        note(&self.trace, format!("check: {go}"));
+        go
+    }
+}
+
+#[protothread]
+fn read_then_wait_until_go(ctx: &mut ReadThenCondition, cx: &mut Cx<'_>) -> Result<(), Error> {
+    loop {
+        let n = pt_await!(ctx.poll_read(cx))?;
+        if n == 0 {
+            return Ok(());
+        }
+        pt_wait_until!(ctx.go());
+        ctx.go.set(false);
+    }
+}
+
+fn set_go(go: &mut Rc<Cell<bool>>, _cx: &mut Cx<'_>, _event: Event) {
+    go.set(true);
+}
+
+#[test]
+fn a_protothread_woken_by_its_socket_that_then_waits_on_a_condition_is_checked_after_each_event() {
+    let mut memory = new_memory();
+    let (trace, go) = (Trace::default(), Rc::new(Cell::new(false)));
+    let mut contexts = [ReadThenCondition {
+        pt: Pt::new(),
+        stream: None,
+        buf: [0; 16],
+        go: Rc::clone(&go),
+        trace: Rc::clone(&trace),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), Rc::clone(&go)).unwrap();
+    let pool = ev.add_protothreads(&mut contexts).unwrap();
+    let source = ev.user_events_create().unwrap();
+    ev.set_handler(source, Trigger::User(1), set_go).unwrap();
+    let (stream, mut client) = connected_pair(&mut ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadThenCondition| c.stream = Some(stream))
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+
+    // Woken by its socket in the I/O step, it reads and stops at its condition; the
+    // protothread step of the same iteration checks the condition again.
+    client.write_all(b"a").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 2);
+    assert_eq!(
+        *trace.borrow(),
+        [
+            "read: pending",
+            "read: \"a\"",
+            "check: false",
+            "check: false"
+        ]
+    );
+    // Queued for its next check, not waiting on the socket.
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Runnable));
+
+    // More data: it does not wait on the socket, so it is not resumed at the data; it is
+    // checked once more, in the protothread step, as after anything that happens.
+    client.write_all(b"b").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 1);
+    assert_eq!(trace.borrow()[4..], ["check: false"]);
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Runnable));
+
+    // Another event (a handler sets `go`): checked after it, it goes on, finds the data that
+    // came meanwhile and stops at its condition again.
+    ev.raise(source, 1).unwrap();
+    assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 2);
+    assert_eq!(
+        trace.borrow()[5..],
+        ["check: true", "read: \"b\"", "check: false"]
+    );
+
+    // End-of-stream, and `go` once more: it goes on, reads the end and ends.
+    drop(client);
+    ev.raise(source, 1).unwrap();
+    run_until(&mut ev, "the end-of-stream", WAIT, 10_000, |ev| {
+        ev.protothreads_running() == 0
+    });
+    assert_eq!(trace.borrow()[8..], ["check: true", "read: \"\""]);
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Ended(Outcome::Finished)));
+}
