@@ -303,7 +303,6 @@ fn every_loop_operation_of_a_context_made_from_a_waker_answers_not_supported() {
 }
 
 #[test]
-#[ignore = "runtime bug: local_addr answers InvalidHandle, not NotSupported, without a loop"]
 fn local_addr_of_a_context_without_a_loop_answers_not_supported() {
     let waker = Waker::noop();
     for mut cx in [Cx::detached(), Cx::from_waker(waker)] {

@@ -158,13 +158,10 @@ impl Cx<'_> {
     ///
     /// [`Error::InvalidHandle`]; an OS error.
     pub fn local_addr(&self, socket: impl Into<RawHandle>) -> Result<SocketAddr> {
-        let h = socket.into();
-        let core = &self.core;
-        Ok(match h.resource_type() {
-            ResourceType::TcpListener => core.listeners.get(h)?.sock().local_addr()?,
-            ResourceType::TcpStream => core.streams.get(h)?.sock().local_addr()?,
-            ResourceType::UdpSocket => core.udp.get(h)?.sock().local_addr()?,
-            _ => return Err(core.no_such(h)),
+        self.core.with_sock(socket.into(), |s| {
+            s.local_addr()?
+                .as_socket()
+                .ok_or_else(|| std::io::ErrorKind::Unsupported.into())
         })
     }
 
