@@ -57,17 +57,23 @@ pub(crate) struct Core<'s> {
     pub(crate) clock: Clock,
     pub(crate) last_error: Option<Error>,
     pub(crate) run: Running,
-    /// [`Cx::stop`](crate::Cx::stop) was called, or a remote's stop was seen: `run` returns
-    /// after this iteration.
-    pub(crate) stop_requested: bool,
-    /// A signal watcher holds an arrival someone now waits for: deliver in the next I/O step.
-    pub(crate) signals_due: bool,
-    /// Remote work is waiting: the loop's own thread left some (see
-    /// [`doorbell`](Core::doorbell)), or the doorbell of the remotes woke the poller.
-    pub(crate) remote_due: bool,
+    /// Work of the iteration's later steps that is waiting, as the bits [`Core::STOP`],
+    /// [`Core::SIGNALS_DUE`] and [`Core::REMOTE_DUE`]: one byte, so the loop tests it once
+    /// before it polls and once after each step that may set it.
+    pub(crate) due: u8,
 }
 
 impl<'s> Core<'s> {
+    /// [`Cx::stop`](crate::Cx::stop) was called, or a remote's stop was seen: `run` returns
+    /// after this iteration (and the iteration does not block in its poll).
+    pub(crate) const STOP: u8 = 1;
+    /// A signal watcher holds an arrival someone now waits for: deliver it at the end of the
+    /// I/O step.
+    pub(crate) const SIGNALS_DUE: u8 = 2;
+    /// Remote work is waiting: the loop's own thread left some (see
+    /// [`doorbell`](Core::doorbell)), or the doorbell of the remotes woke the poller.
+    pub(crate) const REMOTE_DUE: u8 = 4;
+
     /// The core of a loop with id `id` over `storage`; without a backend (and shared half),
     /// a detached core.
     pub(crate) fn new(
@@ -96,9 +102,7 @@ impl<'s> Core<'s> {
             clock: Clock::new(),
             last_error: None,
             run: Running::default(),
-            stop_requested: false,
-            signals_due: false,
-            remote_due: false,
+            due: 0,
         }
     }
 
@@ -183,16 +187,13 @@ impl<'s> Core<'s> {
     pub(crate) fn has_immediate_work(&self) -> bool {
         // One test of the bits of all four (no branch each): the ready queue, signals and
         // remote work due, protothreads runnable for something else than a repoll.
-        (self.ready.len()
-            | usize::from(self.signals_due | self.remote_due)
-            | (self.pts.run_len() - self.pts.repolls()))
-            != 0
+        (self.ready.len() | usize::from(self.due) | (self.pts.run_len() - self.pts.repolls())) != 0
     }
 
     /// Remote work (a raise, latched raises) was left on the loop's own thread: the next
     /// poll must not block, and the remote-work step must run.
     pub(crate) fn doorbell(&mut self) {
-        self.remote_due = true;
+        self.due |= Self::REMOTE_DUE;
     }
 
     /// The side `(h, dir)` of a live socket.
@@ -355,7 +356,7 @@ impl<'s> Core<'s> {
                 w_entry.waiter = w;
                 if set && w_entry.arrived {
                     // A latched arrival: deliver on the next iteration.
-                    self.signals_due = true;
+                    self.due |= Self::SIGNALS_DUE;
                 }
             }
             _ => return Err(self.missing(h)),

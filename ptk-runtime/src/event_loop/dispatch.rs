@@ -10,6 +10,7 @@ use crate::handle::{RawHandle, ResourceType};
 use crate::status::Outcome;
 
 use super::backend::{Backend, Events, Poller, Readiness};
+use super::core::Core;
 use super::handler::AppKey;
 use super::protothreads::{Task, TaskStep};
 use super::remote::PostQueue;
@@ -94,7 +95,7 @@ pub(super) fn run_io<A: 'static>(
         match RawHandle::from_u64(r.token) {
             Some(h) => calls += other_readiness(cx, key, state, h, r),
             // The doorbell: a remote left work, done in `run_remote`.
-            None => cx.core.remote_due = true,
+            None => cx.core.due |= Core::REMOTE_DUE,
         }
     }
     calls
@@ -138,7 +139,10 @@ fn other_readiness<A: 'static>(
             }
         }
         // The loop's own handle names its signal pipe.
-        ResourceType::Loop => cx.core.signals_due |= cx.core.signals.collect(),
+        ResourceType::Loop => {
+            let arrived = cx.core.signals.collect();
+            cx.core.due |= if arrived { Core::SIGNALS_DUE } else { 0 };
+        }
         ResourceType::UdpSocket => {
             let Ok(u) = cx.core.udp.get_mut(h) else {
                 return 0;
@@ -231,7 +235,7 @@ pub(super) fn deliver_signals<A: 'static>(
     key: &AppKey<A>,
     state: &mut A,
 ) -> usize {
-    cx.core.signals_due = false;
+    cx.core.due &= !Core::SIGNALS_DUE;
     let mut calls = 0;
     for i in 0..cx.core.signals.capacity() {
         let Some((h, w)) = cx.core.signals.at(i) else {
@@ -273,12 +277,12 @@ pub(super) fn run_remote<A: 'static>(
         return 0;
     };
     let rang = shared.doorbell.swap(false, Ordering::AcqRel);
-    if !rang && !cx.core.remote_due {
+    if !rang && cx.core.due & Core::REMOTE_DUE == 0 {
         return 0;
     }
-    cx.core.remote_due = false;
+    cx.core.due &= !Core::REMOTE_DUE;
     if shared.stop.load(Ordering::Relaxed) && shared.stop.swap(false, Ordering::AcqRel) {
-        cx.core.stop_requested = true;
+        cx.core.due |= Core::STOP;
     }
     cx.core.drain_remote_signals();
     let mut calls = 0;

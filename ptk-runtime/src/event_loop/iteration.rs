@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 use super::backend::{Backend, Poller};
+use super::core::Core;
 use super::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
 use super::EventLoop;
 
@@ -46,12 +47,12 @@ impl<A: 'static> EventLoop<'_, A> {
             calls += fire_timers(cx, key, state);
         }
         calls += run_io(cx, key, state, &self.events);
-        if cx.core.signals_due | cx.core.remote_due {
-            if cx.core.signals_due {
+        if cx.core.due & (Core::SIGNALS_DUE | Core::REMOTE_DUE) != 0 {
+            if cx.core.due & Core::SIGNALS_DUE != 0 {
                 // The end of the I/O step.
                 calls += deliver_signals(cx, key, state);
             }
-            if cx.core.remote_due {
+            if cx.core.due & Core::REMOTE_DUE != 0 {
                 calls += run_remote(cx, key, state, &self.posts);
             }
         }
@@ -71,8 +72,8 @@ impl<A: 'static> EventLoop<'_, A> {
     pub fn run(&mut self) -> Result<()> {
         loop {
             self.run_once(None)?;
-            if self.cx.core.stop_requested {
-                self.cx.core.stop_requested = false;
+            if self.cx.core.due & Core::STOP != 0 {
+                self.cx.core.due &= !Core::STOP;
                 return Ok(());
             }
         }

@@ -47,7 +47,7 @@ impl Cx<'_> {
 
     /// Asks the loop to return from [`run`](crate::EventLoop::run) after this iteration.
     pub fn stop(&mut self) {
-        self.core.stop_requested = true;
+        self.core.due |= Core::STOP;
     }
 
     /// The last error an operation of this loop returned, if any.
