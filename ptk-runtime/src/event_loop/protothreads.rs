@@ -42,6 +42,9 @@ pub(crate) trait Task {
     fn as_any(&mut self) -> &mut dyn Any;
 }
 
+/// What a resume did. `repr(u8)`: a tag byte of its own, so the loop tells the usual
+/// `Pending` apart with one compare (as a niche inside `Outcome` it took a decode).
+#[repr(u8)]
 pub(crate) enum TaskStep {
     Pending,
     Yielded,
