@@ -42,8 +42,10 @@ impl Side {
     }
 }
 
-/// The result of one attempt at a socket operation.
+/// The result of one attempt at a socket operation (`repr(u8)`: a tag byte of its own, one
+/// compare to tell the usual `Done` apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Attempt<T> {
     /// It completed with this value.
     Done(T),
