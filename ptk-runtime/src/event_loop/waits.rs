@@ -325,7 +325,13 @@ impl Core<'_> {
             return Err(self.fail(Error::NotSupported));
         };
         let i = cur.slot();
-        self.pts.entries[i as usize].deadline = at_ms;
+        let e = &mut self.pts.entries[i as usize];
+        if at_ms.is_none() && !e.timed {
+            // No deadline, no sleep, no timer: nothing to clear (drivers that time out
+            // optionally call this once per request).
+            return Ok(());
+        }
+        e.deadline = at_ms;
         self.sync_pt_timer(i)
     }
 
