@@ -57,7 +57,7 @@ pub(crate) struct Core<'s> {
     pub(crate) clock: Clock,
     pub(crate) last_error: Option<Error>,
     pub(crate) run: Running,
-    /// Work of the iteration's later steps that is waiting, as the bits [`Core::STOP`],
+    /// What is pending for the rest of the iteration, as the bits [`Core::STOP`],
     /// [`Core::SIGNALS_DUE`] and [`Core::REMOTE_DUE`]: one byte, so the loop tests it once
     /// before it polls and once after each step that may set it.
     pub(crate) due: u8,
@@ -65,7 +65,8 @@ pub(crate) struct Core<'s> {
 
 impl<'s> Core<'s> {
     /// [`Cx::stop`](crate::Cx::stop) was called, or a remote's stop was seen: `run` returns
-    /// after this iteration (and the iteration does not block in its poll).
+    /// after this iteration. (It is not work: a loop driven by `run_once` alone, which never
+    /// consumes it, must still block in its polls.)
     pub(crate) const STOP: u8 = 1;
     /// A signal watcher holds an arrival someone now waits for: deliver it at the end of the
     /// I/O step.
@@ -187,7 +188,8 @@ impl<'s> Core<'s> {
     pub(crate) fn has_immediate_work(&self) -> bool {
         // One test of the bits of all four (no branch each): the ready queue, signals and
         // remote work due, protothreads runnable for something else than a repoll.
-        (self.ready.len() | usize::from(self.due) | (self.pts.run_len() - self.pts.repolls())) != 0
+        let due = self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE);
+        (self.ready.len() | usize::from(due) | (self.pts.run_len() - self.pts.repolls())) != 0
     }
 
     /// Remote work (a raise, latched raises) was left on the loop's own thread: the next
