@@ -3,7 +3,9 @@
 //! stays when it fires (see the module docs of the runtime's `event_loop/waits.rs`), does
 //! not outlive that resume, so more data does not resume the protothread; one waiting on a
 //! bare condition is checked again after every event instead. (`protothread_echo_wait.rs`
-//! has the registration that is kept.)
+//! has the registration that is kept.) A protothread that closes the socket it was woken by
+//! is not resumed once more for the close; a handler set where a protothread waits wakes it,
+//! and its wait fails.
 //!
 //! Every protothread here notes each poll of its suspension points in a trace: a resume
 //! polls the point it stopped at once, so the trace counts resumes exactly.
@@ -361,4 +363,155 @@ fn a_protothread_woken_by_its_socket_that_then_waits_on_a_condition_is_checked_a
     });
     assert_eq!(trace.borrow()[8..], ["check: true", "read: \"\""]);
     assert_eq!(ev.pt_status(h), Ok(PtStatus::Ended(Outcome::Finished)));
+}
+
+// ----- a protothread that closes the socket it was woken by -----
+
+/// `take_event` of id 1 on `source`, noted as `event: <the answer>`.
+fn traced_event(
+    cx: &mut Cx<'_>,
+    source: Option<Handle<UserEvents>>,
+    trace: &Trace,
+) -> Poll<Result<u32, Error>> {
+    let r = match source {
+        Some(s) => cx.take_event(s, 1),
+        None => Poll::Ready(Err(Error::InvalidHandle)),
+    };
+    note(trace, format!("event: {r:?}"));
+    r
+}
+
+/// Reads once, closes its stream, then waits for user event 1.
+struct ReadCloseThenEvent {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    source: Option<Handle<UserEvents>>,
+    buf: [u8; 16],
+    trace: Trace,
+}
+
+#[protothread]
+fn read_close_then_wait_for_an_event(
+    ctx: &mut ReadCloseThenEvent,
+    cx: &mut Cx<'_>,
+) -> Result<(), Error> {
+    pt_await!(traced_read(cx, ctx.stream, &mut ctx.buf, &ctx.trace))?;
+    if let Some(s) = ctx.stream.take() {
+        cx.close(s)?;
+        note(&ctx.trace, "closed".to_string());
+    }
+    pt_await!(traced_event(cx, ctx.source, &ctx.trace))?;
+    Ok(())
+}
+
+#[test]
+fn a_protothread_that_closes_the_socket_it_waited_on_is_not_resumed_for_the_close() {
+    let mut memory = new_memory();
+    let trace = Trace::default();
+    let mut contexts = [ReadCloseThenEvent {
+        pt: Pt::new(),
+        stream: None,
+        source: None,
+        buf: [0; 16],
+        trace: Rc::clone(&trace),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut contexts).unwrap();
+    let source = ev.user_events_create().unwrap();
+    let (stream, mut client) = connected_pair(&mut ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadCloseThenEvent| {
+            c.stream = Some(stream);
+            c.source = Some(source);
+        })
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+
+    // Woken by its socket, it reads, closes the socket (whose waiter it still is) and waits
+    // for the event: one resume in that iteration, none for the close after it.
+    client.write_all(b"a").unwrap();
+    assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 1);
+    for _ in 0..3 {
+        assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 0);
+    }
+    assert_eq!(
+        *trace.borrow(),
+        ["read: pending", "read: \"a\"", "closed", "event: Pending"]
+    );
+    assert_eq!(ev.in_use().tcp_streams, 0);
+
+    ev.raise(source, 1).unwrap();
+    assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 1);
+    assert_eq!(trace.borrow()[4..], ["event: Ready(Ok(1))"]);
+    assert_eq!(ev.pt_status(h), Ok(PtStatus::Ended(Outcome::Finished)));
+}
+
+// ----- a handler set where a protothread waits -----
+
+/// Reads until the end of the stream, noting each poll.
+struct ReadOnly {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    buf: [u8; 16],
+    trace: Trace,
+}
+
+#[protothread]
+fn read_to_the_end(ctx: &mut ReadOnly, cx: &mut Cx<'_>) -> Result<(), Error> {
+    loop {
+        let n = pt_await!(traced_read(cx, ctx.stream, &mut ctx.buf, &ctx.trace))?;
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn ignore_event(_: &mut (), _cx: &mut Cx<'_>, _event: Event) {}
+
+#[test]
+fn a_handler_set_where_a_protothread_waits_wakes_it_and_its_wait_fails() {
+    let mut memory = new_memory();
+    let trace = Trace::default();
+    let mut contexts = [ReadOnly {
+        pt: Pt::new(),
+        stream: None,
+        buf: [0; 16],
+        trace: Rc::clone(&trace),
+    }];
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
+    let pool = ev.add_protothreads(&mut contexts).unwrap();
+    let (stream, _client) = connected_pair(&mut ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadOnly| c.stream = Some(stream))
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+
+    // The handler takes the trigger: the protothread, which would never be woken again, is
+    // resumed at once and its wait reports the conflict.
+    ev.set_handler(stream, Trigger::Readable, ignore_event)
+        .unwrap();
+    assert_eq!(ev.run_once(Some(Duration::ZERO)).unwrap(), 1);
+    assert_eq!(*trace.borrow(), ["read: pending", "read: InvalidArgument"]);
+    assert_eq!(
+        ev.pt_status(h),
+        Ok(PtStatus::Ended(Outcome::Failed(Error::InvalidArgument)))
+    );
+
+    // Removing the handler again leaves nothing behind: a new reader waits there normally.
+    ev.remove_handler(stream, Trigger::Readable);
+    trace.borrow_mut().clear();
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut ReadOnly| c.stream = Some(stream))
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+    let Ok(PtStatus::Waiting { on, .. }) = ev.pt_status(h) else {
+        panic!("unexpected status {:?}", ev.pt_status(h));
+    };
+    assert_eq!(on, Some((stream.raw(), Trigger::Readable)));
 }

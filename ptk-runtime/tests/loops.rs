@@ -120,6 +120,57 @@ fn a_handle_of_one_loop_is_rejected_by_another() {
     b.timer_start(tb, 10, false).unwrap();
 }
 
+fn count_tick(n: &mut u64, _cx: &mut Cx<'_>, _ev: Event) {
+    *n += 1;
+}
+
+fn note_tick(ticks: &mut Vec<&'static str>, _cx: &mut Cx<'_>, _ev: Event) {
+    ticks.push("tick");
+}
+
+#[test]
+fn a_loop_whose_cx_was_swapped_with_another_loops_calls_no_handler_of_the_other() {
+    let mut memory_a = OwnedStorage::new(Capacities::default());
+    let mut memory_b = OwnedStorage::new(Capacities::default());
+    let mut a = EventLoop::new(memory_a.storage(), Config::default(), 0u64).unwrap();
+    let mut b = EventLoop::new(memory_b.storage(), Config::default(), Vec::new()).unwrap();
+    let (id_a, id_b) = (a.id(), b.id());
+    let ta = a.timer_create().unwrap();
+    a.set_handler(ta, Trigger::Expired, count_tick).unwrap();
+    let tb = b.timer_create().unwrap();
+    b.set_handler(tb, Trigger::Expired, note_tick).unwrap();
+
+    // Safe code can exchange the loop state behind two loops' `Cx`: each loop then runs the
+    // other's timers, whose handlers take the other application type, so none is called.
+    std::mem::swap(a.cx(), b.cx());
+    b.timer_start(ta, 1, false).unwrap();
+    a.timer_start(tb, 1, false).unwrap();
+    run_until(&mut a, "b's timer, in a", WAIT, 1_000, |a| {
+        !a.timer_is_armed(tb).unwrap()
+    });
+    run_until(&mut b, "a's timer, in b", WAIT, 1_000, |b| {
+        !b.timer_is_armed(ta).unwrap()
+    });
+    assert_eq!(*a.app(), 0);
+    assert!(b.app().is_empty());
+    assert_eq!((a.id(), b.id()), (id_a, id_b));
+    // A loop left with a detached `Cx` reports it instead of running, and still has remotes.
+    let mut detached: Cx<'_> = Cx::detached();
+    std::mem::swap(a.cx(), &mut detached);
+    assert_eq!(a.run_once(Some(Duration::ZERO)), Err(Error::NotSupported));
+    drop(a.remote());
+    std::mem::swap(a.cx(), &mut detached);
+
+    // Swapped back, each calls its own handlers again.
+    std::mem::swap(a.cx(), b.cx());
+    a.timer_start(ta, 1, false).unwrap();
+    b.timer_start(tb, 1, false).unwrap();
+    run_until(&mut a, "a's timer", WAIT, 1_000, |a| *a.app() == 1);
+    run_until(&mut b, "b's timer", WAIT, 1_000, |b| b.app().len() == 1);
+    assert_eq!(*a.app(), 1);
+    assert_eq!(*b.app(), ["tick"]);
+}
+
 fn on_tick(net: &mut Net, _cx: &mut Cx<'_>, _ev: Event) {
     net.data_calls += 1; // this test's loop counts timer ticks here
 }

@@ -109,6 +109,11 @@ impl<'s> Core<'s> {
 
     /// A core with no loop behind it: no backend, empty pools. Allocates nothing.
     pub(crate) fn detached() -> Core<'s> {
+        Core::empty(AppType::of::<()>())
+    }
+
+    /// A detached core for application type `app` (tests of handler calls).
+    pub(crate) fn empty(app: AppType) -> Core<'s> {
         let storage = Storage {
             timers: &mut [],
             timer_queue: &mut [],
@@ -120,17 +125,17 @@ impl<'s> Core<'s> {
             semaphores: &mut [],
             signals: &mut [],
         };
-        Core::new(0, storage, None, None, 0, AppType::of::<()>())
+        Core::new(0, storage, None, None, 0, app)
     }
 
     /// Opens the self-pipe of signal watchers if the loop has watcher slots and none is open,
     /// registered under the loop's own handle.
-    pub(crate) fn open_signals(&mut self) -> Result<()> {
+    pub(crate) fn open_signals(&mut self, slots: usize) -> Result<()> {
         let Some(backend) = &self.backend else {
             return Ok(());
         };
         let token = RawHandle::new(ResourceType::Loop, self.id, 0, 0);
-        self.signals.open(backend, token)
+        self.signals.open(backend, token, slots)
     }
 
     /// Whether no loop stands behind this core.

@@ -11,7 +11,6 @@ use crate::status::Outcome;
 
 use super::backend::{Backend, Events, Poller, Readiness};
 use super::core::Core;
-use super::handler::AppKey;
 use super::protothreads::{Task, TaskStep};
 use super::remote::PostQueue;
 use super::side::Dir;
@@ -19,7 +18,7 @@ use super::timers::Purpose;
 use super::waiter::Waiter;
 
 /// Step 2: every timer whose deadline has passed, in deadline order.
-pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
+pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
     let now = cx.core.clock.now();
     let mut calls = 0;
     while let Some(t) = cx.core.timers.pop_expired(now) {
@@ -29,14 +28,13 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &
                 if let Ok(s) = cx.core.streams.get_mut(stream) {
                     s.connect_timed_out();
                 }
-                calls += dispatch_io(cx, key, state, stream, Dir::Write, false);
+                calls += dispatch_io(cx, state, stream, Dir::Write, false);
             }
             Purpose::PtTimer(pt) => cx.core.wake_pt(pt),
             Purpose::User => match t.waiter {
                 Waiter::Handler(f) => {
                     let kind = EventKind::Expired { missed: t.missed };
                     f.call(
-                        key,
                         state,
                         cx,
                         Event {
@@ -57,15 +55,10 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &
 /// Step 3: sockets still ready after their handler ran last iteration, then this poll's
 /// reports.
 #[inline(always)]
-pub(super) fn run_io<A: 'static>(
-    cx: &mut Cx<'_>,
-    key: &AppKey<A>,
-    state: &mut A,
-    events: &Events,
-) -> usize {
+pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events) -> usize {
     let mut calls = 0;
     if cx.core.ready.len() != 0 {
-        calls += run_ready(cx, key, state);
+        calls += run_ready(cx, state);
     }
     for r in Backend::reports(events) {
         // A stream's report, the hot path (picked by the handle's type field; the whole handle
@@ -83,17 +76,17 @@ pub(super) fn run_io<A: 'static>(
                     if let Waiter::Pt(pt) = s.read.waiter {
                         calls += resume_woken(cx, pt, (h, Trigger::Readable));
                     } else {
-                        calls += dispatch_io(cx, key, state, h, Dir::Read, true);
+                        calls += dispatch_io(cx, state, h, Dir::Read, true);
                     }
                 }
                 if r.write {
-                    calls += stream_writable(cx, key, state, h);
+                    calls += stream_writable(cx, state, h);
                 }
             }
             continue;
         }
         match RawHandle::from_u64(r.token) {
-            Some(h) => calls += other_readiness(cx, key, state, h, r),
+            Some(h) => calls += other_readiness(cx, state, h, r),
             // The doorbell: a remote left work, done in `run_remote`.
             None => cx.core.due |= Core::REMOTE_DUE,
         }
@@ -104,7 +97,7 @@ pub(super) fn run_io<A: 'static>(
 /// The sockets still ready after their handler ran in the previous iteration, in the order
 /// they were queued.
 #[inline(never)]
-fn run_ready<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usize {
+fn run_ready<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
     let mut calls = 0;
     for _ in 0..cx.core.ready.len() {
         let Some((h, dir)) = cx.core.ready.pop() else {
@@ -113,7 +106,7 @@ fn run_ready<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usi
         if let Some(side) = cx.core.side_mut(h, dir) {
             side.queued = false;
         }
-        calls += dispatch_io(cx, key, state, h, dir, true);
+        calls += dispatch_io(cx, state, h, dir, true);
     }
     calls
 }
@@ -122,7 +115,6 @@ fn run_ready<A: 'static>(cx: &mut Cx<'_>, key: &AppKey<A>, state: &mut A) -> usi
 #[inline(never)]
 fn other_readiness<A: 'static>(
     cx: &mut Cx<'_>,
-    key: &AppKey<A>,
     state: &mut A,
     h: RawHandle,
     r: Readiness,
@@ -135,7 +127,7 @@ fn other_readiness<A: 'static>(
             };
             l.read.ready |= r.read;
             if r.read {
-                calls += dispatch_io(cx, key, state, h, Dir::Read, true);
+                calls += dispatch_io(cx, state, h, Dir::Read, true);
             }
         }
         // The loop's own handle names its signal pipe.
@@ -150,10 +142,10 @@ fn other_readiness<A: 'static>(
             u.read.ready |= r.read;
             u.write.ready |= r.write;
             if r.read {
-                calls += dispatch_io(cx, key, state, h, Dir::Read, true);
+                calls += dispatch_io(cx, state, h, Dir::Read, true);
             }
             if r.write {
-                calls += dispatch_io(cx, key, state, h, Dir::Write, true);
+                calls += dispatch_io(cx, state, h, Dir::Write, true);
             }
         }
         _ => {}
@@ -163,12 +155,7 @@ fn other_readiness<A: 'static>(
 
 /// A writable edge of stream `h`: settles a connect in progress, then dispatches.
 #[inline(never)]
-fn stream_writable<A: 'static>(
-    cx: &mut Cx<'_>,
-    key: &AppKey<A>,
-    state: &mut A,
-    h: RawHandle,
-) -> usize {
+fn stream_writable<A: 'static>(cx: &mut Cx<'_>, state: &mut A, h: RawHandle) -> usize {
     let timer = match cx.core.streams.get_mut(h) {
         Ok(s) => s.finish_connect(),
         Err(_) => return 0,
@@ -176,7 +163,7 @@ fn stream_writable<A: 'static>(
     if let Some(t) = timer {
         cx.core.timers.remove(t);
     }
-    dispatch_io(cx, key, state, h, Dir::Write, true)
+    dispatch_io(cx, state, h, Dir::Write, true)
 }
 
 /// Calls the handler of `(h, dir)` if it has one and the direction is ready; afterwards
@@ -185,7 +172,6 @@ fn stream_writable<A: 'static>(
 #[inline(never)]
 fn dispatch_io<A: 'static>(
     cx: &mut Cx<'_>,
-    key: &AppKey<A>,
     state: &mut A,
     h: RawHandle,
     dir: Dir,
@@ -200,7 +186,7 @@ fn dispatch_io<A: 'static>(
                 Dir::Read => EventKind::Readable,
                 Dir::Write => EventKind::Writable,
             };
-            f.call(key, state, cx, Event { handle: h, kind });
+            f.call(state, cx, Event { handle: h, kind });
             cx.core.requeue_if_ready(h, dir);
             1
         }
@@ -230,11 +216,7 @@ fn dispatch_io<A: 'static>(
 /// is told, in slot order. Handlers get [`EventKind::Signal`]; a waiting protothread is
 /// queued and takes the arrival itself when it polls again.
 #[inline(never)]
-pub(super) fn deliver_signals<A: 'static>(
-    cx: &mut Cx<'_>,
-    key: &AppKey<A>,
-    state: &mut A,
-) -> usize {
+pub(super) fn deliver_signals<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
     cx.core.due &= !Core::SIGNALS_DUE;
     let mut calls = 0;
     for i in 0..cx.core.signals.capacity() {
@@ -251,7 +233,7 @@ pub(super) fn deliver_signals<A: 'static>(
                     w.arrived = false;
                 }
                 let kind = EventKind::Signal { signo };
-                f.call(key, state, cx, Event { handle: h, kind });
+                f.call(state, cx, Event { handle: h, kind });
                 calls += 1;
             }
             Waiter::Pt(pt) => {
@@ -269,17 +251,15 @@ pub(super) fn deliver_signals<A: 'static>(
 /// Step 4: raised user events, then the posted calls queued before this step began.
 pub(super) fn run_remote<A: 'static>(
     cx: &mut Cx<'_>,
-    key: &AppKey<A>,
     state: &mut A,
     posts: &PostQueue<A>,
 ) -> usize {
     let Some(shared) = cx.core.shared.as_ref().map(Arc::clone) else {
         return 0;
     };
-    let rang = shared.doorbell.swap(false, Ordering::AcqRel);
-    if !rang && cx.core.due & Core::REMOTE_DUE == 0 {
-        return 0;
-    }
+    // Only run when due (the doorbell's token came back, or work was left on this thread):
+    // take the doorbell, so that the next ring wakes the poller again.
+    shared.doorbell.swap(false, Ordering::AcqRel);
     cx.core.due &= !Core::REMOTE_DUE;
     if shared.stop.load(Ordering::Relaxed) && shared.stop.swap(false, Ordering::AcqRel) {
         cx.core.due |= Core::STOP;
@@ -312,7 +292,7 @@ pub(super) fn run_remote<A: 'static>(
             };
             if count > 0 {
                 let kind = EventKind::User { id, count };
-                f.call(key, state, cx, Event { handle: h, kind });
+                f.call(state, cx, Event { handle: h, kind });
                 calls += 1;
             }
         }
@@ -391,7 +371,6 @@ fn resume_now<'s>(
         return;
     }
     match step {
-        TaskStep::Pending if waits => {}
         TaskStep::Ended(outcome) => core.end_pt(i, outcome),
         TaskStep::Yielded => core.pts.push_run(i),
         TaskStep::Pending if core.run.yield_requested() => core.pts.push_run(i),

@@ -7,16 +7,21 @@
 //! [`ErasedHandler`]: the same function pointer with its signature forgotten, turned back into
 //! a `Handler<A>` when the [`EventLoop<'_, A>`](super::EventLoop) calls it.
 //!
-//! The one invariant that makes this sound: **an `ErasedHandler` held by a loop core was made
-//! from a `Handler<A>` for that loop's own `A`.** [`ErasedHandler::new`] checks it, against
-//! the [`AppType`] the core was created with, and is the only way to make one; the only way
-//! to call one is [`ErasedHandler::call`], which takes the loop's `AppType` token again and
-//! is reached only from the `EventLoop<'_, A>` that owns the core. This file is the only
-//! `unsafe` of the loop besides the datagram receive in `sys.rs`; Miri runs its tests.
+//! What makes this sound: **an `ErasedHandler` held by a loop core was made from a
+//! `Handler<A>` for the application type that core was created with** ([`ErasedHandler::new`]
+//! checks it, against the core's [`AppType`], and is the only way to make one; a core's type
+//! never changes and handlers never move between cores). [`ErasedHandler::call`] is the only
+//! way to call one: it is given the `Cx` whose core the handler was just read from and calls
+//! it only if that core's type is the `A` it was asked to call with. The check is made at
+//! every call, not once per loop, because the core behind an `EventLoop`'s `Cx` can be
+//! replaced by safe code (`mem::swap` of two loops' `Cx`, even from inside a handler); such a
+//! loop calls no handler of the other loop's core, with or without this file.
+//!
+//! Besides the datagram receive and the socket calls in `sys.rs` and the operating system's
+//! signal registration, this is the only `unsafe` of the loop; Miri runs its tests.
 #![allow(unsafe_code)]
 
 use core::any::TypeId;
-use core::marker::PhantomData;
 
 use crate::cx::{Cx, Handler};
 use crate::event::Event;
@@ -29,23 +34,6 @@ impl AppType {
     /// The application type `A`.
     pub(crate) fn of<A: 'static>() -> AppType {
         AppType(TypeId::of::<A>())
-    }
-}
-
-/// Proof that `A` is the application type of one loop core: made by [`AppKey::new`] from the
-/// core's [`AppType`], held by the `EventLoop<'_, A>` that owns the core.
-pub(crate) struct AppKey<A> {
-    app: AppType,
-    _marker: PhantomData<fn(&mut A)>,
-}
-
-impl<A: 'static> AppKey<A> {
-    /// The key of a core made for `app`, if that is `A`.
-    pub(crate) fn new(app: AppType) -> Option<AppKey<A>> {
-        (app == AppType::of::<A>()).then_some(AppKey {
-            app,
-            _marker: PhantomData,
-        })
     }
 }
 
@@ -76,19 +64,19 @@ impl ErasedHandler {
         })
     }
 
-    /// Calls the handler with the loop's state. `key` proves that `A` is the type of the core
-    /// this handler is held by, hence the type it was erased from.
+    /// Calls the handler with the loop's state, if `A` is the application type of `cx`'s
+    /// core; does nothing otherwise (see the module docs). `self` must have been read from
+    /// `cx`'s core: every caller reads it there just before calling.
     #[inline]
-    pub(crate) fn call<A: 'static>(self, key: &AppKey<A>, app: &mut A, cx: &mut Cx<'_>, ev: Event) {
+    pub(crate) fn call<A: 'static>(self, app: &mut A, cx: &mut Cx<'_>, ev: Event) {
+        if cx.core.app != AppType::of::<A>() {
+            return;
+        }
         #[cfg(debug_assertions)]
-        debug_assert_eq!(
-            self.app, key.app,
-            "a handler called with another loop's state"
-        );
-        let _ = key.app;
-        // SAFETY: `self` was made by `new::<A2>` with the `AppType` of the core that holds it
-        // and A2 == that type; `key` was made by `AppKey::<A>::new` from the same core's type,
-        // so A == A2: this is the function pointer `new` received, with its own signature.
+        debug_assert_eq!(self.app, cx.core.app, "a handler called from another core");
+        // SAFETY: `self` was made by `new::<A2>` with the `AppType` of the core that holds it,
+        // `cx.core` (the caller read it there), and A2 is that type; which was just checked to
+        // be `A`. So this is the function pointer `new` received, with its own signature.
         let f = unsafe { core::mem::transmute::<fn(), Handler<A>>(self.f) };
         cx.core.run.end();
         f(app, cx, ev);
@@ -105,29 +93,27 @@ impl core::fmt::Debug for ErasedHandler {
 mod tests {
     use super::*;
     use crate::event::EventKind;
+    use crate::event_loop::core::Core;
     use crate::handle::{RawHandle, ResourceType};
 
     fn add(n: &mut u64, _cx: &mut Cx<'_>, ev: Event) {
         *n += ev.handle.to_u64();
     }
 
+    fn event() -> Event {
+        Event {
+            handle: RawHandle::new(ResourceType::Timer, 0, 0, 0),
+            kind: EventKind::Readable,
+        }
+    }
+
     #[test]
     fn a_handler_is_called_with_its_own_state_type() {
         let app = AppType::of::<u64>();
         let h = ErasedHandler::new::<u64>(add, app).unwrap();
-        let key = AppKey::<u64>::new(app).unwrap();
-        let mut n = 1;
-        let mut cx = Cx::detached();
-        let handle = RawHandle::new(ResourceType::Timer, 0, 0, 0);
-        h.call(
-            &key,
-            &mut n,
-            &mut cx,
-            Event {
-                handle,
-                kind: EventKind::Readable,
-            },
-        );
+        let mut n = 1u64;
+        let mut cx = Cx::new(Core::empty(app));
+        h.call(&mut n, &mut cx, event());
         assert_eq!(n, 2);
     }
 
@@ -135,6 +121,18 @@ mod tests {
     fn a_handler_for_another_state_type_is_refused() {
         let app = AppType::of::<u32>();
         assert!(ErasedHandler::new::<u64>(add, app).is_none());
-        assert!(AppKey::<u64>::new(app).is_none());
+    }
+
+    #[test]
+    fn a_handler_is_not_called_through_a_core_of_another_state_type() {
+        let h = ErasedHandler::new::<u64>(add, AppType::of::<u64>()).unwrap();
+        // As if the loop's `Cx` had been swapped with another loop's.
+        let mut other = Cx::new(Core::empty(AppType::of::<u32>()));
+        let mut n = 1u64;
+        h.call(&mut n, &mut other, event());
+        assert_eq!(n, 1);
+        let mut detached = Cx::detached();
+        h.call(&mut n, &mut detached, event());
+        assert_eq!(n, 1);
     }
 }

@@ -40,20 +40,20 @@ impl<A: 'static> EventLoop<'_, A> {
             Backend::clear(&mut self.events);
         }
         core.clock.next_iteration();
-        let (key, state) = (&self.key, &mut self.app);
+        let state = &mut self.app;
         let cx = &mut self.cx;
         let mut calls = 0;
         if cx.core.timers.armed() > 0 {
-            calls += fire_timers(cx, key, state);
+            calls += fire_timers(cx, state);
         }
-        calls += run_io(cx, key, state, &self.events);
+        calls += run_io(cx, state, &self.events);
         if cx.core.due & (Core::SIGNALS_DUE | Core::REMOTE_DUE) != 0 {
             if cx.core.due & Core::SIGNALS_DUE != 0 {
                 // The end of the I/O step.
-                calls += deliver_signals(cx, key, state);
+                calls += deliver_signals(cx, state);
             }
             if cx.core.due & Core::REMOTE_DUE != 0 {
-                calls += run_remote(cx, key, state, &self.posts);
+                calls += run_remote(cx, state, &self.posts);
             }
         }
         if cx.core.pts.run_len() > 0 {

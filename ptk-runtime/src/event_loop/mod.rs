@@ -52,7 +52,7 @@ use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
 use self::backend::{Backend, Events, Poller};
-use self::handler::{AppKey, AppType};
+use self::handler::AppType;
 use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
 use self::user_events::SharedSources;
@@ -157,8 +157,13 @@ impl Default for Config {
 /// ```
 pub struct EventLoop<'s, A: 'static = ()> {
     cx: Cx<'s>,
-    key: AppKey<A>,
     app: A,
+    /// The loop's id, kept here (not read from the core) because the core behind `cx` can be
+    /// swapped away by safe code: the id is released when this loop is dropped.
+    id: u8,
+    /// The cross-thread half the core was made with, for [`remote`](EventLoop::remote), kept
+    /// here for the same reason.
+    shared: Arc<Shared>,
     posts: Arc<PostQueue<A>>,
     events: Events,
 }
@@ -199,17 +204,17 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             id,
             storage,
             Some(backend),
-            Some(shared),
+            Some(Arc::clone(&shared)),
             config.protothreads,
             app_type,
         );
-        core.open_signals()?;
-        let key = AppKey::new(app_type).ok_or(Error::InvalidArgument)?;
+        core.open_signals(core.signals.capacity())?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
-            key,
             app,
+            id,
+            shared,
             posts: Arc::new(PostQueue::new(config.post_queue)),
             events: Backend::events(config.events_per_poll),
         })
@@ -221,12 +226,12 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 
     /// This loop's id (the loop id field of its handles).
     pub fn id(&self) -> u8 {
-        self.core().id
+        self.id
     }
 
     /// A handle naming this loop.
     pub fn handle(&self) -> Handle<Loop> {
-        Handle::from_raw_unchecked(RawHandle::new(ResourceType::Loop, self.core().id, 0, 0))
+        Handle::from_raw_unchecked(RawHandle::new(ResourceType::Loop, self.id, 0, 0))
     }
 
     /// The application state.
@@ -241,15 +246,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 
     /// A new remote for other threads.
     pub fn remote(&self) -> LoopRemote<A> {
-        let shared = match &self.core().shared {
-            Some(s) => Arc::clone(s),
-            // A loop's core always has its shared half; only a detached one has none.
-            None => unreachable!("an event loop without its shared half"),
-        };
         LoopRemote {
-            shared,
+            shared: Arc::clone(&self.shared),
             posts: Arc::clone(&self.posts),
-            loop_id: self.core().id,
+            loop_id: self.id,
         }
     }
 
@@ -455,14 +455,14 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
                 }
             }
         }
-        loop_id::release(core.id);
+        loop_id::release(self.id);
     }
 }
 
 impl<A: 'static> std::fmt::Debug for EventLoop<'_, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
-            .field("id", &self.core().id)
+            .field("id", &self.id)
             .field("in_use", &self.in_use())
             .field("capacities", &self.capacities())
             .finish()

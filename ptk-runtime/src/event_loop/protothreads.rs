@@ -27,7 +27,7 @@ const NIL: u32 = u32::MAX;
 /// At most this many pools per loop.
 pub(crate) const MAX_POOLS: usize = 16;
 
-/// How many operations one resume may complete before the loop makes it yield, so a
+/// How many operations one resume may make before the loop makes it yield, so a
 /// protothread that always finds data ready cannot starve the others.
 pub(crate) const BUDGET: u32 = 64;
 

@@ -45,10 +45,11 @@ impl Shared {
 
     /// Wakes the loop unless the doorbell is already ringing.
     pub(crate) fn ring(&self) {
-        if !self.doorbell.swap(true, Ordering::AcqRel) {
-            // A failed wake leaves the doorbell set: the loop still sees the work on its next
-            // iteration, so there is nothing better to do with the error.
-            let _ = Backend::wake(&self.waker);
+        if !self.doorbell.swap(true, Ordering::AcqRel) && Backend::wake(&self.waker).is_err() {
+            // The loop may sleep in its poll without knowing of the work (it still finds it
+            // when anything else wakes it): let the next ring try the wake again rather than
+            // take the doorbell for ringing.
+            self.doorbell.store(false, Ordering::Release);
         }
     }
 }

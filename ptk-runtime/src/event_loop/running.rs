@@ -12,7 +12,7 @@ pub(crate) struct Running {
     /// code) it is [`Running::UNLIMITED`], renewed after every resume and before every
     /// handler or posted call, so the budget check needs no test for "is a protothread
     /// running".
-    budget: u32,
+    budget: u64,
     /// What happened in this resume (the bits below), one byte so the end of a resume
     /// tests it once.
     flags: u8,
@@ -39,14 +39,16 @@ impl Running {
     /// `pend` (in `waits.rs`), which checks the deadline and keeps the timer in step.
     const TIMED: u8 = 8;
 
-    /// The budget outside resumes: more operations than one iteration can make.
-    const UNLIMITED: u32 = u32::MAX;
+    /// The budget outside resumes: more operations than any program makes between two resumes
+    /// (2^64 - 1; at one operation per nanosecond, 584 years). A 32-bit count could run out in
+    /// a set-up loop of a few seconds that never runs the loop.
+    const UNLIMITED: u64 = u64::MAX;
 
     /// Starts the resume of `h`.
     #[inline]
     pub(crate) fn begin(&mut self, h: RawHandle, budget: u32, timed: bool) {
         self.current = Some(h);
-        self.budget = budget;
+        self.budget = u64::from(budget);
         self.flags = if timed { Self::TIMED } else { 0 };
     }
 
@@ -59,7 +61,8 @@ impl Running {
 
     /// Spends one unit of the running protothread's budget before an operation; `true` when
     /// the budget is gone (the operation must answer `Pending` without doing anything, and the
-    /// protothread is queued again behind the others). Handlers are not limited.
+    /// protothread is queued again behind the others). Handlers and set-up code are not
+    /// limited: [`Running::UNLIMITED`] operations take centuries.
     #[inline]
     pub(crate) fn out_of_budget(&mut self) -> bool {
         if self.budget == 0 {
@@ -73,6 +76,12 @@ impl Running {
     #[inline]
     pub(crate) fn set_registered(&mut self) {
         self.flags |= Self::REGISTERED;
+    }
+
+    /// It registered a wake-up in this resume.
+    #[inline]
+    pub(crate) fn registered(&self) -> bool {
+        self.flags & Self::REGISTERED != 0
     }
 
     #[inline]
@@ -110,5 +119,35 @@ impl Running {
     #[inline]
     pub(crate) fn kill_requested(&self) -> bool {
         self.flags & Self::KILL != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handle::ResourceType;
+
+    #[test]
+    fn outside_resumes_the_budget_does_not_run_out() {
+        let mut run = Running::default();
+        for _ in 0..1000 {
+            assert!(!run.out_of_budget());
+        }
+        assert!(!run.yield_requested());
+        // What is left outlasts any program: more than a 32-bit count could ever hold.
+        assert_eq!(run.budget, Running::UNLIMITED - 1000);
+        assert!(run.budget > u64::from(u32::MAX) << 31);
+    }
+
+    #[test]
+    fn a_protothread_out_of_budget_yields() {
+        let mut run = Running::default();
+        run.begin(RawHandle::new(ResourceType::Protothread, 0, 0, 1), 2, false);
+        assert!(!run.out_of_budget());
+        assert!(!run.out_of_budget());
+        assert!(run.out_of_budget());
+        assert!(run.yield_requested());
+        run.end();
+        assert!(!run.out_of_budget());
     }
 }

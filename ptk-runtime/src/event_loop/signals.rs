@@ -66,11 +66,12 @@ impl<'s> Signals<'s> {
         }
     }
 
-    /// Opens the self-pipe and registers it under `token` (a handle no resource has), when the
-    /// loop has watcher slots and it is not open yet (`EventLoop::new`, `EventLoop::grow`).
-    pub(crate) fn open(&mut self, backend: &Backend, token: RawHandle) -> Result<()> {
+    /// Opens the self-pipe and registers it under `token` (a handle no resource has), when
+    /// `slots`, the watcher slots the loop has (or is about to have: `EventLoop::grow` opens
+    /// it before anything moves), is not 0 and it is not open yet.
+    pub(crate) fn open(&mut self, backend: &Backend, token: RawHandle, slots: usize) -> Result<()> {
         #[cfg(unix)]
-        if self.pool.capacity() == 0 || self.pipe.is_some() {
+        if slots == 0 || self.pipe.is_some() {
             return Ok(());
         }
         #[cfg(unix)]
@@ -80,7 +81,7 @@ impl<'s> Signals<'s> {
             self.pipe = Some(pipe);
         }
         #[cfg(not(unix))]
-        let _ = (backend, token);
+        let _ = (backend, token, slots);
         Ok(())
     }
 

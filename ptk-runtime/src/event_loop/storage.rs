@@ -171,7 +171,8 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
     ///
     /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
     /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
-    /// length. Nothing moves then.
+    /// length; an OS error opening the signal pipe when the loop had no signal watcher slots
+    /// before. Nothing moves then.
     pub fn grow(&mut self, larger: Storage<'s>) -> Result<Storage<'s>> {
         let now = self.capacities();
         let new = larger.capacities();
@@ -188,6 +189,9 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
         {
             return Err(core.fail(Error::InvalidArgument));
         }
+        // The one step that can fail for a reason of the system: take it before anything moves.
+        let opened = core.open_signals(new.signals);
+        core.note(opened)?;
         let Storage {
             timers,
             timer_queue,
@@ -201,7 +205,6 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
         } = larger;
         let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
         let old_signals = core.signals.grow(signals)?;
-        core.open_signals()?;
         Ok(Storage {
             timers,
             timer_queue,

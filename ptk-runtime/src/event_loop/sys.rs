@@ -31,24 +31,32 @@ pub(crate) fn recv_from_checked(
 }
 
 /// `send` flags: never raise `SIGPIPE` on a connection the peer closed (the error comes back
-/// as `EPIPE` instead), as `std`'s `TcpStream::write` does.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
+/// as `EPIPE` instead), as `std`'s `TcpStream::write` does where the flag exists.
+#[cfg(all(
+    unix,
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )
 ))]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
+/// Elsewhere (macOS, ...) there is no such flag; Rust programs ignore `SIGPIPE` from the
+/// start unless they ask otherwise, as `std` arranges before `main`.
+#[cfg(all(
+    unix,
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))
+))]
 const SEND_FLAGS: libc::c_int = 0;
 
 /// One `recv` on stream socket `sock` into `buf` (retried when interrupted).

@@ -234,11 +234,16 @@ impl Core<'_> {
         }
     }
 
-    /// Queues protothread `pt` to run if it is live.
+    /// Queues protothread `pt` to run if it is live. The protothread being resumed is only
+    /// released from its wait (its resume goes on; queuing it would resume it once more for
+    /// nothing, as when it closes the socket it was registered on), unless it registered a
+    /// wait in this resume already.
     pub(crate) fn wake_pt(&mut self, pt: RawHandle) {
         if let Ok(i) = self.pts.live_index(pt) {
             self.clear_wait(i);
-            self.pts.push_run(i);
+            if self.run.current != Some(pt) || self.run.registered() {
+                self.pts.push_run(i);
+            }
         }
     }
 

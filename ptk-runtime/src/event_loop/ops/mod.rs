@@ -79,6 +79,9 @@ impl Cx<'_> {
     /// handler when it has nothing more to do. Setting a handler on a socket that is already
     /// ready, or on a user event id with latched raises, delivers on the next iteration.
     ///
+    /// A protothread waiting there is woken: its wait fails with [`Error::InvalidArgument`]
+    /// (a trigger has one waiter, a handler or a protothread).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidHandle`]; [`Error::InvalidArgument`] for a trigger the resource does not
@@ -95,12 +98,17 @@ impl Cx<'_> {
         let Some(f) = ErasedHandler::new(handler, core.app) else {
             return Err(core.fail(Error::InvalidArgument));
         };
-        let r = core.set_waiter(handle.into(), trigger, Waiter::Handler(f));
+        let h = handle.into();
+        if let Some(Waiter::Pt(pt)) = core.waiter_of(h, trigger) {
+            // It would never be woken: wake it now, its wait then reports the handler.
+            core.wake_pt(pt);
+        }
+        let r = core.set_waiter(h, trigger, Waiter::Handler(f));
         core.note(r)
     }
 
     /// Removes the handler of `handle` for `trigger`. Removing a handler that is not set (or
-    /// of a closed resource) is not an error.
+    /// of a closed resource) is not an error; a protothread waiting there stays registered.
     pub fn remove_handler(&mut self, handle: impl Into<RawHandle>, trigger: Trigger) {
         let h = handle.into();
         if let Some(Waiter::Handler(_)) = self.core.waiter_of(h, trigger) {
