@@ -21,11 +21,11 @@ impl Cx<'_> {
     /// # Errors
     ///
     /// [`Error::OutOfResources`](crate::Error::OutOfResources) when every watcher slot
-    /// ([`Storage::signals`](crate::Storage::signals)) is in use;
+    /// ([`Storage::signals`](crate::Storage::signals)) is in use, or the loop has none;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a signal that cannot be
     /// caught (`SIGKILL`, `SIGSTOP`, `SIGSEGV`, ...) or out of range;
-    /// [`Error::NotSupported`](crate::Error::NotSupported) without signals (a loop with no
-    /// watcher slots, a platform without signals).
+    /// [`Error::NotSupported`](crate::Error::NotSupported) on a platform without signals or a
+    /// detached `Cx`.
     ///
     /// # Examples
     ///
