@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use common::{connected_pair, new_memory, run_until};
 use ptk::{
-    protothread, Config, Cx, Error, Event, EventLoop, Handle, Outcome, Pt, PtStatus, TcpStream,
-    Trigger, UserEvents,
+    kind, protothread, Config, Cx, Error, Event, EventLoop, Handle, Outcome, Protothread, Pt,
+    PtPool, PtStatus, TcpStream, Trigger, UserEvents,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -54,6 +54,47 @@ fn traced_read(
     r
 }
 
+/// `take_event` of id 1 on `source`, noted as `event: <the answer>`.
+fn traced_event(
+    cx: &mut Cx<'_>,
+    source: Option<Handle<UserEvents>>,
+    trace: &Trace,
+) -> Poll<Result<u32, Error>> {
+    let r = match source {
+        Some(s) => cx.take_event(s, 1),
+        None => Poll::Ready(Err(Error::InvalidHandle)),
+    };
+    note(trace, format!("event: {r:?}"));
+    r
+}
+
+/// Spawns a protothread of `pool` that reads a new loopback stream (`init` hands it the
+/// stream), and runs it to its first wait on the still empty socket. Returns the protothread,
+/// its stream and the client end.
+fn spawn_reader<A: 'static, C>(
+    ev: &mut EventLoop<'_, A>,
+    pool: PtPool<C>,
+    trace: &Trace,
+    init: impl FnOnce(&mut C, Handle<TcpStream>),
+) -> (
+    Handle<kind::Protothread>,
+    Handle<TcpStream>,
+    std::net::TcpStream,
+)
+where
+    C: Protothread + 'static,
+    C::Output: Into<Outcome>,
+{
+    let (stream, client) = connected_pair(ev);
+    let h = ev
+        .cx()
+        .spawn_with(pool, |c: &mut C| init(c, stream))
+        .unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(*trace.borrow(), ["read: pending"]);
+    (h, stream, client)
+}
+
 /// Runs one iteration that has to wait for the client's bytes (nothing else is due), and
 /// returns how many handler calls and resumes it made. The poll returning well before
 /// `WAIT` shows the bytes reached the loop in this very iteration.
@@ -84,12 +125,7 @@ impl ReadThenEvent {
     }
 
     fn poll_event(&mut self, cx: &mut Cx<'_>) -> Poll<Result<u32, Error>> {
-        let r = match self.source {
-            Some(s) => cx.take_event(s, 1),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        };
-        note(&self.trace, format!("event: {r:?}"));
-        r
+        traced_event(cx, self.source, &self.trace)
     }
 }
 
@@ -118,16 +154,11 @@ fn a_protothread_woken_by_its_socket_that_then_waits_for_an_event_is_not_resumed
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let pool = ev.add_protothreads(&mut contexts).unwrap();
     let source = ev.user_events_create().unwrap();
-    let (stream, mut client) = connected_pair(&mut ev);
-    let h = ev
-        .cx()
-        .spawn_with(pool, |c: &mut ReadThenEvent| {
+    let (h, _, mut client) =
+        spawn_reader(&mut ev, pool, &trace, |c: &mut ReadThenEvent, stream| {
             c.stream = Some(stream);
             c.source = Some(source);
-        })
-        .unwrap();
-    ev.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*trace.borrow(), ["read: pending"]);
+        });
 
     // Woken by its socket, it reads and, in the same resume, waits for the event instead.
     client.write_all(b"a").unwrap();
@@ -218,13 +249,10 @@ fn a_protothread_woken_by_its_socket_that_then_sleeps_is_not_resumed_by_more_dat
     }];
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let pool = ev.add_protothreads(&mut contexts).unwrap();
-    let (stream, mut client) = connected_pair(&mut ev);
-    let h = ev
-        .cx()
-        .spawn_with(pool, |c: &mut ReadThenSleep| c.stream = Some(stream))
-        .unwrap();
-    ev.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*trace.borrow(), ["read: pending"]);
+    let (h, _, mut client) =
+        spawn_reader(&mut ev, pool, &trace, |c: &mut ReadThenSleep, stream| {
+            c.stream = Some(stream)
+        });
 
     client.write_all(b"a").unwrap();
     assert_eq!(one_iteration_woken_by_the_bytes(&mut ev), 1);
@@ -315,13 +343,12 @@ fn a_protothread_woken_by_its_socket_that_then_waits_on_a_condition_is_checked_a
     let pool = ev.add_protothreads(&mut contexts).unwrap();
     let source = ev.user_events_create().unwrap();
     ev.set_handler(source, Trigger::User(1), set_go).unwrap();
-    let (stream, mut client) = connected_pair(&mut ev);
-    let h = ev
-        .cx()
-        .spawn_with(pool, |c: &mut ReadThenCondition| c.stream = Some(stream))
-        .unwrap();
-    ev.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*trace.borrow(), ["read: pending"]);
+    let (h, _, mut client) = spawn_reader(
+        &mut ev,
+        pool,
+        &trace,
+        |c: &mut ReadThenCondition, stream| c.stream = Some(stream),
+    );
 
     // Woken by its socket in the I/O step, it reads and stops at its condition; the
     // protothread step of the same iteration checks the condition again.
@@ -367,20 +394,6 @@ fn a_protothread_woken_by_its_socket_that_then_waits_on_a_condition_is_checked_a
 
 // ----- a protothread that closes the socket it was woken by -----
 
-/// `take_event` of id 1 on `source`, noted as `event: <the answer>`.
-fn traced_event(
-    cx: &mut Cx<'_>,
-    source: Option<Handle<UserEvents>>,
-    trace: &Trace,
-) -> Poll<Result<u32, Error>> {
-    let r = match source {
-        Some(s) => cx.take_event(s, 1),
-        None => Poll::Ready(Err(Error::InvalidHandle)),
-    };
-    note(trace, format!("event: {r:?}"));
-    r
-}
-
 /// Reads once, closes its stream, then waits for user event 1.
 struct ReadCloseThenEvent {
     pt: Pt,
@@ -418,16 +431,15 @@ fn a_protothread_that_closes_the_socket_it_waited_on_is_not_resumed_for_the_clos
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let pool = ev.add_protothreads(&mut contexts).unwrap();
     let source = ev.user_events_create().unwrap();
-    let (stream, mut client) = connected_pair(&mut ev);
-    let h = ev
-        .cx()
-        .spawn_with(pool, |c: &mut ReadCloseThenEvent| {
+    let (h, _, mut client) = spawn_reader(
+        &mut ev,
+        pool,
+        &trace,
+        |c: &mut ReadCloseThenEvent, stream| {
             c.stream = Some(stream);
             c.source = Some(source);
-        })
-        .unwrap();
-    ev.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*trace.borrow(), ["read: pending"]);
+        },
+    );
 
     // Woken by its socket, it reads, closes the socket (whose waiter it still is) and waits
     // for the event: one resume in that iteration, none for the close after it.
@@ -482,13 +494,9 @@ fn a_handler_set_where_a_protothread_waits_wakes_it_and_its_wait_fails() {
     }];
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let pool = ev.add_protothreads(&mut contexts).unwrap();
-    let (stream, _client) = connected_pair(&mut ev);
-    let h = ev
-        .cx()
-        .spawn_with(pool, |c: &mut ReadOnly| c.stream = Some(stream))
-        .unwrap();
-    ev.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*trace.borrow(), ["read: pending"]);
+    let (h, stream, _client) = spawn_reader(&mut ev, pool, &trace, |c: &mut ReadOnly, stream| {
+        c.stream = Some(stream)
+    });
 
     // The handler takes the trigger: the protothread, which would never be woken again, is
     // resumed at once and its wait reports the conflict.
