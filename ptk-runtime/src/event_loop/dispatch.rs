@@ -65,11 +65,8 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
         // is checked against its slot just below), then a protothread reader is resumed here.
         if r.token as u8 == ResourceType::TcpStream as u8 {
             if let Some(h) = RawHandle::from_u64(r.token) {
-                let Ok(i) = cx.core.streams.index_of(h) else {
+                let Ok(s) = cx.core.streams.get_mut(h) else {
                     continue; // stale: closed (or reused) since the event was queued
-                };
-                let Some(s) = cx.core.streams.at_mut(i) else {
-                    continue;
                 };
                 s.on_readiness(&r);
                 if r.read {

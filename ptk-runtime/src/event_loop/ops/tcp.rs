@@ -116,10 +116,7 @@ impl Cx<'_> {
     pub fn read(&mut self, stream: Handle<TcpStream>, buf: &mut [u8]) -> Poll<Result<usize>> {
         let core = &mut self.core;
         let h = stream.raw();
-        let Ok(i) = core.streams.index_of(h) else {
-            return Poll::Ready(Err(core.invalid()));
-        };
-        let Some(s) = core.streams.at_mut(i) else {
+        let Ok(s) = core.streams.get_mut(h) else {
             return Poll::Ready(Err(core.invalid()));
         };
         if s.connection() != Connection::Ready {
@@ -151,10 +148,7 @@ impl Cx<'_> {
             return Poll::Pending;
         }
         let h = stream.raw();
-        let Ok(i) = core.streams.index_of(h) else {
-            return Poll::Ready(Err(core.invalid()));
-        };
-        let Some(s) = core.streams.at_mut(i) else {
+        let Ok(s) = core.streams.get_mut(h) else {
             return Poll::Ready(Err(core.invalid()));
         };
         if s.connection() != Connection::Ready {
