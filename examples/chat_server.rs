@@ -5,11 +5,14 @@
 //! cargo run --release --example chat_server -- --bind 127.0.0.1:7001 --max-peers 256
 //! ```
 //!
-//! Each peer has two protothreads: a reader that takes its frames and copies them into the
-//! other peers' outboxes, and a writer that waits on the peer's semaphore and flushes its
-//! outbox. Outboxes are fixed buffers made at start-up. A slow peer whose outbox is full loses
-//! the message (counted, reported when it leaves) instead of stalling the room: the reader never
-//! waits on anyone else's socket.
+//! Each peer has one protothread: it reads the peer's frames and hands a copy of each to the
+//! loop to be sent to every other peer. Messages live in the loop's buffer pool from the read
+//! that brought them until the last copy is sent, so a peer holds memory only for messages in
+//! flight to or from it, and no peer needs a writer of its own: the loop sends what it was
+//! handed as each socket takes it. A slow peer that already has as many messages queued as a
+//! connection may hold (`Config::buffers_per_stream`) loses the message (counted, reported
+//! when it leaves) instead of stalling the room: the reader never waits on anyone else's
+//! socket. When the pool itself runs dry, readers pause until buffers are free.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -19,15 +22,16 @@ use std::task::Poll;
 
 use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
-    ListenOptions, OwnedStorage, Pt, PtPool, Semaphore, TcpListener, TcpStream,
+    protothread, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
+    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
 };
 
 /// Largest message (bytes).
 const MAX_MESSAGE: usize = 4096;
-const IN_BUF: usize = MAX_MESSAGE + ptk::HEADER_LEN;
-/// Each peer's outbox holds this many bytes of frames not yet written to it.
-const OUTBOX: usize = 64 * 1024;
+/// A small pool buffer holds a message up to this size; larger ones take a large buffer.
+const SMALL: usize = 512;
+/// Messages queued for one peer before it counts as too slow for the next one.
+const QUEUED_PER_PEER: usize = 16;
 
 struct Options {
     bind: SocketAddr,
@@ -69,12 +73,10 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// One seat of the room: the peer's socket, outbox and the semaphore its writer waits on.
+/// One seat of the room: the peer's socket and how many messages it was too slow for.
+#[derive(Default)]
 struct Seat {
     stream: Option<Handle<TcpStream>>,
-    outbox: FrameWriter<OUTBOX>,
-    signal: Option<Handle<Semaphore>>,
-    writer: Option<Handle<ptk::kind::Protothread>>,
     dropped: u64,
 }
 
@@ -85,35 +87,50 @@ struct Room {
 }
 
 impl Room {
-    /// Queues `message` for every seated peer except `from`; a full outbox drops it.
-    fn broadcast(&mut self, cx: &mut Cx<'_>, from: usize, message: &[u8]) {
+    /// Hands a copy of `message` (a frame with its header, in a pool buffer) to the send of
+    /// every seated peer except `from`, and gives `message` back to the pool. A peer that
+    /// cannot take it (too many messages queued for it, or no buffer free) loses it.
+    fn broadcast(&mut self, cx: &mut Cx<'_>, from: usize, message: Handle<Buffer>) {
         for (i, seat) in self.seats.iter_mut().enumerate() {
-            if i == from || seat.stream.is_none() {
+            let Some(stream) = seat.stream.filter(|_| i != from) else {
                 continue;
-            }
-            match seat.outbox.push(message) {
-                Ok(()) => {
-                    if let Some(signal) = seat.signal {
-                        let _ = cx.sem_signal(signal);
-                    }
-                }
-                Err(_) => seat.dropped += 1,
+            };
+            let sent = cx.buf_clone(message).and_then(|copy| {
+                cx.send_buf(stream, copy).inspect_err(|_| {
+                    let _ = cx.buf_release(copy);
+                })
+            });
+            if sent.is_err() {
+                seat.dropped += 1;
             }
         }
+        let _ = cx.buf_release(message);
     }
 }
 
 type Shared = Rc<RefCell<Room>>;
 
 /// Reads a peer's frames and broadcasts them; on the way out, empties its seat.
-#[derive(Default)]
 struct Reader {
     pt: Pt,
     seat: usize,
     stream: Option<Handle<TcpStream>>,
-    inbox: FrameReader<IN_BUF>,
+    inbox: PooledFrameReader,
     messages: u64,
     room: Option<Shared>,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            pt: Pt::default(),
+            seat: 0,
+            stream: None,
+            inbox: PooledFrameReader::new(MAX_MESSAGE),
+            messages: 0,
+            room: None,
+        }
+    }
 }
 
 impl Reader {
@@ -124,24 +141,31 @@ impl Reader {
         }
     }
 
-    fn broadcast(&mut self, cx: &mut Cx<'_>) {
+    /// Takes the frame at the front (header included) and broadcasts it. `Pending` (checked
+    /// again after the next event) in the rare case that frames arrived behind it and no
+    /// buffer is free to move them to.
+    fn poll_broadcast(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        let message = match self.inbox.take_frame(cx) {
+            Ok(m) => m,
+            Err(Error::OutOfResources(_)) => return Poll::Pending,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
         if let Some(room) = &self.room {
-            room.borrow_mut()
-                .broadcast(cx, self.seat, self.inbox.frame());
+            room.borrow_mut().broadcast(cx, self.seat, message);
+        } else {
+            let _ = cx.buf_release(message);
         }
-        self.inbox.consume();
         self.messages += 1;
+        Poll::Ready(Ok(()))
     }
 
-    /// Frees the seat: stops the writer, closes the socket, reports.
+    /// Frees the seat: closes the socket (which drops what is still queued for it), reports.
     fn leave(&mut self, cx: &mut Cx<'_>, why: &Result<(), Error>) {
+        self.inbox.release(cx);
         let Some(room) = &self.room else { return };
         let mut room = room.borrow_mut();
         let quiet = room.quiet;
         let seat = &mut room.seats[self.seat];
-        if let Some(writer) = seat.writer.take() {
-            let _ = cx.kill(writer);
-        }
         if let Some(stream) = seat.stream.take() {
             let _ = cx.close(stream.raw());
             if !quiet {
@@ -154,7 +178,6 @@ impl Reader {
                 }
             }
         }
-        seat.outbox.clear();
         seat.dropped = 0;
     }
 }
@@ -164,60 +187,25 @@ fn read_peer(ctx: &mut Reader, cx: &mut Cx<'_>) -> Result<(), Error> {
     let ended: Result<(), Error> = loop {
         let frame = pt_await!(ctx.poll_frame(cx));
         match frame {
-            Ok(Some(_)) => ctx.broadcast(cx),
+            Ok(Some(_)) => {}
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
+        }
+        let sent = pt_await!(ctx.poll_broadcast(cx));
+        if let Err(e) = sent {
+            break Err(e);
         }
     };
     ctx.leave(cx, &ended);
     ended
 }
 
-/// Waits for the peer's semaphore and writes its outbox out.
-#[derive(Default)]
-struct Writer {
-    pt: Pt,
-    seat: usize,
-    signal: Option<Handle<Semaphore>>,
-    room: Option<Shared>,
-}
-
-impl Writer {
-    fn poll_signal(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        match self.signal {
-            Some(signal) => cx.sem_wait(signal),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-
-    fn poll_flush(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        let Some(room) = &self.room else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        let mut room = room.borrow_mut();
-        let seat = &mut room.seats[self.seat];
-        match seat.stream {
-            Some(stream) => seat.outbox.poll_flush(cx, stream),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-}
-
-#[protothread]
-fn write_peer(ctx: &mut Writer, cx: &mut Cx<'_>) -> Result<(), Error> {
-    loop {
-        pt_await!(ctx.poll_signal(cx))?;
-        pt_await!(ctx.poll_flush(cx))?;
-    }
-}
-
-/// Accepts peers, seats them and starts their two protothreads.
+/// Accepts peers, seats them and starts their protothreads.
 #[derive(Default)]
 struct Door {
     pt: Pt,
     listener: Option<Handle<TcpListener>>,
     readers: Option<PtPool<Reader>>,
-    writers: Option<PtPool<Writer>>,
     room: Option<Shared>,
     admitted: u64,
 }
@@ -235,45 +223,29 @@ impl Door {
 
     /// Seats a new peer; on failure the caller closes its socket.
     fn seat(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) -> Result<(), Error> {
-        let (Some(readers), Some(writers), Some(room)) = (self.readers, self.writers, &self.room)
-        else {
+        let (Some(readers), Some(room)) = (self.readers, &self.room) else {
             return Err(Error::InvalidArgument);
         };
         // Streams and seats are sized alike, so the stream's slot is a free seat.
         let seat = stream.raw().slot() as usize;
-        let signal = {
+        {
             let mut r = room.borrow_mut();
             let s = r
                 .seats
                 .get_mut(seat)
                 .ok_or(Error::OutOfResources(ptk::Capacity::TcpStreams))?;
             s.stream = Some(stream);
-            s.outbox.clear();
             s.dropped = 0;
-            s.signal
-        };
-        let writer = cx.spawn_with(writers, |w: &mut Writer| {
-            w.seat = seat;
-            w.signal = signal;
-            w.room = Some(Rc::clone(room));
-        });
-        let reader = writer.and_then(|writer| {
-            room.borrow_mut().seats[seat].writer = Some(writer);
-            cx.spawn_with(readers, |r: &mut Reader| {
-                r.seat = seat;
-                r.stream = Some(stream);
-                r.inbox.clear();
-                r.messages = 0;
-                r.room = Some(Rc::clone(room));
-            })
+        }
+        let reader = cx.spawn_with(readers, |r: &mut Reader| {
+            r.seat = seat;
+            r.stream = Some(stream);
+            r.inbox = PooledFrameReader::new(MAX_MESSAGE);
+            r.messages = 0;
+            r.room = Some(Rc::clone(room));
         });
         if let Err(e) = reader {
-            let mut r = room.borrow_mut();
-            let s = &mut r.seats[seat];
-            s.stream = None;
-            if let Some(w) = s.writer.take() {
-                let _ = cx.kill(w);
-            }
+            room.borrow_mut().seats[seat].stream = None;
             return Err(e);
         }
         self.admitted += 1;
@@ -333,41 +305,35 @@ fn serve(o: &Options) -> Result<(), Error> {
         timers: 1,
         udp_sockets: 0,
         user_event_sources: 0,
-        semaphores: n,
+        semaphores: 0,
         signals: 2,
+        // Room for every peer's queue to be half full at once; messages over `SMALL` bytes
+        // take a large buffer.
+        buffers: n * QUEUED_PER_PEER / 2 + 64,
+        buffer_size: SMALL,
+        large_buffers: n * 2 + 16,
+        large_buffer_size: MAX_MESSAGE + ptk::HEADER_LEN,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut readers: Vec<Reader> = (0..n).map(|_| Reader::default()).collect();
-    let mut writers: Vec<Writer> = (0..n).map(|_| Writer::default()).collect();
     let mut door = [Door::default()];
     let config = Config {
-        protothreads: 2 * n + 1,
+        protothreads: n + 1,
+        buffers_per_stream: QUEUED_PER_PEER,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ())?;
 
-    let mut seats = Vec::with_capacity(n);
-    for _ in 0..n {
-        seats.push(Seat {
-            stream: None,
-            outbox: FrameWriter::new(),
-            signal: Some(ev.sem_create(0)?),
-            writer: None,
-            dropped: 0,
-        });
-    }
     let room: Shared = Rc::new(RefCell::new(Room {
-        seats,
+        seats: (0..n).map(|_| Seat::default()).collect(),
         quiet: o.quiet,
     }));
     let reader_pool = ev.add_protothreads(&mut readers)?;
-    let writer_pool = ev.add_protothreads(&mut writers)?;
     let door_pool = ev.add_protothreads(&mut door)?;
     let listener = ev.tcp_listen(o.bind, &ListenOptions::default())?;
     ev.cx().spawn_with(door_pool, |d: &mut Door| {
         d.listener = Some(listener);
         d.readers = Some(reader_pool);
-        d.writers = Some(writer_pool);
         d.room = Some(Rc::clone(&room));
     })?;
 

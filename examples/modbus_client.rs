@@ -225,6 +225,10 @@ fn run(cli: &mut Cli) -> Result<(), Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 0,
+        buffers: 0,
+        buffer_size: 0,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ())?;

@@ -11,6 +11,11 @@
 //! with a pattern (input `i` is on when `i` is odd, input register `i` holds `i`) so reads show
 //! something. Ctrl-C (or `kill`) stops the loop through signal watchers, on the loop's own
 //! thread, and the server closes every connection before it exits.
+//!
+//! Requests and answers live in the loop's buffer pool (`--buffers` buffers of 1 KiB, by
+//! default two per connection and 8 more): a connection holds one only while it has requests
+//! to answer or answers to send, none while idle. At exit the server says how many were in use
+//! at most.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -26,13 +31,19 @@ struct Options {
     bind: SocketAddr,
     max_connections: usize,
     idle_timeout_ms: u64,
+    /// Pool buffers; `None`: two per connection and 8 more.
+    buffers: Option<usize>,
     quiet: bool,
 }
 
+/// Bytes per pool buffer: a few Modbus frames (at most 260 bytes each).
+const BUFFER_SIZE: usize = 1024;
+
 fn usage() -> &'static str {
-    "usage: modbus_server [--bind ADDR:PORT] [--max-connections N] [--idle-timeout-ms MS] [--quiet]\n\
+    "usage: modbus_server [--bind ADDR:PORT] [--max-connections N] [--idle-timeout-ms MS] \
+     [--buffers N] [--quiet]\n\
      defaults: --bind 127.0.0.1:5020 --max-connections 256 --idle-timeout-ms 60000 \
-     (0: never)"
+     (0: never) --buffers 2 * max-connections + 8 (at least 2)"
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -40,6 +51,7 @@ fn parse_args() -> Result<Options, String> {
         bind: SocketAddr::from(([127, 0, 0, 1], 5020)),
         max_connections: 256,
         idle_timeout_ms: 60_000,
+        buffers: None,
         quiet: false,
     };
     let mut args = std::env::args().skip(1);
@@ -62,6 +74,10 @@ fn parse_args() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--idle-timeout-ms {v}: {e}"))?;
             }
+            "--buffers" => {
+                let v = value("--buffers")?;
+                o.buffers = Some(v.parse().map_err(|e| format!("--buffers {v}: {e}"))?);
+            }
             "--quiet" => o.quiet = true,
             "-h" | "--help" => return Err(usage().to_string()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
@@ -69,6 +85,9 @@ fn parse_args() -> Result<Options, String> {
     }
     if o.max_connections == 0 {
         return Err("--max-connections must be at least 1".into());
+    }
+    if o.buffers.is_some_and(|n| n < 2) {
+        return Err("--buffers must be at least 2".into());
     }
     Ok(o)
 }
@@ -126,6 +145,7 @@ fn serve(o: &Options) -> Result<(), Error> {
     }
     let server = Server::new(model, config);
 
+    let buffers = o.buffers.unwrap_or(2 * o.max_connections + 8);
     let capacities = Capacities {
         tcp_listeners: 1,
         tcp_streams: o.max_connections + 1,
@@ -134,6 +154,10 @@ fn serve(o: &Options) -> Result<(), Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 2,
+        buffers,
+        buffer_size: BUFFER_SIZE,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut storage = ServerStorage::new(&config);
@@ -148,7 +172,8 @@ fn serve(o: &Options) -> Result<(), Error> {
     // Ctrl-C or `kill` stops the loop, on the loop's thread (no signal thread).
     ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!(
-        "modbus_server: listening on {} for any unit id ({} connections max)",
+        "modbus_server: listening on {} for any unit id ({} connections max, {buffers} buffers \
+         of {BUFFER_SIZE} bytes)",
         ev.local_addr(listener.raw())?,
         o.max_connections
     );
@@ -161,6 +186,7 @@ fn serve(o: &Options) -> Result<(), Error> {
     ev.run()?;
 
     let open = server.stats().open;
+    let pool = ev.buffer_stats();
     ev.close_all();
     drop(ev);
     let stats = server.stats();
@@ -168,6 +194,11 @@ fn serve(o: &Options) -> Result<(), Error> {
         "modbus_server: stopped; {} connections served, {} requests answered, {open} still \
          open were closed",
         stats.accepted, stats.requests
+    );
+    println!(
+        "modbus_server: buffers: at most {} of {buffers} in use at once, reads paused {} times \
+         for the pool",
+        pool.peak_in_use, pool.pool_pauses
     );
     Ok(())
 }

@@ -6,8 +6,11 @@
 //! cargo run --release --example stress_client -- --connect 127.0.0.1:7000 --clients 100 --messages 1000
 //! ```
 //!
-//! Every client is a protothread on one event loop. Latency samples go into one buffer made at
-//! start-up, so the clients allocate nothing while they run.
+//! Every client is a protothread on one event loop. Frames are built in, and echoes read into,
+//! buffers of the loop's pool, held only while a frame is on its way: a client's context is a
+//! few dozen bytes, and it checks an echo against the pattern it derives from its id and the
+//! frame's sequence number instead of keeping a copy. Latency samples go into one buffer made
+//! at start-up, so the clients allocate nothing while they run.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -18,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use ptk::signals::SIGINT;
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, FrameWriter, Handle,
-    Outcome, OwnedStorage, Pt, TcpStream,
+    protothread, Capacities, Config, Cx, Error, EventLoop, Handle, Outcome, OwnedStorage,
+    PooledFrameReader, Pt, TcpStream,
 };
 
 const MAX_PAYLOAD: usize = 4096;
@@ -80,16 +83,6 @@ struct Stats {
     latencies_us: Vec<u32>,
 }
 
-/// The frame a client sends, kept to compare the echo with.
-struct Payload([u8; MAX_PAYLOAD]);
-
-impl Default for Payload {
-    fn default() -> Self {
-        Payload([0; MAX_PAYLOAD])
-    }
-}
-
-#[derive(Default)]
 struct Client {
     pt: Pt,
     id: u64,
@@ -100,10 +93,29 @@ struct Client {
     timeout_ms: u64,
     sent: usize,
     started: Option<Instant>,
-    payload: Payload,
-    reader: FrameReader<BUF>,
-    writer: FrameWriter<BUF>,
+    /// The frame being sent was handed to the loop; waiting for it to be sent.
+    handed: bool,
+    reader: PooledFrameReader,
     stats: Option<Rc<RefCell<Stats>>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            pt: Pt::default(),
+            id: 0,
+            addr: None,
+            stream: None,
+            messages: 0,
+            size: 0,
+            timeout_ms: 0,
+            sent: 0,
+            started: None,
+            handed: false,
+            reader: PooledFrameReader::new(MAX_PAYLOAD),
+            stats: None,
+        }
+    }
 }
 
 impl Client {
@@ -118,10 +130,56 @@ impl Client {
         }
     }
 
-    fn poll_flush(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        match self.stream {
-            Some(s) => self.writer.poll_flush(cx, s),
-            None => Poll::Ready(Err(Error::NotConnected)),
+    /// Builds the next frame in a pool buffer, hands it to the send and waits until it is
+    /// sent. Waits (`Pending`, checked again after the next event) while no buffer is free.
+    fn poll_send(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        let stream = match self.stream() {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if !self.handed {
+            let frame = match cx.buf_alloc(ptk::HEADER_LEN + self.size) {
+                Ok(b) => b,
+                Err(Error::OutOfResources(_)) => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            let built = self
+                .build(cx, frame)
+                .and_then(|()| cx.send_buf(stream, frame));
+            if let Err(e) = built {
+                let _ = cx.buf_release(frame);
+                return Poll::Ready(Err(e));
+            }
+            self.handed = true;
+        }
+        let sent = cx.poll_sent(stream);
+        if sent.is_ready() {
+            self.handed = false;
+        }
+        sent
+    }
+
+    /// Writes the frame into `frame`: the length, then client id and sequence number, then a
+    /// pattern derived from both.
+    fn build(&self, cx: &mut Cx<'_>, frame: Handle<ptk::Buffer>) -> Result<(), Error> {
+        let mut b = cx.buf_mut(frame)?;
+        b.extend_from_slice(&(self.size as u32).to_be_bytes())?;
+        let payload = b
+            .spare_mut()
+            .get_mut(..self.size)
+            .ok_or(Error::MessageTooLarge)?;
+        for (i, byte) in payload.iter_mut().enumerate() {
+            *byte = self.expected(i);
+        }
+        b.advance(self.size)
+    }
+
+    /// Byte `i` of the payload of frame number `self.sent`.
+    fn expected(&self, i: usize) -> u8 {
+        if i < 8 {
+            (self.id << 32 | self.sent as u64).to_be_bytes()[i]
+        } else {
+            (self.id as usize + self.sent + i - 8) as u8
         }
     }
 
@@ -132,13 +190,10 @@ impl Client {
         }
     }
 
-    /// Fills the payload: client id and sequence number, then a pattern derived from both.
-    fn fill(&mut self) {
-        let seq = self.sent as u64;
-        self.payload.0[..8].copy_from_slice(&(self.id << 32 | seq).to_be_bytes());
-        for (i, b) in self.payload.0[8..self.size].iter_mut().enumerate() {
-            *b = (self.id as usize + self.sent + i) as u8;
-        }
+    /// Whether the echo at the front is the frame just sent.
+    fn echo_matches(&self, cx: &Cx<'_>) -> bool {
+        let echo = self.reader.frame(cx);
+        echo.len() == self.size && echo.iter().enumerate().all(|(i, b)| *b == self.expected(i))
     }
 }
 
@@ -150,18 +205,16 @@ fn client(ctx: &mut Client, cx: &mut Cx<'_>) -> Result<(), Error> {
     pt_await!(ctx.poll_connected(cx))?;
     cx.set_nodelay(ctx.stream()?, true)?;
     while ctx.sent < ctx.messages {
-        ctx.fill();
-        ctx.writer.push(&ctx.payload.0[..ctx.size])?;
         ctx.started = Some(Instant::now());
         let deadline = cx.after_ms(ctx.timeout_ms);
         cx.set_deadline(Some(deadline))?;
-        pt_await!(ctx.poll_flush(cx))?;
+        pt_await!(ctx.poll_send(cx))?;
         let echoed = pt_await!(ctx.poll_frame(cx))?;
         cx.set_deadline(None)?;
-        if echoed.is_none() || ctx.reader.frame() != &ctx.payload.0[..ctx.size] {
+        if echoed.is_none() || !ctx.echo_matches(cx) {
             return Err(Error::ProtocolError);
         }
-        ctx.reader.consume();
+        ctx.reader.consume(cx);
         if let (Some(started), Some(stats)) = (ctx.started, &ctx.stats) {
             let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             stats.borrow_mut().latencies_us.push(us);
@@ -207,6 +260,12 @@ fn run(o: &Options) -> Result<bool, Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 1,
+        // A frame out and an echo in per client at most (a client waits for its echo before
+        // it sends again), of up to 4 KiB each.
+        buffers: 2 * o.clients + 16,
+        buffer_size: BUF,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let stats = Rc::new(RefCell::new(Stats {
         latencies_us: Vec::with_capacity(o.clients * o.messages),
@@ -229,8 +288,8 @@ fn run(o: &Options) -> Result<bool, Error> {
             c.size = o.size;
             c.timeout_ms = o.timeout_ms;
             c.sent = 0;
-            c.reader.clear();
-            c.writer.clear();
+            c.handed = false;
+            c.reader = PooledFrameReader::new(MAX_PAYLOAD);
             c.stats = Some(Rc::clone(&stats));
         })?);
     }

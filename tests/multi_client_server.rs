@@ -359,6 +359,10 @@ fn close_all_ends_every_connection_and_frees_every_slot() {
             user_event_sources: 0,
             semaphores: 0,
             signals: 0,
+            buffers: 0,
+            buffer_size: 0,
+            large_buffers: 0,
+            large_buffer_size: 0,
         }
     );
     assert_eq!(ev.protothreads_running(), 0);

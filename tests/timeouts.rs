@@ -160,6 +160,10 @@ const NO_RESOURCES: Capacities = Capacities {
     user_event_sources: 0,
     semaphores: 0,
     signals: 0,
+    buffers: 0,
+    buffer_size: 0,
+    large_buffers: 0,
+    large_buffer_size: 0,
 };
 
 /// Runs `wait_twice` over `op` twice in a row (the second time in a reused context), making

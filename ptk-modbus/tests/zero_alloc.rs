@@ -1,6 +1,8 @@
 //! The server allocates nothing on the loop's thread once started: a counting global
 //! allocator, switched on for the loop's thread only, while 10 connections are accepted and
-//! send 12,000 requests of every function code (exceptions included), 4 pipelined at a time.
+//! send 15,000 requests of every function code (exceptions included), 5 pipelined at a time
+//! in two writes that cut a frame (so the server reads requests into pool buffers, completes
+//! partial frames and builds answers in pool buffers), and every buffer goes back to the pool.
 
 #[path = "../../ptk-runtime/tests/alloc_counter/mod.rs"]
 mod alloc_counter;
@@ -10,44 +12,66 @@ use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{capacities, connect, model, read_frame, BOUND};
+use common::{capacities, connect, model, pool_buffers, read_frame, BOUND};
 use ptk_modbus::server::{Server, ServerConfig, ServerStorage};
-use ptk_runtime::{Config, EventLoop, ListenOptions, OwnedStorage};
+use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
 
 const CONNECTIONS: usize = 10;
 const BATCHES: usize = 300;
 
-/// Four requests of different function codes and their exact answers.
-fn batch(id: u16, conn: u16) -> ([u8; 48], Vec<Vec<u8>>) {
+/// Five requests of different function codes and their exact answers.
+fn batch(id: u16, conn: u16) -> ([u8; 60], Vec<Vec<u8>>) {
     let [t0, t1] = id.to_be_bytes();
     let [c0, c1] = conn.to_be_bytes();
-    let mut frames = [0u8; 48];
-    let requests: [[u8; 12]; 4] = [
+    let mut frames = [0u8; 60];
+    let requests: [[u8; 12]; 5] = [
         [t0, t1, 0, 0, 0, 6, 1, 0x06, c0, c1, t0, t1], // write register `conn` = id
         [t0, t1, 0, 0, 0, 6, 1, 0x03, c0, c1, 0, 1],   // read it back
         [t0, t1, 0, 0, 0, 6, 1, 0x01, 0x03, 0xE8, 0, 1], // coil 1000: outside the model
         [t0, t1, 0, 0, 0, 6, 1, 0x02, 0, 0, 0, 9],     // discrete inputs 0..9
+        [t0, t1, 0, 0, 0, 6, 1, 0x04, c0, c1, 0, 125], // input registers conn..conn + 125
     ];
     for (i, r) in requests.iter().enumerate() {
         frames[12 * i..12 * i + 12].copy_from_slice(r);
+    }
+    let mut largest = vec![t0, t1, 0, 0, 0, 253, 1, 0x04, 250];
+    for r in conn..conn + 125 {
+        largest.extend_from_slice(&r.to_be_bytes());
     }
     let answers = vec![
         requests[0].to_vec(),
         vec![t0, t1, 0, 0, 0, 5, 1, 0x03, 2, t0, t1],
         vec![t0, t1, 0, 0, 0, 3, 1, 0x81, 0x02],
         vec![t0, t1, 0, 0, 0, 5, 1, 0x02, 2, 0b1010_1010, 0],
+        largest,
     ];
     (frames, answers)
 }
 
 #[test]
 fn serving_allocates_nothing_after_start_up() {
+    serve_counting(pool_buffers(CONNECTIONS));
+}
+
+/// Three buffers for ten connections: reads and answers wait for buffers, and allocate
+/// nothing either.
+#[test]
+fn waiting_for_pool_buffers_allocates_nothing() {
+    serve_counting(3);
+}
+
+/// Serves the batches with a pool of `buffers` buffers, counting the loop thread's
+/// allocations.
+fn serve_counting(buffers: usize) {
     let config = ServerConfig {
         max_connections: CONNECTIONS,
         ..ServerConfig::default()
     };
     let server = Server::new(model(), config);
-    let mut memory = OwnedStorage::new(capacities(CONNECTIONS, 0));
+    let mut memory = OwnedStorage::new(Capacities {
+        buffers,
+        ..capacities(CONNECTIONS, 0)
+    });
     let mut storage = ServerStorage::new(&config);
     let loop_config = Config {
         protothreads: CONNECTIONS + 1,
@@ -65,7 +89,9 @@ fn serving_allocates_nothing_after_start_up() {
                 let mut s = connect(addr);
                 for b in 0..BATCHES as u16 {
                     let (frames, answers) = batch(b, conn);
-                    s.write_all(&frames).unwrap();
+                    // Cut in the middle of the third frame.
+                    s.write_all(&frames[..30]).unwrap();
+                    s.write_all(&frames[30..]).unwrap();
                     for answer in answers {
                         assert_eq!(read_frame(&mut s), answer, "connection {conn} batch {b}");
                     }
@@ -89,9 +115,19 @@ fn serving_allocates_nothing_after_start_up() {
         c.join().unwrap();
     }
     let requests = server.stats().requests;
-    assert_eq!(requests, (CONNECTIONS * BATCHES * 4) as u64);
+    assert_eq!(requests, (CONNECTIONS * BATCHES * 5) as u64);
     assert_eq!(server.stats().accepted, CONNECTIONS as u64);
+    let pool = ev.buffer_stats();
+    assert_eq!(
+        (pool.small_in_use, pool.large_in_use, pool.queued),
+        (0, 0, 0)
+    );
+    assert!(pool.peak_in_use >= 1 && pool.peak_in_use <= buffers.min(2 * CONNECTIONS));
     let allocations = alloc_counter::allocations();
-    println!("{allocations} allocations on the loop thread for {requests} requests");
+    println!(
+        "{allocations} allocations on the loop thread for {requests} requests; at most {} of \
+         {buffers} pool buffers in use at once, reads paused {} times",
+        pool.peak_in_use, pool.pool_pauses
+    );
     assert_eq!(allocations, 0);
 }

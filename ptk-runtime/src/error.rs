@@ -109,6 +109,14 @@ pub enum Capacity {
     Semaphores,
     /// Signal watcher slots (`Storage::signals`).
     Signals,
+    /// Buffers of the small class of the buffer pool (`Capacities::buffers`).
+    Buffers,
+    /// Buffers of the large class of the buffer pool (`Capacities::large_buffers`), which
+    /// hold what does not fit a small one.
+    LargeBuffers,
+    /// Buffers one TCP stream may hold at once, lent by its reads or queued for its writes
+    /// (`Config::buffers_per_stream`).
+    BuffersPerStream,
     /// Operating-system file descriptors (`EMFILE`/`ENFILE`): raise the process limit
     /// (`ulimit -n`) or serve fewer connections.
     FileDescriptors,
@@ -150,6 +158,17 @@ impl Capacity {
             }
             Capacity::Signals => {
                 "every signal watcher slot is in use (give `Storage::signals` more slots)"
+            }
+            Capacity::Buffers => {
+                "every small buffer of the pool is in use (raise `Capacities::buffers`)"
+            }
+            Capacity::LargeBuffers => {
+                "every large buffer of the pool is in use, or the frame is larger than one \
+                 (raise `Capacities::large_buffers` or `Capacities::large_buffer_size`)"
+            }
+            Capacity::BuffersPerStream => {
+                "this stream holds as many buffers as one stream may \
+                 (raise `Config::buffers_per_stream`, or release and wait for sends first)"
             }
             Capacity::FileDescriptors => {
                 "the process is out of file descriptors (raise `ulimit -n` or serve fewer sockets)"

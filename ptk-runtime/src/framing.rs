@@ -51,7 +51,7 @@ use crate::handle::{Handle, TcpStream};
 /// Bytes of the length prefix.
 pub const HEADER_LEN: usize = 4;
 
-fn header(buf: &[u8]) -> Option<usize> {
+pub(crate) fn header(buf: &[u8]) -> Option<usize> {
     let h: [u8; HEADER_LEN] = buf.get(..HEADER_LEN)?.try_into().ok()?;
     Some(u32::from_be_bytes(h) as usize)
 }

@@ -28,6 +28,8 @@ pub enum ResourceType {
     Semaphore = 8,
     /// A watcher of an operating-system signal.
     Signal = 9,
+    /// A buffer of the loop's buffer pool.
+    Buffer = 10,
 }
 
 impl ResourceType {
@@ -44,6 +46,7 @@ impl ResourceType {
             7 => ResourceType::Loop,
             8 => ResourceType::Semaphore,
             9 => ResourceType::Signal,
+            10 => ResourceType::Buffer,
             _ => return None,
         })
     }
@@ -60,6 +63,7 @@ impl ResourceType {
             ResourceType::Loop => "loop",
             ResourceType::Semaphore => "sem",
             ResourceType::Signal => "signal",
+            ResourceType::Buffer => "buf",
         }
     }
 }
@@ -240,6 +244,8 @@ markers! {
     Semaphore => Semaphore,
     /// Marker for signal watcher handles.
     Signal => Signal,
+    /// Marker for handles of buffers from the loop's buffer pool.
+    Buffer => Buffer,
 }
 
 /// A handle to a resource of kind `T`.
@@ -354,7 +360,8 @@ mod tests {
     fn unknown_type_fields_do_not_parse() {
         assert_eq!(RawHandle::from_u64(0), None);
         assert_eq!(RawHandle::from_u64(0xff), None);
-        assert_eq!(RawHandle::from_u64(10 | (3 << 32)), None);
+        assert_eq!(RawHandle::from_u64(11 | (3 << 32)), None);
+        assert!(RawHandle::from_u64(10 | (3 << 32)).is_some()); // a buffer
         assert!(RawHandle::from_u64(3 | (3 << 32)).is_some());
     }
 

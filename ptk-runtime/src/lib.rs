@@ -16,7 +16,10 @@
 //! * **The loop** (feature `std`): `EventLoop` sits on a readiness backend (`mio`) behind a
 //!   written contract; the state behind `Cx` is the loop's own, reached by static dispatch,
 //!   with each source (timers, TCP listeners and streams, UDP, user events, semaphores,
-//!   protothreads) owning its state in its own module.
+//!   signals, the buffer pool, protothreads) owning its state in its own module. Data in
+//!   flight lives in the loop's buffer pool: reads lend a buffer, writes hand one over
+//!   (`Cx::read_buf`, `Cx::send_buf`, `PooledFrameReader`), so an idle connection holds no
+//!   buffer.
 //!
 //! Without default features the crate is `#![no_std]` and uses no `alloc`.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -31,6 +34,8 @@ mod framing;
 mod future;
 mod handle;
 mod pool;
+#[cfg(feature = "std")]
+mod pooled;
 mod pt;
 mod status;
 
@@ -39,13 +44,13 @@ pub use error::{Capacity, Error, Result};
 pub use event::{Event, EventKind, ListenOptions, MulticastInterface, Shutdown, Trigger};
 #[cfg(feature = "std")]
 pub use event_loop::{
-    Capacities, Config, EventLoop, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn,
-    Ready, SemEntry, SignalEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry,
-    UserEventsEntry, USER_EVENT_IDS,
+    BufMut, BufferClass, BufferEntry, BufferStats, Capacities, Config, EventLoop, ListenerEntry,
+    LoopRemote, LoopThreads, OwnedStorage, PostFn, Ready, SemEntry, SignalEntry, Storage,
+    StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry, USER_EVENT_IDS,
 };
 pub use handle::{
-    Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, Signal, TcpListener, TcpStream,
-    Timer, UdpSocket, UserEvents,
+    Buffer, Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, Signal, TcpListener,
+    TcpStream, Timer, UdpSocket, UserEvents,
 };
 
 /// The numbers of the signals programs usually watch with
@@ -61,12 +66,15 @@ pub mod signals {
 /// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.
 pub mod kind {
     pub use crate::handle::{
-        Loop, Protothread, Semaphore, Signal, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
+        Buffer, Loop, Protothread, Semaphore, Signal, TcpListener, TcpStream, Timer, UdpSocket,
+        UserEvents,
     };
 }
 pub use framing::{FrameReader, FrameWriter, HEADER_LEN};
 pub use future::PtFuture;
 pub use pool::{Pool, Slot};
+#[cfg(feature = "std")]
+pub use pooled::{PooledFrameReader, PooledFrameWriter};
 #[doc(hidden)]
 pub use pt::{settle, spawned, take_slot, FromTryResidual, Transition, TryBranch};
 pub use pt::{Protothread, Pt, Site, Status, Step};

@@ -23,6 +23,9 @@
 //!   `signal_is_active`, `signal_wait`.
 //! * `event_loop/ops/protothreads.rs`: `spawn`, `spawn_with`, `kill`, `restart`, `pt_status`,
 //!   `join`, `sleep_until`, `set_deadline`.
+//! * `event_loop/ops/buffers.rs`: `buf_alloc`, `buf_release`, `buf`, `buf_mut`,
+//!   `buf_detach`, `buf_split_off`, `buf_clone`, `buffer_stats` (all zeros), `read_buf`,
+//!   `read_buf_with`, `read_more`, `send_buf`, `poll_sent`.
 
 use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -207,6 +210,23 @@ fn sweep(cx: &mut Cx<'_>, pool: PtPool<Nothing>) -> Vec<String> {
     poll!("sleep_until", cx.sleep_until(1));
     result!("set_deadline", cx.set_deadline(Some(1)));
     result!("set_deadline(None)", cx.set_deadline(None));
+    // ops/buffers.rs
+    let buffer = raw(ResourceType::Buffer).typed().unwrap();
+    result!("buf_alloc", cx.buf_alloc(16));
+    result!("buf_release", cx.buf_release(buffer));
+    result!("buf", cx.buf(buffer).map(<[u8]>::len));
+    result!("buf_mut", cx.buf_mut(buffer).map(|b| b.len()));
+    result!("buf_detach", cx.buf_detach(buffer));
+    result!("buf_split_off", cx.buf_split_off(buffer, 0));
+    result!("buf_clone", cx.buf_clone(buffer));
+    if cx.buffer_stats() != ptk_runtime::BufferStats::default() {
+        w.0.push("buffer_stats is not all zeros".into());
+    }
+    poll!("read_buf", cx.read_buf(stream));
+    poll!("read_buf_with", cx.read_buf_with(stream, <[u8]>::len));
+    poll!("read_more", cx.read_more(stream, buffer, 8));
+    result!("send_buf", cx.send_buf(stream, buffer));
+    poll!("poll_sent", cx.poll_sent(stream));
     w.0
 }
 

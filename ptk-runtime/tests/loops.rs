@@ -185,6 +185,10 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         user_event_sources: 2,
         semaphores: 1,
         signals: 0,
+        buffers: 0,
+        buffer_size: 0,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let large = Capacities {
         timers: 8,
@@ -194,6 +198,10 @@ fn grow_keeps_every_live_handle_working_and_rejects_smaller_storage() {
         user_event_sources: 2,
         semaphores: 1,
         signals: 0,
+        buffers: 0,
+        buffer_size: 0,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let mut memory_small = OwnedStorage::new(small);
     let mut memory_large = OwnedStorage::new(large);

@@ -11,6 +11,13 @@
 //! time in a preallocated sample array and sends the next, until its share of `--messages`
 //! is done. The server therefore echoes `connections + messages` frames in all.
 //!
+//! `--idle-secs S` holds the connections idle between the warm-up and the timed round trips:
+//! once every connection is open and has done its warm-up round trip, it prints
+//! `idle connections=N` on stdout, sends and reads nothing for `S` seconds (so that the
+//! server's resident memory with `N` idle connections can be read), prints `resumed` and goes
+//! on with the `--messages` timed round trips (`--messages` as many as `--connections` checks
+//! that every connection still works). `--timeout-secs` counts the hold too.
+//!
 //! The last line on stdout is machine-readable:
 //! `result connections=N messages=M seconds=S rtps=R p50_us=A p99_us=B max_us=C connect_s=D`.
 
@@ -27,7 +34,8 @@ use ptk_bench::Args;
 
 const USAGE: &str =
     "usage: loadgen --addr ADDR:PORT [--connections N (1)] [--messages M (100000)] \
-     [--payload BYTES (64)] [--connect-batch N (256)] [--timeout-secs S (120)]";
+     [--payload BYTES (64)] [--connect-batch N (256)] [--idle-secs S (0)] \
+     [--timeout-secs S (120)]";
 
 struct Options {
     addr: SocketAddr,
@@ -35,6 +43,7 @@ struct Options {
     messages: u64,
     payload: usize,
     connect_batch: usize,
+    idle: Duration,
     timeout: Duration,
 }
 
@@ -46,6 +55,7 @@ fn options() -> Result<Options, String> {
         messages: args.take("--messages", 100_000)?,
         payload: args.take("--payload", 64)?,
         connect_batch: args.take("--connect-batch", 256)?,
+        idle: Duration::from_secs(args.take("--idle-secs", 0)?),
         timeout: Duration::from_secs(args.take("--timeout-secs", 120)?),
     };
     args.finish()?;
@@ -82,6 +92,8 @@ struct Load {
     addr: SocketAddr,
     connections: usize,
     connect_batch: usize,
+    /// How long to hold every connection idle after the warm-up (`--idle-secs`).
+    idle: Duration,
     opened: usize,
     warming: usize,
     messages: u64,
@@ -172,6 +184,12 @@ impl Load {
             if self.progress.warmed < self.connections {
                 return self.open_more();
             }
+            if !self.idle.is_zero() {
+                // Every connection is open and quiet: nothing to poll for until the hold ends.
+                println!("idle connections={}", self.connections);
+                std::thread::sleep(self.idle);
+                println!("resumed");
+            }
             self.progress.started = Some(Instant::now());
             for j in 0..self.connections {
                 if self.clients[j].remaining > 0 {
@@ -215,6 +233,7 @@ fn run(o: &Options) -> std::io::Result<String> {
         addr: o.addr,
         connections: o.connections,
         connect_batch: o.connect_batch,
+        idle: o.idle,
         opened: 0,
         warming: 0,
         messages: o.messages,

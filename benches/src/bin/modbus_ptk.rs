@@ -12,7 +12,8 @@
 //! single register), counted by the [`Meter`], and the request that completes `--messages`
 //! stops the loop through a `LoopRemote`, after the loop iteration that writes its answer.
 //! The wrapper allocates nothing. `--max-frame` is accepted and ignored (Modbus frames are at
-//! most 260 bytes).
+//! most 260 bytes). Requests and answers live in the loop's buffer pool, as in
+//! `examples/modbus_server.rs`: two buffers of 1 KiB per connection and 8 more.
 
 use std::process::ExitCode;
 
@@ -113,6 +114,10 @@ fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 0,
+        buffers: 2 * o.max_connections + 8,
+        buffer_size: 1024,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
     let mut storage = ServerStorage::new(&config);

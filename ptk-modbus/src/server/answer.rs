@@ -2,11 +2,11 @@
 //! nor writes sockets, so it is tested byte for byte without a loop.
 
 use super::{DataModel, UnitIds};
-use crate::limits::{MAX_READ_BITS, MAX_READ_REGISTERS};
+use crate::limits::{MAX_FRAME_LEN, MAX_READ_BITS, MAX_READ_REGISTERS};
 use crate::{Bits, Error, ExceptionCode, Frame, Header, Registers, Request, Response};
 
-/// Room for the largest read of each kind, kept per connection so a request costs no large
-/// zeroing: only the part a request uses is cleared before the model fills it.
+/// Room for the largest read of each kind, kept (in the server's [`Workspace`]) so a request
+/// costs no large zeroing: only the part a request uses is cleared before the model fills it.
 pub(crate) struct Scratch {
     bits: [bool; MAX_READ_BITS as usize],
     registers: [u16; MAX_READ_REGISTERS as usize],
@@ -19,6 +19,24 @@ impl Scratch {
             bits: [false; MAX_READ_BITS as usize],
             registers: [0; MAX_READ_REGISTERS as usize],
             packed: [0; 2 * MAX_READ_REGISTERS as usize],
+        }
+    }
+}
+
+/// What answering needs besides the model and the answer's buffer, one per server: answers
+/// are made one at a time on the loop's thread, so the connections share it.
+pub(crate) struct Workspace {
+    /// The request being answered, copied out of the pool buffer it was read into (the
+    /// answer is written into another pool buffer, and the pool lends one view at a time).
+    pub(crate) request: [u8; MAX_FRAME_LEN],
+    pub(crate) scratch: Scratch,
+}
+
+impl Workspace {
+    pub(crate) const fn new() -> Workspace {
+        Workspace {
+            request: [0; MAX_FRAME_LEN],
+            scratch: Scratch::new(),
         }
     }
 }
@@ -163,7 +181,6 @@ fn serve<'p, M: DataModel + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::MAX_FRAME_LEN;
     use crate::server::MemoryModel;
 
     fn ask(model: &mut MemoryModel, units: &UnitIds, frame: &[u8]) -> Result<Vec<u8>, Error> {

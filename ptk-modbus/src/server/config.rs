@@ -124,7 +124,8 @@ pub struct ServerConfig {
     /// listener and a connection being refused.
     pub max_connections: usize,
     /// A connection that sends no complete request for this long is closed (default
-    /// `Some(60_000)`, `None` for never). Each waiting connection holds one timer slot.
+    /// `Some(60_000)`, `None` for never), as is one that waits this long for a buffer of the
+    /// loop's pool. Each waiting connection holds one timer slot.
     pub idle_timeout_ms: Option<u64>,
     /// The unit ids served (default [`UnitIds::any`]).
     pub units: UnitIds,

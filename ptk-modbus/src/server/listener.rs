@@ -12,6 +12,7 @@ use ptk_runtime::{
 
 use super::connection::Connection;
 use super::{ConnectionEvent, DataModel, Server, ServerConfig};
+use crate::limits::MAX_FRAME_LEN;
 
 /// The context of the accepting protothread.
 pub(crate) struct Acceptor<M: 'static> {
@@ -19,6 +20,8 @@ pub(crate) struct Acceptor<M: 'static> {
     listener: Option<Handle<TcpListener>>,
     connections: Option<PtPool<Connection<M>>>,
     server: Option<Server<M>>,
+    /// The loop's pool has fewer small buffers than two per connection.
+    short_pool: bool,
 }
 
 impl<M: 'static> Acceptor<M> {
@@ -36,6 +39,7 @@ impl<M: 'static> Acceptor<M> {
 impl<M: DataModel + 'static> Acceptor<M> {
     /// Starts a connection's protothread, or refuses and closes the connection.
     fn admit(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>, peer: SocketAddr) {
+        let short_pool = self.short_pool;
         let (Some(server), Some(pool)) = (&self.server, self.connections) else {
             let _ = cx.close(stream.raw());
             return;
@@ -44,7 +48,7 @@ impl<M: DataModel + 'static> Acceptor<M> {
             Err(Error::OutOfResources(Capacity::Protothreads))
         } else {
             cx.spawn_with(pool, |c: &mut Connection<M>| {
-                c.open(server.clone(), stream, peer)
+                c.open(server.clone(), stream, peer, short_pool)
             })
         };
         match spawned {
@@ -80,9 +84,14 @@ pub(crate) fn accept_connections<M: DataModel + 'static>(
     }
 }
 
-/// The memory a server's protothreads run in: one context per connection (each with its
-/// receive and send buffers, about 2 KiB) and the accepting protothread's, made once by
-/// [`ServerStorage::new`] and lent to the loop by [`Server::start`].
+/// The memory a server's protothreads run in: one context per connection and the accepting
+/// protothread's, made once by [`ServerStorage::new`] and lent to the loop by
+/// [`Server::start`].
+///
+/// A connection's context holds no buffer, only handles and counters: 96 bytes on a 64-bit
+/// target, whatever the model. Requests and answers are in buffers of the loop's pool, held
+/// only while a connection has requests to answer or answers to send (see
+/// [`Server::start`]).
 pub struct ServerStorage<M: 'static> {
     connections: Box<[Connection<M>]>,
     acceptor: [Acceptor<M>; 1],
@@ -100,6 +109,7 @@ impl<M: DataModel + 'static> ServerStorage<M> {
                 listener: None,
                 connections: None,
                 server: None,
+                short_pool: false,
             }],
         }
     }
@@ -129,17 +139,40 @@ impl<M: DataModel + 'static> Server<M> {
     /// streams (the extra one for a connection being refused) and, with an idle timeout,
     /// `max_connections` timers.
     ///
+    /// # Buffers
+    ///
+    /// Requests are read into, and answers sent from, the loop's buffer pool
+    /// ([`Capacities::buffers`](ptk_runtime::Capacities::buffers) of
+    /// [`buffer_size`](ptk_runtime::Capacities::buffer_size) bytes): its small buffers must hold
+    /// a whole frame, [`MAX_FRAME_LEN`] (260) bytes, and there must be at least 2. A
+    /// connection holds none while idle, one for a request and its answer (the buffer the
+    /// request was read into takes the answer), two while a client pipelines: one with the
+    /// requests not answered yet, one with answers. With `2 * max_connections` small buffers
+    /// (besides what else on the loop takes) no connection waits for one. With fewer, the
+    /// server slows down rather than failing: a read waits while it would take the last free
+    /// buffer (kept for answers), an answer while none is free (it takes a large buffer when
+    /// no small one is), looking again every millisecond, until the idle timeout. Small buffers
+    /// of a few frames suit Modbus: of 1 KiB, one read takes dozens of usual requests (three of
+    /// the largest), one buffer of answers as many (three of the largest).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `storage` holds fewer connections than
-    /// `max_connections`; [`Error::OutOfResources`] when the loop cannot hold the pools.
+    /// `max_connections`, or the loop's pool has fewer than 2 small buffers or small buffers
+    /// of fewer than [`MAX_FRAME_LEN`] bytes; [`Error::OutOfResources`] when the loop cannot
+    /// hold the pools.
     pub fn start<'s, A: 'static>(
         &self,
         ev: &mut EventLoop<'s, A>,
         listener: Handle<TcpListener>,
         storage: &'s mut ServerStorage<M>,
     ) -> Result<Handle<kind::Protothread>, Error> {
-        if storage.connections.len() < self.config().max_connections {
+        let pool = ev.buffer_stats();
+        let short_pool = pool.small_capacity < 2 * self.config().max_connections;
+        if storage.connections.len() < self.config().max_connections
+            || pool.small_capacity < 2
+            || pool.small_size < MAX_FRAME_LEN
+        {
             return Err(Error::InvalidArgument);
         }
         let ServerStorage {
@@ -152,6 +185,7 @@ impl<M: DataModel + 'static> Server<M> {
             a.listener = Some(listener);
             a.connections = Some(connections);
             a.server = Some(self.clone());
+            a.short_pool = short_pool;
         })
     }
 }

@@ -4,20 +4,26 @@
 //! # Design
 //!
 //! A [`Server`] is the state the protothreads share on the loop's thread: the data model, the
-//! [`ServerConfig`] and the [`ServerStats`], behind one reference count. [`Server::start`] lends
-//! a [`ServerStorage`] — one context per connection with fixed receive and send buffers, made
-//! once — to an [`EventLoop`](ptk_runtime::EventLoop), so serving allocates nothing: not per
-//! connection, not per request.
+//! [`ServerConfig`], the [`ServerStats`] and the scratch room answers are made in, behind one
+//! reference count. [`Server::start`] lends a [`ServerStorage`] — one small context per
+//! connection (96 bytes, no buffer), made once — to an [`EventLoop`](ptk_runtime::EventLoop),
+//! so serving allocates nothing: not per connection, not per request.
+//!
+//! Requests and answers live in the loop's buffer pool
+//! ([`Capacities::buffers`](ptk_runtime::Capacities::buffers), whose small buffers must hold
+//! a 260-byte frame; see [`Server::start`]). A connection holds a buffer only while it has
+//! requests to answer or answers to send: an idle one holds none, so memory follows the
+//! requests in flight, not the connections open.
 //!
 //! A connection reads whatever the client sent, answers every complete request in it in order
-//! (a pipelining client gets its answers in the order it asked), writes the answers, and reads
-//! again. Requests the specification says to refuse get their exception response:
-//! `IllegalFunction` for a function code the server does not implement (device identification,
-//! 43, among them), `IllegalDataValue` for a quantity, byte count or value out of range,
-//! `IllegalDataAddress` for addresses past 0x10000 or outside the model. A frame whose header
-//! cannot be trusted (protocol id not 0, length field outside 2..=254) or that the client cuts
-//! short by closing closes that connection, after the answers to the requests before it;
-//! every other connection goes on.
+//! (a pipelining client gets its answers in the order it asked), hands the answers to the loop
+//! to send, and reads again once they are sent. Requests the specification says to refuse get
+//! their exception response: `IllegalFunction` for a function code the server does not
+//! implement (device identification, 43, among them), `IllegalDataValue` for a quantity, byte
+//! count or value out of range, `IllegalDataAddress` for addresses past 0x10000 or outside the
+//! model. A frame whose header cannot be trusted (protocol id not 0, length field outside
+//! 2..=254) or that the client cuts short by closing closes that connection, after the answers
+//! to the requests before it; every other connection goes on.
 //!
 //! # Examples
 //!
@@ -66,6 +72,7 @@ mod model;
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
+use answer::Workspace;
 pub use config::{ConnectionEvent, ServerConfig, UnitIds};
 pub use listener::ServerStorage;
 pub use memory::MemoryModel;
@@ -98,6 +105,9 @@ struct Shared<M> {
     model: RefCell<M>,
     config: ServerConfig,
     stats: Cell<ServerStats>,
+    /// What answering a request needs, shared by the connections (about 2.8 KiB, once per
+    /// server rather than in every connection's context).
+    work: RefCell<Workspace>,
 }
 
 impl<M> Clone for Server<M> {
@@ -125,6 +135,7 @@ impl<M> Server<M> {
                 model: RefCell::new(model),
                 config,
                 stats: Cell::new(ServerStats::default()),
+                work: RefCell::new(Workspace::new()),
             }),
         }
     }
@@ -148,6 +159,10 @@ impl<M> Server<M> {
     /// What the server has done so far.
     pub fn stats(&self) -> ServerStats {
         self.shared.stats.get()
+    }
+
+    fn workspace(&self) -> RefMut<'_, Workspace> {
+        self.shared.work.borrow_mut()
     }
 
     fn update(&self, f: impl FnOnce(&mut ServerStats)) {

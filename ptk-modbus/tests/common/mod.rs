@@ -25,6 +25,15 @@ pub fn model() -> MemoryModel {
     m
 }
 
+/// Bytes per pool buffer: a few frames (a Modbus frame is at most 260 bytes).
+pub const BUFFER_SIZE: usize = 1024;
+
+/// Pool buffers for a server of `connections`: two per connection (requests not answered yet
+/// and answers, when a client pipelines) and a few spare.
+pub fn pool_buffers(connections: usize) -> usize {
+    2 * connections + 8
+}
+
 /// Loop capacities for a server of `connections` plus `extra` streams of test clients.
 pub fn capacities(connections: usize, extra: usize) -> Capacities {
     Capacities {
@@ -35,17 +44,68 @@ pub fn capacities(connections: usize, extra: usize) -> Capacities {
         user_event_sources: 0,
         semaphores: 0,
         signals: 0,
+        buffers: pool_buffers(connections),
+        buffer_size: BUFFER_SIZE,
+        large_buffers: 0,
+        large_buffer_size: 0,
     }
 }
 
 /// Serves `server` on an ephemeral port in this thread until every thread `clients` starts
-/// (given the address) has finished; returns their results.
+/// (given the address) has finished; returns their results. The loop's pool has
+/// [`pool_buffers`] buffers; every one must be back in the pool once the clients are gone.
 pub fn serve_while<R: Send + 'static>(
     server: &Server<MemoryModel>,
     clients: impl FnOnce(SocketAddr) -> Vec<JoinHandle<R>>,
 ) -> Vec<R> {
+    serve_with_pool(
+        server,
+        pool_buffers(server.config().max_connections),
+        clients,
+    )
+}
+
+/// [`serve_while`] with a pool of `buffers` buffers of [`BUFFER_SIZE`] bytes.
+pub fn serve_with_pool<R: Send + 'static>(
+    server: &Server<MemoryModel>,
+    buffers: usize,
+    clients: impl FnOnce(SocketAddr) -> Vec<JoinHandle<R>>,
+) -> Vec<R> {
+    with_loop(server, buffers, |ev, addr| {
+        let threads = clients(addr);
+        let start = Instant::now();
+        while !threads.iter().all(JoinHandle::is_finished) {
+            assert!(
+                start.elapsed() < BOUND,
+                "clients did not finish in {BOUND:?}"
+            );
+            ev.run_once(Some(Duration::from_millis(5))).unwrap();
+        }
+        // The clients closed their sockets: let the server see every close.
+        run_until(ev, "every connection closed", |_| server.stats().open == 0);
+        let pool = ev.buffer_stats();
+        assert_eq!(
+            (pool.small_in_use, pool.large_in_use),
+            (0, 0),
+            "buffers still in use with every connection closed"
+        );
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// Runs `f` with a loop in this thread serving `server` on an ephemeral port (its address
+/// given), over a pool of `buffers` buffers of [`BUFFER_SIZE`] bytes; closes everything
+/// after.
+pub fn with_loop<R>(
+    server: &Server<MemoryModel>,
+    buffers: usize,
+    f: impl FnOnce(&mut EventLoop<'_, ()>, SocketAddr) -> R,
+) -> R {
     let config = *server.config();
-    let mut memory = OwnedStorage::new(capacities(config.max_connections, 0));
+    let mut memory = OwnedStorage::new(Capacities {
+        buffers,
+        ..capacities(config.max_connections, 0)
+    });
     let mut storage = ServerStorage::new(&config);
     let loop_config = Config {
         protothreads: config.max_connections + 1,
@@ -57,25 +117,62 @@ pub fn serve_while<R: Send + 'static>(
         .unwrap();
     let addr = ev.local_addr(listener.raw()).unwrap();
     server.start(&mut ev, listener, &mut storage).unwrap();
-    let threads = clients(addr);
-    let start = Instant::now();
-    while !threads.iter().all(JoinHandle::is_finished) {
-        assert!(
-            start.elapsed() < BOUND,
-            "clients did not finish in {BOUND:?}"
-        );
-        ev.run_once(Some(Duration::from_millis(5))).unwrap();
-    }
-    // The clients closed their sockets: let the server see every close.
-    while server.stats().open > 0 {
-        assert!(
-            start.elapsed() < BOUND,
-            "connections still open after {BOUND:?}"
-        );
-        ev.run_once(Some(Duration::from_millis(5))).unwrap();
-    }
+    let r = f(&mut ev, addr);
     ev.close_all();
-    threads.into_iter().map(|t| t.join().unwrap()).collect()
+    r
+}
+
+/// Runs the loop until `done` says so; fails after [`BOUND`].
+pub fn run_until(
+    ev: &mut EventLoop<'_, ()>,
+    what: &str,
+    mut done: impl FnMut(&mut EventLoop<'_, ()>) -> bool,
+) {
+    let start = Instant::now();
+    while !done(ev) {
+        assert!(start.elapsed() < BOUND, "not {what} after {BOUND:?}");
+        ev.run_once(Some(Duration::from_millis(1))).unwrap();
+    }
+}
+
+/// The whole frames at the front of `pending`, taken out of it.
+pub fn take_frames(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    while pending.len() >= 6 {
+        let len = 6 + usize::from(u16::from_be_bytes([pending[4], pending[5]]));
+        if pending.len() < len {
+            break;
+        }
+        frames.push(pending.drain(..len).collect());
+    }
+    frames
+}
+
+/// Reads what a non-blocking socket has into `pending` (nothing if it has nothing yet).
+pub fn read_available(s: &mut TcpStream, pending: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => panic!("the server closed the connection"),
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Runs the loop until non-blocking client `s` has received `n` whole frames; returns them.
+pub fn answers(ev: &mut EventLoop<'_, ()>, s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
+    let mut pending = Vec::new();
+    let mut frames = Vec::new();
+    run_until(ev, "answered", |_| {
+        read_available(s, &mut pending);
+        frames.extend(take_frames(&mut pending));
+        frames.len() >= n
+    });
+    assert!(pending.is_empty(), "more than {n} answers");
+    assert_eq!(frames.len(), n, "more than {n} answers");
+    frames
 }
 
 /// A blocking std client with a read timeout.

@@ -3,8 +3,9 @@
 //!
 //! Each source owns its state and invariants in its own module (`timers.rs`,
 //! `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//! `protothreads.rs`); the core holds one of each and implements what spans several of them:
-//! registering waiters on any resource (here), protothread waits (`waits.rs`), and closing.
+//! `signals.rs`, `buffers.rs`, `protothreads.rs`); the core holds one of each and implements
+//! what spans several of them: registering waiters on any resource (here), protothread waits
+//! (`waits.rs`), and closing.
 //! The core is not generic over the application state: handlers are stored with their state
 //! type erased (`handler.rs`), so a [`Cx`](crate::Cx) reaches the core by static dispatch.
 //!
@@ -19,6 +20,7 @@ use crate::event::Trigger;
 use crate::handle::{RawHandle, ResourceType};
 
 use super::backend::Backend;
+use super::buffers::Buffers;
 use super::clock::Clock;
 use super::handler::AppType;
 use super::protothreads::Protothreads;
@@ -50,6 +52,7 @@ pub(crate) struct Core<'s> {
     pub(crate) user: UserEventSources<'s>,
     pub(crate) sems: Semaphores<'s>,
     pub(crate) signals: Signals<'s>,
+    pub(crate) buffers: Buffers<'s>,
     pub(crate) pts: Protothreads<'s>,
     pub(crate) ready: ReadyQueue<'s>,
     /// What remotes share with the loop; `None` for a detached core.
@@ -83,6 +86,7 @@ impl<'s> Core<'s> {
         backend: Option<Backend>,
         shared: Option<Arc<Shared>>,
         protothreads: usize,
+        buffers_per_stream: usize,
         app: AppType,
     ) -> Core<'s> {
         let attached = backend.is_some();
@@ -97,6 +101,14 @@ impl<'s> Core<'s> {
             user: UserEventSources::new(storage.user_events, id),
             sems: Semaphores::new(storage.semaphores, id),
             signals: Signals::new(storage.signals, id),
+            buffers: Buffers::new(
+                storage.buffers,
+                storage.buffer_free,
+                storage.buffer_memory,
+                storage.buffer_classes,
+                id,
+                buffers_per_stream,
+            ),
             pts: Protothreads::new(id, protothreads),
             ready: ReadyQueue::new(storage.ready),
             shared,
@@ -124,8 +136,12 @@ impl<'s> Core<'s> {
             ready: &mut [],
             semaphores: &mut [],
             signals: &mut [],
+            buffer_classes: [Default::default(); 2],
+            buffers: &mut [],
+            buffer_free: &mut [],
+            buffer_memory: &mut [],
         };
-        Core::new(0, storage, None, None, 0, app)
+        Core::new(0, storage, None, None, 0, 0, app)
     }
 
     /// Opens the self-pipe of signal watchers if the loop has watcher slots and none is open,

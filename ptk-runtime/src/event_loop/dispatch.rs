@@ -153,12 +153,15 @@ fn other_readiness<A: 'static>(
 /// A writable edge of stream `h`: settles a connect in progress, then dispatches.
 #[inline(never)]
 fn stream_writable<A: 'static>(cx: &mut Cx<'_>, state: &mut A, h: RawHandle) -> usize {
-    let timer = match cx.core.streams.get_mut(h) {
-        Ok(s) => s.finish_connect(),
+    let (timer, sending) = match cx.core.streams.get_mut(h) {
+        Ok(s) => (s.finish_connect(), s.bufs.sending()),
         Err(_) => return 0,
     };
     if let Some(t) = timer {
         cx.core.timers.remove(t);
+    }
+    if sending {
+        cx.core.flush_on_writable(h);
     }
     dispatch_io(cx, state, h, Dir::Write, true)
 }

@@ -23,6 +23,9 @@ impl<A: 'static> EventLoop<'_, A> {
     /// reported).
     pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
         let core = &mut self.cx.core;
+        if core.buffers.parked != 0 {
+            core.let_paused_reads_go();
+        }
         let mut wait = timeout;
         if core.has_immediate_work() {
             wait = Some(Duration::ZERO);

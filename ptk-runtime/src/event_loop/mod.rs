@@ -6,7 +6,7 @@
 //! * `waiter.rs`, `side.rs`, `ready.rs`, `clock.rs`, `handler.rs`: small shared pieces;
 //! * one module per source, owning its state and invariants: `timers.rs`,
 //!   `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//!   `protothreads.rs`;
+//!   `signals.rs`, `buffers.rs` (the buffer pool), `protothreads.rs`;
 //! * `core.rs` (+ `waits.rs`): the sources composed, and what spans them;
 //! * `ops/`: the operations as methods of [`Cx`];
 //! * `dispatch.rs` and `iteration.rs`: the steps of an iteration and their order;
@@ -16,6 +16,7 @@
 mod pool_accessors;
 
 mod backend;
+mod buffers;
 mod clock;
 mod core;
 mod dispatch;
@@ -57,6 +58,7 @@ use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
 use self::user_events::SharedSources;
 
+pub use self::buffers::{BufMut, BufferClass, BufferEntry, BufferStats};
 pub(crate) use self::core::Core;
 pub use self::managed::{LoopThreads, ThreadsConfig};
 pub use self::ready::Ready;
@@ -81,6 +83,12 @@ pub struct Config {
     /// How many protothread contexts the loop can hold in all its pools together (default
     /// 1024). The table of their scheduling state is made once, in [`EventLoop::new`].
     pub protothreads: usize,
+    /// How many pool buffers one TCP stream may hold at once, lent by its reads, allocated
+    /// for it or queued for its writes (default 4; at least 2, since a frame reader that
+    /// takes a frame out of a buffer holding more moves the rest to a second one). A stream
+    /// at its cap pauses its reads until it gives one back, so one slow connection cannot
+    /// take the whole pool.
+    pub buffers_per_stream: usize,
 }
 
 impl Default for Config {
@@ -89,6 +97,7 @@ impl Default for Config {
             events_per_poll: 1024,
             post_queue: 64,
             protothreads: 1024,
+            buffers_per_stream: 4,
         }
     }
 }
@@ -103,6 +112,9 @@ impl Default for Config {
 ///
 /// [`run_once`](EventLoop::run_once) does, in this order (tests depend on it):
 ///
+/// 0. **Paused reads.** When streams wait for pool buffers, as many of them as there are
+///    free buffers of the class each waits for are let go, first paused first (their
+///    protothreads queued for step 5, their handlers for step 3).
 /// 1. **Poll.** Wait for I/O readiness until the earliest of the caller's timeout, the next
 ///    timer deadline and a wake from a [`LoopRemote`]. It does not wait at all when work is
 ///    already waiting (a socket still ready from the previous iteration, raised user events,
@@ -179,8 +191,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `storage.timer_queue` is shorter than `storage.timers` or
-    /// `storage.ready` shorter than [`Capacities::ready_len`], or `config` asks for an empty
-    /// post queue or event buffer; [`Error::OutOfResources`] with
+    /// `storage.ready` shorter than [`Capacities::ready_len`], the buffer slots, free stacks
+    /// or memory are too small for `storage.buffer_classes` (or a class has chunks of 0 bytes
+    /// or over `u32::MAX`), or `config` asks for an empty post queue or event buffer or fewer
+    /// than 2 `buffers_per_stream`; [`Error::OutOfResources`] with
     /// [`Capacity::Loops`](crate::Capacity::Loops) when 256 loops exist; an OS error creating
     /// the poller.
     pub fn new(storage: Storage<'s>, config: Config, app: A) -> Result<Self> {
@@ -189,6 +203,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             || storage.ready.len() < caps.ready_len()
             || config.post_queue == 0
             || config.events_per_poll == 0
+            || config.buffers_per_stream < 2
+            || !storage.buffers_fit()
         {
             return Err(Error::InvalidArgument);
         }
@@ -206,6 +222,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             Some(backend),
             Some(Arc::clone(&shared)),
             config.protothreads,
+            config.buffers_per_stream,
             app_type,
         );
         core.open_signals(core.signals.capacity())?;
@@ -256,6 +273,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// The capacities of the storage the loop runs in now.
     pub fn capacities(&self) -> Capacities {
         let c = self.core();
+        let classes = c.buffers.classes();
         Capacities {
             timers: c.timers.capacity(),
             tcp_listeners: c.listeners.capacity(),
@@ -264,13 +282,19 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.capacity(),
             semaphores: c.sems.capacity(),
             signals: c.signals.capacity(),
+            buffers: classes[0].count,
+            buffer_size: classes[0].size,
+            large_buffers: classes[1].count,
+            large_buffer_size: classes[1].size,
         }
     }
 
     /// How many of each resource are in use (user timers, connect timeouts and protothread
-    /// sleeps and deadlines all count as timers).
+    /// sleeps and deadlines all count as timers; the buffer sizes, which are not counts, are
+    /// 0, so that an idle loop answers all zeros).
     pub fn in_use(&self) -> Capacities {
         let c = self.core();
+        let b = c.buffers.stats();
         Capacities {
             timers: c.timers.len(),
             tcp_listeners: c.listeners.len(),
@@ -279,6 +303,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.len(),
             semaphores: c.sems.len(),
             signals: c.signals.len(),
+            buffers: b.small_in_use,
+            buffer_size: 0,
+            large_buffers: b.large_in_use,
+            large_buffer_size: 0,
         }
     }
 

@@ -21,6 +21,10 @@ pub(crate) struct Side {
     pub(crate) ready: bool,
     /// Queued in the ready queue for dispatch on the next iteration (at most once).
     pub(crate) queued: bool,
+    /// Paused (stream reads only): the buffer pool had no buffer for its reads, or the stream
+    /// holds as many as it may. A handler is not dispatched again from the ready queue until
+    /// the pause ends (a new readable edge still calls it, and its read pauses again).
+    pub(crate) parked: bool,
     /// Who is told when it becomes ready.
     pub(crate) waiter: Waiter,
 }
@@ -31,6 +35,7 @@ impl Side {
         Side {
             ready,
             queued: false,
+            parked: false,
             waiter: Waiter::None,
         }
     }
@@ -38,7 +43,7 @@ impl Side {
     /// Whether a handler is set and the direction is ready: it must be dispatched again.
     #[inline]
     pub(crate) fn needs_dispatch(&self) -> bool {
-        self.ready && matches!(self.waiter, Waiter::Handler(_))
+        self.ready && !self.parked && matches!(self.waiter, Waiter::Handler(_))
     }
 }
 

@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::pool::Slot;
 
+use super::buffers::{BufferClass, BufferEntry, Buffers};
 use super::ready::Ready;
 use super::semaphores::SemEntry;
 use super::signals::SignalEntry;
@@ -41,6 +42,18 @@ pub struct Storage<'s> {
     pub semaphores: &'s mut [Slot<SemEntry>],
     /// Signal watcher slots (with none, the loop opens no signal pipe).
     pub signals: &'s mut [Slot<SignalEntry>],
+    /// The two classes of buffers in the buffer pool (small, then large); see
+    /// [`Capacities::buffers`].
+    pub buffer_classes: [BufferClass; 2],
+    /// Buffer slots, one per chunk of either class (made of [`BufferEntry::EMPTY`]).
+    pub buffers: &'s mut [BufferEntry],
+    /// The pool's free lists: two words per chunk of either class.
+    pub buffer_free: &'s mut [u32],
+    /// The chunks: `buffer_classes[0].count * buffer_classes[0].size` bytes of small ones,
+    /// then the large ones. The loop only touches the chunks it lends, most recently used
+    /// first, so memory from `calloc` (as [`OwnedStorage`] makes it) costs resident memory
+    /// only for the chunks that were in use at once.
+    pub buffer_memory: &'s mut [u8],
 }
 
 /// How many of each resource a loop can hold.
@@ -60,11 +73,22 @@ pub struct Capacities {
     pub semaphores: usize,
     /// Signal watchers.
     pub signals: usize,
+    /// Small buffers of the buffer pool: what reads lend and most writes hand over. An idle
+    /// connection holds none, so this is sized for the data in flight, not for the
+    /// connections.
+    pub buffers: usize,
+    /// Bytes per small buffer.
+    pub buffer_size: usize,
+    /// Large buffers of the buffer pool: for a frame or message that does not fit a small
+    /// one.
+    pub large_buffers: usize,
+    /// Bytes per large buffer: the largest frame a pool buffer holds.
+    pub large_buffer_size: usize,
 }
 
 impl Default for Capacities {
     /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources,
-    /// 8 semaphores, 4 signal watchers.
+    /// 8 semaphores, 4 signal watchers, 64 buffers of 4 KiB and 4 of 64 KiB.
     fn default() -> Self {
         Capacities {
             timers: 64,
@@ -74,6 +98,10 @@ impl Default for Capacities {
             user_event_sources: 8,
             semaphores: 8,
             signals: 4,
+            buffers: 64,
+            buffer_size: 4096,
+            large_buffers: 4,
+            large_buffer_size: 65536,
         }
     }
 }
@@ -82,6 +110,26 @@ impl Capacities {
     /// The length the `ready` queue needs for these pools: one entry per socket direction.
     pub const fn ready_len(&self) -> usize {
         self.tcp_listeners + 2 * (self.tcp_streams + self.udp_sockets)
+    }
+
+    /// The buffer classes: small, then large.
+    pub const fn buffer_classes(&self) -> [BufferClass; 2] {
+        [
+            BufferClass {
+                count: self.buffers,
+                size: self.buffer_size,
+            },
+            BufferClass {
+                count: self.large_buffers,
+                size: self.large_buffer_size,
+            },
+        ]
+    }
+
+    /// Bytes of buffer memory the pool takes (both classes).
+    pub const fn buffer_bytes(&self) -> usize {
+        (self.buffers.saturating_mul(self.buffer_size))
+            .saturating_add(self.large_buffers.saturating_mul(self.large_buffer_size))
     }
 }
 
@@ -106,6 +154,10 @@ pub struct OwnedStorage {
     ready: Box<[Ready]>,
     semaphores: Box<[Slot<SemEntry>]>,
     signals: Box<[Slot<SignalEntry>]>,
+    buffer_classes: [BufferClass; 2],
+    buffers: Box<[BufferEntry]>,
+    buffer_free: Box<[u32]>,
+    buffer_memory: Box<[u8]>,
 }
 
 fn slots<T>(n: usize) -> Box<[Slot<T>]> {
@@ -125,6 +177,14 @@ impl OwnedStorage {
             semaphores: slots(capacities.semaphores),
             signals: slots(capacities.signals),
             ready: vec![Ready::EMPTY; capacities.ready_len()].into_boxed_slice(),
+            buffer_classes: capacities.buffer_classes(),
+            buffers: vec![BufferEntry::EMPTY; capacities.buffers + capacities.large_buffers]
+                .into_boxed_slice(),
+            buffer_free: vec![0; 2 * (capacities.buffers + capacities.large_buffers)]
+                .into_boxed_slice(),
+            // Zeroed memory: the allocator maps it without touching it, so a chunk costs
+            // resident memory only once the loop first uses it.
+            buffer_memory: vec![0; capacities.buffer_bytes()].into_boxed_slice(),
         }
     }
 
@@ -140,6 +200,10 @@ impl OwnedStorage {
             semaphores: &mut self.semaphores,
             signals: &mut self.signals,
             ready: &mut self.ready,
+            buffer_classes: self.buffer_classes,
+            buffers: &mut self.buffers,
+            buffer_free: &mut self.buffer_free,
+            buffer_memory: &mut self.buffer_memory,
         }
     }
 }
@@ -155,7 +219,22 @@ impl Storage<'_> {
             user_event_sources: self.user_events.len(),
             semaphores: self.semaphores.len(),
             signals: self.signals.len(),
+            buffers: self.buffer_classes[0].count,
+            buffer_size: self.buffer_classes[0].size,
+            large_buffers: self.buffer_classes[1].count,
+            large_buffer_size: self.buffer_classes[1].size,
         }
+    }
+
+    /// Whether the buffer slots, free stacks and memory are large enough for the buffer
+    /// classes.
+    pub fn buffers_fit(&self) -> bool {
+        Buffers::fits(
+            self.buffer_classes,
+            self.buffers.len(),
+            self.buffer_free.len(),
+            self.buffer_memory.len(),
+        )
     }
 }
 
@@ -165,7 +244,8 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
     ///
     /// The user event and semaphore pools cannot change size (other threads hold their
     /// cross-thread halves), so `larger.user_events` and `larger.semaphores` must have exactly
-    /// as many slots as now.
+    /// as many slots as now. The buffer pool keeps its classes (`larger.buffer_classes` must
+    /// equal them); its contents move to `larger`'s buffer memory, handles included.
     ///
     /// # Errors
     ///
@@ -186,6 +266,8 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             || new.signals < now.signals
             || larger.timer_queue.len() < larger.timers.len()
             || larger.ready.len() < new.ready_len()
+            || larger.buffer_classes != core.buffers.classes()
+            || !larger.buffers_fit()
         {
             return Err(core.fail(Error::InvalidArgument));
         }
@@ -202,9 +284,15 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             ready,
             semaphores,
             signals,
+            buffer_classes,
+            buffers,
+            buffer_free,
+            buffer_memory,
         } = larger;
         let (timers, timer_queue) = core.timers.grow(timers, timer_queue)?;
         let old_signals = core.signals.grow(signals)?;
+        let (old_buffers, old_free, old_memory) =
+            core.buffers.grow(buffers, buffer_free, buffer_memory)?;
         Ok(Storage {
             timers,
             timer_queue,
@@ -215,6 +303,10 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             ready: core.ready.grow(ready),
             semaphores: core.sems.grow(semaphores)?,
             signals: old_signals,
+            buffer_classes,
+            buffers: old_buffers,
+            buffer_free: old_free,
+            buffer_memory: old_memory,
         })
     }
 }

@@ -20,6 +20,7 @@ use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
 use super::backend::{Backend, Interest, Poller, Readiness};
+use super::buffers::{Buffers, Park, StreamBufs, NIL};
 use super::side::{Attempt, Side};
 
 /// Where a stream's connect stands.
@@ -44,6 +45,8 @@ pub struct StreamEntry {
     read_closed: bool,
     write_armed: bool,
     connect: Connect,
+    /// The pool buffers attributed to the stream: lent by its reads, queued for its writes.
+    pub(crate) bufs: StreamBufs,
 }
 
 /// What a stream's connect means for an operation on it.
@@ -70,6 +73,7 @@ impl StreamEntry {
             } else {
                 Connect::Done
             },
+            bufs: StreamBufs::NEW,
         }
     }
 
@@ -125,6 +129,24 @@ impl StreamEntry {
         r
     }
 
+    /// Sends what the send queue holds, freeing each buffer once it is sent: `Done` when the
+    /// queue is empty, `WouldBlock` when the socket took what it could, `Failed` when a send
+    /// failed (the caller drops the queue and records the error).
+    pub(crate) fn flush_sends(&mut self, pool: &mut Buffers<'_>) -> Attempt<()> {
+        while self.bufs.sending() {
+            let i = self.bufs.send_front();
+            match self.write(pool.unsent(i)) {
+                Attempt::Done(0) => return Attempt::Failed(Error::Closed),
+                Attempt::Done(n) => {
+                    pool.sent(&mut self.bufs, n);
+                }
+                Attempt::WouldBlock => return Attempt::WouldBlock,
+                Attempt::Failed(e) => return Attempt::Failed(e),
+            }
+        }
+        Attempt::Done(())
+    }
+
     /// Arms write interest if someone may wait to write and the stream is not known writable.
     pub(crate) fn arm_write(&mut self, h: RawHandle, backend: &Backend) -> Result<()> {
         if !self.write_armed && !self.write.ready {
@@ -134,10 +156,12 @@ impl StreamEntry {
         Ok(())
     }
 
-    /// Disarms write interest when nobody waits to write and no connect is in progress.
+    /// Disarms write interest when nobody waits to write, nothing is queued to send and no
+    /// connect is in progress.
     pub(crate) fn disarm_write(&mut self, h: RawHandle, backend: &Backend) {
         if self.write_armed
             && !self.write.waiter.is_some()
+            && !self.bufs.sending()
             && !matches!(self.connect, Connect::InProgress(_))
             && backend
                 .reregister(&mut self.sock, h, Interest::Read)
@@ -245,8 +269,18 @@ impl<'s> Streams<'s> {
 
     /// Deregisters and closes stream `h`; `Some(connect timer)` if it was open (the timer of
     /// a connect still in progress is the caller's to free).
-    pub(crate) fn close(&mut self, h: RawHandle, backend: &Backend) -> Option<Option<RawHandle>> {
+    pub(crate) fn close(
+        &mut self,
+        h: RawHandle,
+        backend: &Backend,
+        bufs: &mut Buffers<'_>,
+    ) -> Option<Option<RawHandle>> {
+        if !self.pool.contains(h) {
+            return None;
+        }
+        self.unpark(h.slot(), bufs);
         let mut s = self.pool.remove(h).ok()?;
+        bufs.drop_stream(h, &mut s.bufs);
         let _ = backend.deregister(&mut s.sock);
         Some(match s.connect {
             Connect::InProgress(timer) => timer,
@@ -264,5 +298,68 @@ impl<'s> Streams<'s> {
     #[inline]
     pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut StreamEntry> {
         self.pool.at_mut(i)
+    }
+
+    /// Pauses the reads of stream slot `i` for `why`: a pause for want of a chunk joins the
+    /// pool's queue of paused streams (at its end); a pause at the stream's cap waits for one
+    /// of its own buffers. Pausing a paused stream changes nothing.
+    pub(crate) fn park(&mut self, i: u32, why: Park, large: bool, bufs: &mut Buffers<'_>) {
+        let tail = bufs.parked_tail;
+        let Some(s) = self.pool.at_mut(i as usize) else {
+            return;
+        };
+        if s.bufs.park != Park::No {
+            return;
+        }
+        bufs.count_pause(why);
+        s.bufs.park = why;
+        s.read.parked = true;
+        if why != Park::Pool {
+            return;
+        }
+        s.bufs.want_large = large;
+        bufs.parked_large += u32::from(large);
+        s.bufs.park_prev = tail;
+        s.bufs.park_next = NIL;
+        if tail == NIL {
+            bufs.parked_head = i;
+        } else if let Some(t) = self.pool.at_mut(tail as usize) {
+            t.bufs.park_next = i;
+        }
+        bufs.parked_tail = i;
+        bufs.parked += 1;
+    }
+
+    /// Lets the reads of stream slot `i` go on (taking it off the pool's queue if it is
+    /// there). Returns whether it was paused.
+    pub(crate) fn unpark(&mut self, i: u32, bufs: &mut Buffers<'_>) -> bool {
+        let Some(s) = self.pool.at_mut(i as usize) else {
+            return false;
+        };
+        let why = s.bufs.park;
+        if why == Park::No {
+            return false;
+        }
+        s.bufs.park = Park::No;
+        s.read.parked = false;
+        if why != Park::Pool {
+            return true;
+        }
+        let (prev, next) = (s.bufs.park_prev, s.bufs.park_next);
+        s.bufs.park_prev = NIL;
+        s.bufs.park_next = NIL;
+        bufs.parked_large -= u32::from(s.bufs.want_large);
+        if prev == NIL {
+            bufs.parked_head = next;
+        } else if let Some(p) = self.pool.at_mut(prev as usize) {
+            p.bufs.park_next = next;
+        }
+        if next == NIL {
+            bufs.parked_tail = prev;
+        } else if let Some(n) = self.pool.at_mut(next as usize) {
+            n.bufs.park_prev = prev;
+        }
+        bufs.parked -= 1;
+        true
     }
 }

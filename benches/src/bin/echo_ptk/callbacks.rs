@@ -154,6 +154,10 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 0,
+        buffers: 0,
+        buffer_size: 0,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let conns = (0..o.max_connections)
         .map(|_| Conn {

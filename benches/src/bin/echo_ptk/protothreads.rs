@@ -133,6 +133,10 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 0,
+        buffers: 0,
+        buffer_size: 0,
+        large_buffers: 0,
+        large_buffer_size: 0,
     };
     let meter: SharedMeter = Rc::new(RefCell::new(None));
     let mut memory = OwnedStorage::new(capacities);

@@ -5,6 +5,7 @@
 //! loop's [`last_error`](Cx::last_error). The ones a protothread calls per message (`read`,
 //! `write`, `write_all`) are `#[inline]`, so they compile into the protothread's resume.
 
+mod buffers;
 mod protothreads;
 mod semaphores;
 mod signals;
@@ -55,9 +56,12 @@ impl Cx<'_> {
         self.core.last_error
     }
 
-    /// Closes any resource (timer, socket, user event source, semaphore) and removes its
-    /// handlers. Protothreads waiting on it are woken and see the handle gone. Closing a
-    /// handle that is already closed is `Err(InvalidHandle)`.
+    /// Closes any resource (timer, socket, user event source, semaphore, signal watcher) and
+    /// removes its handlers. Protothreads waiting on it are woken and see the handle gone.
+    /// Closing a handle that is already closed is `Err(InvalidHandle)`. Closing a TCP stream
+    /// also gives back to the pool every buffer its reads lent and its sends queued (their
+    /// handles go stale); a pool buffer itself is given back with
+    /// [`buf_release`](Cx::buf_release), not closed.
     ///
     /// # Errors
     ///
@@ -131,7 +135,7 @@ impl Core<'_> {
         match h.resource_type() {
             ResourceType::Timer => self.timers.remove(h),
             ResourceType::TcpListener => self.listeners.close(h, backend),
-            ResourceType::TcpStream => match self.streams.close(h, backend) {
+            ResourceType::TcpStream => match self.streams.close(h, backend, &mut self.buffers) {
                 Some(timer) => {
                     if let Some(t) = timer {
                         self.timers.remove(t);

@@ -154,6 +154,18 @@ impl Cx<'_> {
         if s.connection() != Connection::Ready {
             return core.unconnected(h, Trigger::Writable);
         }
+        let s = if s.bufs.sending() {
+            // Buffers handed to `send_buf` go first.
+            if let Some(wait) = core.sends_first(h) {
+                return wait;
+            }
+            match core.streams.get_mut(h) {
+                Ok(s) => s,
+                Err(_) => return Poll::Ready(Err(core.invalid())),
+            }
+        } else {
+            s
+        };
         match s.write(buf) {
             Attempt::Done(n) => Poll::Ready(Ok(n)),
             Attempt::WouldBlock => core.write_blocked(h),
@@ -184,6 +196,12 @@ impl Cx<'_> {
         let Ok(i) = core.streams.index_of(h) else {
             return Poll::Ready(Err(core.invalid()));
         };
+        if core.streams.at_mut(i).is_some_and(|s| s.bufs.sending()) {
+            // Buffers handed to `send_buf` go first.
+            if let Some(wait) = core.sends_first(h) {
+                return wait;
+            }
+        }
         loop {
             if core.run.out_of_budget() {
                 return Poll::Pending;
@@ -245,7 +263,7 @@ impl Core<'_> {
                     }
                 }
                 Err(e) => {
-                    self.streams.close(h, backend);
+                    self.streams.close(h, backend, &mut self.buffers);
                     return Err(e);
                 }
             }
@@ -256,12 +274,33 @@ impl Core<'_> {
     /// A read or write of a stream whose connect is in progress (wait for it) or failed.
     #[cold]
     #[inline(never)]
-    fn unconnected<T>(&mut self, h: RawHandle, trigger: Trigger) -> Poll<Result<T>> {
+    pub(super) fn unconnected<T>(&mut self, h: RawHandle, trigger: Trigger) -> Poll<Result<T>> {
         match self.streams.get(h).map(|s| s.connection()) {
             Ok(Connection::Connecting) => self.pend(Some((h, trigger))),
             Ok(Connection::Failed(e)) => Poll::Ready(Err(self.fail(e))),
             Ok(Connection::Ready) => Poll::Ready(Err(self.fail(Error::InvalidArgument))),
             Err(_) => Poll::Ready(Err(self.invalid())),
+        }
+    }
+
+    /// A write of stream `h` while buffers handed to `send_buf` are queued: sends them first;
+    /// `None` once none is left (the write goes on), else the wait or the failure.
+    #[cold]
+    #[inline(never)]
+    fn sends_first<T>(&mut self, h: RawHandle) -> Option<Poll<Result<T>>> {
+        match self.flush_sends(h) {
+            Ok(true) => None,
+            Ok(false) => {
+                let waiter = match self.streams.get(h) {
+                    Ok(s) => s.write.waiter,
+                    Err(_) => return Some(Poll::Ready(Err(self.invalid()))),
+                };
+                if let Err(e) = self.arm_write(h) {
+                    return Some(Poll::Ready(Err(self.fail(e))));
+                }
+                Some(self.pend_socket(h, Trigger::Writable, waiter))
+            }
+            Err(e) => Some(Poll::Ready(Err(self.fail(e)))),
         }
     }
 

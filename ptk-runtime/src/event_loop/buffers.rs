@@ -1,0 +1,1014 @@
+//! The buffer pool: fixed-size chunks of one block of memory the caller provides, lent to
+//! reads and handed over by writes, each addressed by a generational [`Handle<Buffer>`].
+//!
+//! # Two classes of chunks
+//!
+//! The memory holds `small.count` chunks of `small.size` bytes followed by `large.count`
+//! chunks of `large.size` bytes. A buffer takes the smallest class its contents need; a read
+//! that lends a buffer takes a small one, and a frame reader moves a partial frame into a large
+//! one only when its header announces more than a small one holds. The largest frame a pool
+//! buffer can hold is therefore `large.size` (or `small.size` without a large class).
+//!
+//! # Handles and chunks are reused differently
+//!
+//! Buffer *slots* (what a handle names) are reused first in, first out (a ring of free slot
+//! numbers), like every pool of the loop. Buffers are taken and freed at the rate of
+//! messages, so a 16-bit generation alone would let a stale handle name a new buffer after
+//! seconds under load: each slot keeps a 64-bit count of its uses instead, whose low 16 bits
+//! are the handle's generation field and whose next bits fill the bits of the handle's slot
+//! field the slot index does not need (21 of them for a pool of 1,088 buffers). A stale
+//! handle could alias only after 2^(16 + spare bits) uses of its slot (2^37 for 1,088
+//! buffers). *Chunks* (the memory) are reused
+//! last in, first out from one stack per class, so the chunks in use are the few most
+//! recently used ones: memory the program never needed at once is never touched, and a pool
+//! made with `calloc`-like zeroed pages costs resident memory only for the chunks that were
+//! in use at the same time.
+//!
+//! # Who holds a buffer
+//!
+//! A buffer is either the user's (allocated, or lent by a read) or queued on a stream to be
+//! sent (handed over), in which case its handle no longer resolves for the user. A buffer a
+//! stream's read lent, or one queued on a stream, is *attributed* to that stream: it counts
+//! towards the stream's cap (`Config::buffers_per_stream`) and goes back to the pool when the
+//! stream closes, so a connection that ends while holding buffers leaks none. Queued buffers
+//! are linked in their stream's send queue; lent ones are only counted: a stream that closes
+//! while its count is not zero has the pool's entries searched for them (a walk over the
+//! pool's entries, for each close of a stream that holds a buffer, such as a partial frame),
+//! which keeps the path of every message free of list updates.
+
+use crate::error::{Capacity, Error, Result};
+use crate::handle::{RawHandle, ResourceType};
+
+/// "No entry" in the links.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// One class of chunks: how many and how large.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferClass {
+    /// How many chunks.
+    pub count: usize,
+    /// Bytes per chunk (at most `u32::MAX`).
+    pub size: usize,
+}
+
+impl BufferClass {
+    /// Bytes of memory the class takes.
+    pub const fn bytes(&self) -> usize {
+        self.count.saturating_mul(self.size)
+    }
+}
+
+/// The state of one pool buffer (opaque; see [`Storage::buffers`](super::Storage::buffers)).
+///
+/// Build storage with [`BufferEntry::EMPTY`].
+#[derive(Clone, Copy, Debug)]
+pub struct BufferEntry {
+    /// While the user holds the buffer: its handle, so that a handle resolves with one
+    /// compare. 0 while free or queued for sending (no handle is 0), so that neither resolves.
+    key: u64,
+    /// Bumped each time the slot is taken; survives free and reuse. Its low 16 bits are the
+    /// handle's generation field, the next ones go into the high bits of the handle's slot
+    /// field that the slot index does not need.
+    generation: u64,
+    /// Taken (held by the user or queued for sending).
+    used: bool,
+    /// The chunk's index (small chunks first), given back when the buffer is freed.
+    chunk: u32,
+    /// The chunk's size.
+    cap: u32,
+    /// The first byte of the contents (advanced by consuming from the front and by sends).
+    start: u32,
+    /// One past the last byte of the contents.
+    end: u32,
+    /// The next buffer in the send queue.
+    next: u32,
+    /// Where its chunk starts in the pool's memory.
+    base: usize,
+    /// The stream the buffer is attributed to.
+    owner: Option<RawHandle>,
+}
+
+impl BufferEntry {
+    /// An unused entry with generation 0.
+    pub const EMPTY: BufferEntry = BufferEntry {
+        key: 0,
+        generation: 0,
+        used: false,
+        chunk: 0,
+        cap: 0,
+        start: 0,
+        end: 0,
+        next: NIL,
+        base: 0,
+        owner: None,
+    };
+}
+
+impl Default for BufferEntry {
+    fn default() -> Self {
+        BufferEntry::EMPTY
+    }
+}
+
+/// What a stream needs to know of the buffers attributed to it (kept in its entry).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StreamBufs {
+    /// The send queue, oldest first.
+    send_head: u32,
+    send_tail: u32,
+    /// Buffers attributed to the stream (lent and queued).
+    pub(crate) held: u32,
+    /// Why its reads are paused, if they are.
+    pub(crate) park: Park,
+    /// Paused for the pool (`Park::Pool`) waiting for a large chunk (a partial frame that
+    /// needs one), not a small one: only a free chunk of that class lets it go.
+    pub(crate) want_large: bool,
+    /// Let go from the pool's queue before the last poll and not read since: it may take a
+    /// chunk although other streams still wait.
+    pub(crate) let_go: bool,
+    /// Links in the queue of streams paused for want of a free buffer.
+    pub(crate) park_prev: u32,
+    pub(crate) park_next: u32,
+    /// A send of a queued buffer failed: every queued buffer was freed, and the next
+    /// operation that waits for the sends reports this.
+    pub(crate) send_error: Option<Error>,
+}
+
+impl StreamBufs {
+    pub(crate) const NEW: StreamBufs = StreamBufs {
+        send_head: NIL,
+        send_tail: NIL,
+        held: 0,
+        park: Park::No,
+        want_large: false,
+        let_go: false,
+        park_prev: NIL,
+        park_next: NIL,
+        send_error: None,
+    };
+
+    /// Whether handed-over buffers wait to be sent.
+    #[inline]
+    pub(crate) fn sending(&self) -> bool {
+        self.send_head != NIL
+    }
+
+    /// The buffer at the front of the send queue (slot index).
+    #[inline]
+    pub(crate) fn send_front(&self) -> u32 {
+        self.send_head
+    }
+}
+
+/// Why a stream's reads are paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Park {
+    /// They are not.
+    No,
+    /// The pool had no free chunk: the stream is in the pool's queue of paused streams and is
+    /// let go, first paused first, once chunks are free again.
+    Pool,
+    /// The stream held as many buffers as one stream may: let go when one of them is freed.
+    Cap,
+}
+
+/// Counters of a loop's buffer pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferStats {
+    /// Small buffers in the pool.
+    pub small_capacity: usize,
+    /// Small buffers in use (held by the user or queued for sending).
+    pub small_in_use: usize,
+    /// Large buffers in the pool.
+    pub large_capacity: usize,
+    /// Large buffers in use.
+    pub large_in_use: usize,
+    /// The most buffers (both classes) ever in use at once.
+    pub peak_in_use: usize,
+    /// Buffers queued for sending, in all streams.
+    pub queued: usize,
+    /// Times a read paused because the pool had no free buffer.
+    pub pool_pauses: u64,
+    /// Times a read paused because its stream held as many buffers as one stream may.
+    pub cap_pauses: u64,
+    /// Streams whose reads are paused now in the pool's queue, waiting for a free buffer
+    /// (streams paused at their own cap are not counted).
+    pub paused_streams: usize,
+    /// Bytes per small buffer.
+    pub small_size: usize,
+    /// Bytes per large buffer.
+    pub large_size: usize,
+    /// The most contents one buffer can hold (the size of the largest class that has
+    /// buffers).
+    pub max_size: usize,
+}
+
+/// A chunk class with its stack of free chunks (`free[first..first + top]`).
+#[derive(Clone, Copy, Debug)]
+struct ClassState {
+    count: u32,
+    size: u32,
+    /// Byte offset of the class's first chunk in the memory.
+    base: usize,
+    /// Index of the class's first chunk (and of its stack in `free`).
+    first: u32,
+    /// Free chunks on the stack.
+    top: u32,
+}
+
+/// A free chunk taken off its class's stack (`chunk`, its byte offset, its size).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Chunk {
+    chunk: u32,
+    base: usize,
+    cap: u32,
+}
+
+/// The buffer pool of one loop.
+///
+/// `entries[i]` is the state of buffer slot `i`. `free` holds, for `n` slots, the stacks of
+/// free chunks (`free[..n]`, one stack per class) and then the ring of free slots
+/// (`free[n..2n]`, oldest freed first).
+pub(crate) struct Buffers<'s> {
+    entries: &'s mut [BufferEntry],
+    memory: &'s mut [u8],
+    free: &'s mut [u32],
+    classes: [ClassState; 2],
+    loop_id: u8,
+    /// Slots (and chunks) in all.
+    n: u32,
+    /// Bits of a handle's slot field the slot index takes; the others carry generation bits.
+    index_bits: u32,
+    /// The class reads borrow from: the small one, or the large one in a pool without small
+    /// buffers.
+    lend_class: usize,
+    /// The free slot ring: its first entry and its length.
+    ring_head: u32,
+    ring_len: u32,
+    per_stream: u32,
+    peak: u32,
+    queued: u32,
+    pool_pauses: u64,
+    cap_pauses: u64,
+    /// The queue of streams paused for want of a free chunk (their slot indices), oldest
+    /// first; the links are in the streams' [`StreamBufs`].
+    pub(crate) parked_head: u32,
+    pub(crate) parked_tail: u32,
+    pub(crate) parked: u32,
+    /// How many of the `parked` streams wait for a large buffer.
+    pub(crate) parked_large: u32,
+}
+
+/// The free room of a buffer, for a read into it.
+pub(crate) struct Room<'a> {
+    pub(crate) bytes: &'a mut [u8],
+}
+
+impl<'s> Buffers<'s> {
+    /// Whether `entries`, `free` and `memory` are large enough for `classes` (checked by
+    /// `EventLoop::new` before anything is built): one entry and two `free` words per chunk.
+    pub(crate) fn fits(
+        classes: [BufferClass; 2],
+        entries: usize,
+        free: usize,
+        memory: usize,
+    ) -> bool {
+        let count = classes[0].count.checked_add(classes[1].count);
+        let bytes = classes[0].bytes().checked_add(classes[1].bytes());
+        match (count, bytes) {
+            (Some(c), Some(b)) => {
+                c <= entries
+                    && c.checked_mul(2).is_some_and(|f| f <= free)
+                    && b <= memory
+                    && b != usize::MAX
+                    && c < NIL as usize
+                    && classes.iter().all(|k| k.size <= u32::MAX as usize)
+                    && classes.iter().all(|k| k.count == 0 || k.size > 0)
+                    && (classes[0].count == 0
+                        || classes[1].count == 0
+                        || classes[1].size >= classes[0].size)
+            }
+            _ => false,
+        }
+    }
+
+    /// A pool over `memory` with chunks as `classes` says (already checked with
+    /// [`fits`](Self::fits); a pool that does not fit is made empty).
+    pub(crate) fn new(
+        entries: &'s mut [BufferEntry],
+        free: &'s mut [u32],
+        memory: &'s mut [u8],
+        classes: [BufferClass; 2],
+        loop_id: u8,
+        per_stream: usize,
+    ) -> Buffers<'s> {
+        let ok = Self::fits(classes, entries.len(), free.len(), memory.len());
+        let small = if ok {
+            classes[0]
+        } else {
+            BufferClass::default()
+        };
+        let large = if ok {
+            classes[1]
+        } else {
+            BufferClass::default()
+        };
+        let n = small.count + large.count;
+        let b = Buffers {
+            entries,
+            memory,
+            free,
+            classes: [
+                ClassState {
+                    count: small.count as u32,
+                    size: small.size as u32,
+                    base: 0,
+                    first: 0,
+                    top: small.count as u32,
+                },
+                ClassState {
+                    count: large.count as u32,
+                    size: large.size as u32,
+                    base: small.bytes(),
+                    first: small.count as u32,
+                    top: large.count as u32,
+                },
+            ],
+            loop_id,
+            n: n as u32,
+            index_bits: (u32::BITS - (n as u32).leading_zeros()).max(1),
+            lend_class: usize::from(small.count == 0),
+            ring_head: 0,
+            ring_len: n as u32,
+            per_stream: per_stream.min(u32::MAX as usize) as u32,
+            peak: 0,
+            queued: 0,
+            pool_pauses: 0,
+            cap_pauses: 0,
+            parked_head: NIL,
+            parked_tail: NIL,
+            parked: 0,
+            parked_large: 0,
+        };
+        for c in b.classes {
+            // Lowest chunk on top: the first chunks used are at the start of the memory.
+            for j in 0..c.count {
+                b.free[(c.first + j) as usize] = c.first + c.count - 1 - j;
+            }
+        }
+        for i in 0..n {
+            b.free[n + i] = i as u32;
+            let e = &mut b.entries[i];
+            e.key = 0;
+            e.used = false;
+            e.owner = None;
+        }
+        b
+    }
+
+    /// The classes as configured.
+    pub(crate) fn classes(&self) -> [BufferClass; 2] {
+        self.classes.map(|c| BufferClass {
+            count: c.count as usize,
+            size: c.size as usize,
+        })
+    }
+
+    /// Buffers one stream may hold at once.
+    #[inline]
+    pub(crate) fn per_stream(&self) -> u32 {
+        self.per_stream
+    }
+
+    /// The largest contents a buffer can have.
+    pub(crate) fn max_size(&self) -> usize {
+        let [s, l] = self.classes;
+        let mut m = 0;
+        if s.count > 0 {
+            m = s.size;
+        }
+        if l.count > 0 {
+            m = m.max(l.size);
+        }
+        m as usize
+    }
+
+    pub(crate) fn stats(&self) -> BufferStats {
+        let [s, l] = self.classes;
+        BufferStats {
+            small_capacity: s.count as usize,
+            small_in_use: (s.count - s.top) as usize,
+            large_capacity: l.count as usize,
+            large_in_use: (l.count - l.top) as usize,
+            peak_in_use: self.peak as usize,
+            queued: self.queued as usize,
+            pool_pauses: self.pool_pauses,
+            cap_pauses: self.cap_pauses,
+            paused_streams: self.parked as usize,
+            small_size: s.size as usize,
+            large_size: l.size as usize,
+            max_size: self.max_size(),
+        }
+    }
+
+    /// Free chunks of each class (small, large).
+    #[inline]
+    pub(crate) fn free_chunks(&self) -> [u32; 2] {
+        [self.classes[0].top, self.classes[1].top]
+    }
+
+    pub(crate) fn count_pause(&mut self, park: Park) {
+        match park {
+            Park::Pool => self.pool_pauses += 1,
+            Park::Cap => self.cap_pauses += 1,
+            Park::No => {}
+        }
+    }
+
+    /// The class for contents of `need` bytes: the smallest that holds them, or the error
+    /// for a size no chunk holds.
+    fn class_for(&self, need: usize) -> Result<usize> {
+        let [s, l] = self.classes;
+        if s.count > 0 && need <= s.size as usize {
+            Ok(0)
+        } else if l.count > 0 && need <= l.size as usize {
+            Ok(1)
+        } else {
+            Err(Error::MessageTooLarge)
+        }
+    }
+
+    fn exhausted(k: usize) -> Error {
+        Error::OutOfResources(if k == 0 {
+            Capacity::Buffers
+        } else {
+            Capacity::LargeBuffers
+        })
+    }
+
+    /// Takes the free chunk on top of class `k`'s stack.
+    #[inline]
+    fn take_chunk(&mut self, k: usize) -> Option<Chunk> {
+        let c = &mut self.classes[k];
+        if c.top == 0 {
+            return None;
+        }
+        c.top -= 1;
+        let (first, top, size, class_base) = (c.first, c.top, c.size, c.base);
+        let chunk = *self.free.get((first + top) as usize)?;
+        let base = class_base + (chunk - first) as usize * size as usize;
+        Some(Chunk {
+            chunk,
+            base,
+            cap: size,
+        })
+    }
+
+    /// Gives chunk `chunk` back to its class.
+    #[inline]
+    fn give_back(&mut self, chunk: u32) {
+        let k = usize::from(chunk >= self.classes[1].first);
+        let c = &mut self.classes[k];
+        if let Some(slot) = self.free.get_mut((c.first + c.top) as usize) {
+            *slot = chunk;
+            c.top += 1;
+        }
+    }
+
+    /// Makes a buffer of chunk `c` holding `len` bytes (there is a free slot for every free
+    /// chunk).
+    #[inline]
+    fn make(&mut self, c: Chunk, len: u32, owner: Option<RawHandle>) -> RawHandle {
+        let n = self.n;
+        let at = n + self.ring_head;
+        self.ring_head = if self.ring_head + 1 == n {
+            0
+        } else {
+            self.ring_head + 1
+        };
+        self.ring_len -= 1;
+        let i = self.free[at as usize];
+        let e = &mut self.entries[i as usize];
+        e.generation = e.generation.wrapping_add(1);
+        let high = (e.generation >> 16) << self.index_bits;
+        let slot = (high as u32) | i;
+        let h = RawHandle::new(
+            ResourceType::Buffer,
+            self.loop_id,
+            e.generation as u16,
+            slot,
+        );
+        e.key = h.to_u64();
+        e.used = true;
+        e.chunk = c.chunk;
+        e.cap = c.cap;
+        e.start = 0;
+        e.end = len;
+        e.base = c.base;
+        e.owner = owner;
+        let used = n - self.ring_len;
+        if used > self.peak {
+            self.peak = used;
+        }
+        h
+    }
+
+    /// Frees the buffer in slot `i` (its handle goes stale); the caller settles the count of
+    /// the stream it was attributed to.
+    #[inline]
+    pub(crate) fn free_at(&mut self, i: usize) {
+        let Some(e) = self.entries.get_mut(i) else {
+            return;
+        };
+        e.key = 0;
+        e.used = false;
+        let chunk = e.chunk;
+        let n = self.n;
+        let mut at = self.ring_head + self.ring_len;
+        if at >= n {
+            at -= n;
+        }
+        if let Some(slot) = self.free.get_mut((n + at) as usize) {
+            *slot = i as u32;
+            self.ring_len += 1;
+        }
+        self.give_back(chunk);
+    }
+
+    /// A new, empty buffer that can hold `capacity` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `MessageTooLarge` if no class holds `capacity` bytes; `OutOfResources(Buffers)` or
+    /// `OutOfResources(LargeBuffers)` if that class has no free chunk.
+    pub(crate) fn alloc(&mut self, capacity: usize) -> Result<RawHandle> {
+        let k = self.class_for(capacity)?;
+        let Some(c) = self.take_chunk(k) else {
+            return Err(Self::exhausted(k));
+        };
+        Ok(self.make(c, 0, None))
+    }
+
+    /// Whether a read can be lent a small chunk now.
+    #[inline]
+    pub(crate) fn can_lend(&self) -> bool {
+        self.classes[self.lend_class].top != 0
+    }
+
+    /// Whether the pool has any buffer a read could borrow (else reads cannot use it).
+    #[inline]
+    pub(crate) fn lends(&self) -> bool {
+        self.classes[self.lend_class].count != 0
+    }
+
+    /// Whether reads borrow large buffers (a pool without small ones).
+    #[inline]
+    pub(crate) fn lends_large(&self) -> bool {
+        self.lend_class == 1
+    }
+
+    /// Takes a free small chunk for a read and its bytes; `None` when there is none. Give it
+    /// to [`lend`](Self::lend) if the read brought bytes, else back with
+    /// [`unlend`](Self::unlend).
+    #[inline]
+    pub(crate) fn lend_room(&mut self) -> Option<(Chunk, Room<'_>)> {
+        let c = self.take_chunk(self.lend_class)?;
+        let bytes = self.memory.get_mut(c.base..c.base + c.cap as usize)?;
+        Some((c, Room { bytes }))
+    }
+
+    /// Makes chunk `c` (from [`lend_room`](Self::lend_room)) a buffer holding the `len` bytes
+    /// a read put there, lent to the user and attributed to stream `owner` (whose count the
+    /// caller raises).
+    #[inline]
+    pub(crate) fn lend(&mut self, c: Chunk, len: usize, owner: RawHandle) -> RawHandle {
+        self.make(c, len as u32, Some(owner))
+    }
+
+    /// Gives back chunk `c` from [`lend_room`](Self::lend_room), which a read did not fill.
+    #[inline]
+    pub(crate) fn unlend(&mut self, c: Chunk) {
+        self.give_back(c.chunk);
+    }
+
+    /// The bits of a handle's slot field that are the slot index.
+    #[inline]
+    fn index_mask(&self) -> u32 {
+        u32::MAX >> (u32::BITS - self.index_bits)
+    }
+
+    /// The slot of buffer `h` if the user holds it.
+    #[inline]
+    pub(crate) fn index(&self, h: RawHandle) -> Result<usize> {
+        let i = (h.slot() & self.index_mask()) as usize;
+        match self.entries.get(i) {
+            Some(e) if e.key == h.to_u64() => Ok(i),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// The stream the buffer in slot `i` is attributed to.
+    #[inline]
+    pub(crate) fn owner_at(&self, i: usize) -> Option<RawHandle> {
+        self.entries.get(i).and_then(|e| e.owner)
+    }
+
+    /// The stream buffer `h` is attributed to.
+    #[inline]
+    pub(crate) fn owner(&self, h: RawHandle) -> Result<Option<RawHandle>> {
+        self.index(h).map(|i| self.entries[i].owner)
+    }
+
+    /// The contents of the buffer in slot `i`.
+    #[inline]
+    pub(crate) fn bytes_at(&self, i: usize) -> &[u8] {
+        match self.entries.get(i) {
+            Some(e) => self
+                .memory
+                .get(e.base + e.start as usize..e.base + e.end as usize)
+                .unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// The contents of buffer `h`.
+    #[inline]
+    pub(crate) fn bytes(&self, h: RawHandle) -> Result<&[u8]> {
+        let i = self.index(h)?;
+        Ok(self.bytes_at(i))
+    }
+
+    /// Drops the first `n` bytes of the contents of the buffer in slot `i`.
+    #[inline]
+    pub(crate) fn consume_at(&mut self, i: usize, n: usize) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.start = (e.start as usize + n).min(e.end as usize) as u32;
+        }
+    }
+
+    /// A view of buffer `h` for filling and trimming it.
+    #[inline]
+    pub(crate) fn view(&mut self, h: RawHandle) -> Result<BufMut<'_>> {
+        let i = self.index(h)?;
+        let e = &mut self.entries[i];
+        let chunk = self
+            .memory
+            .get_mut(e.base..e.base + e.cap as usize)
+            .ok_or(Error::InvalidHandle)?;
+        Ok(BufMut {
+            chunk,
+            start: &mut e.start,
+            end: &mut e.end,
+        })
+    }
+
+    /// Makes room in buffer `h` for contents of `need` bytes from its start: moves the
+    /// contents to the front of the chunk if they would not fit after it, or into a chunk of a
+    /// larger class if they would not fit the chunk at all (the handle stays the same). Then
+    /// returns the free room after the contents.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidHandle`; `MessageTooLarge` for more than the largest class holds;
+    /// `OutOfResources` naming the class when it has no free chunk.
+    pub(crate) fn room(&mut self, h: RawHandle, need: usize) -> Result<Room<'_>> {
+        let i = self.index(h)?;
+        let e = self.entries[i];
+        let (start, end, cap) = (e.start as usize, e.end as usize, e.cap as usize);
+        let need = need.max(end - start);
+        if need > cap {
+            let k = self.class_for(need)?;
+            let Some(c) = self.take_chunk(k) else {
+                return Err(Self::exhausted(k));
+            };
+            self.memory
+                .copy_within(e.base + start..e.base + end, c.base);
+            self.give_back(e.chunk);
+            let e = &mut self.entries[i];
+            e.base = c.base;
+            e.cap = c.cap;
+            e.chunk = c.chunk;
+            e.start = 0;
+            e.end = (end - start) as u32;
+        } else if start + need > cap {
+            self.memory
+                .copy_within(e.base + start..e.base + end, e.base);
+            let e = &mut self.entries[i];
+            e.start = 0;
+            e.end = (end - start) as u32;
+        }
+        let e = &self.entries[i];
+        let (from, to) = (e.base + e.end as usize, e.base + e.cap as usize);
+        let bytes = self.memory.get_mut(from..to).ok_or(Error::InvalidHandle)?;
+        Ok(Room { bytes })
+    }
+
+    /// Moves the contents of buffer `h` from byte `at` on into a new buffer (of the smallest
+    /// class that holds them), attributed to the same stream (whose count the caller raises).
+    /// Returns the new buffer.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidHandle`; `InvalidArgument` if `at` is past the contents; `OutOfResources` when
+    /// the class has no free chunk. Nothing changes then.
+    pub(crate) fn split(&mut self, h: RawHandle, at: usize) -> Result<RawHandle> {
+        let i = self.index(h)?;
+        let e = self.entries[i];
+        let (start, end) = (e.start as usize, e.end as usize);
+        if at > end - start {
+            return Err(Error::InvalidArgument);
+        }
+        let len = end - start - at;
+        let k = self.class_for(len.max(1))?;
+        let Some(c) = self.take_chunk(k) else {
+            return Err(Self::exhausted(k));
+        };
+        self.memory
+            .copy_within(e.base + start + at..e.base + end, c.base);
+        let t = self.make(c, len as u32, e.owner);
+        self.entries[i].end = (start + at) as u32;
+        Ok(t)
+    }
+
+    /// A new buffer (of the smallest class that holds them) with a copy of the contents of
+    /// buffer `h`, attributed to no stream.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidHandle`; `OutOfResources` when the class has no free chunk.
+    pub(crate) fn duplicate(&mut self, h: RawHandle) -> Result<RawHandle> {
+        let i = self.index(h)?;
+        let e = self.entries[i];
+        let (start, end) = (e.base + e.start as usize, e.base + e.end as usize);
+        let k = self.class_for((end - start).max(1))?;
+        let Some(c) = self.take_chunk(k) else {
+            return Err(Self::exhausted(k));
+        };
+        self.memory.copy_within(start..end, c.base);
+        Ok(self.make(c, (end - start) as u32, None))
+    }
+
+    /// Records `n` more bytes at the end of buffer `h` (after a read into its room).
+    #[inline]
+    pub(crate) fn filled(&mut self, h: RawHandle, n: usize) {
+        if let Ok(i) = self.index(h) {
+            let e = &mut self.entries[i];
+            e.end = (e.end as usize + n).min(e.cap as usize) as u32;
+        }
+    }
+
+    /// Attributes the user's buffer `h` (just allocated) to stream `owner`, whose count the
+    /// caller raises.
+    #[inline]
+    pub(crate) fn attribute(&mut self, h: RawHandle, owner: RawHandle) {
+        if let Ok(i) = self.index(h) {
+            self.entries[i].owner = Some(owner);
+        }
+    }
+
+    /// Takes the buffer in slot `i` off the account of the stream it is attributed to: it is
+    /// the user's alone from now on (the caller settles the stream's count).
+    pub(crate) fn detach_at(&mut self, i: usize) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.owner = None;
+        }
+    }
+
+    /// Appends the user's buffer in slot `i` to the send queue of stream `owner` (whose
+    /// account is `sb`, raised by one): its handle stops resolving. The caller has taken it
+    /// off the account of the stream it was attributed to before, if any.
+    pub(crate) fn enqueue_at(&mut self, i: usize, owner: RawHandle, sb: &mut StreamBufs) {
+        let tail = sb.send_tail;
+        let Some(e) = self.entries.get_mut(i) else {
+            return;
+        };
+        e.key = 0;
+        e.owner = Some(owner);
+        e.next = NIL;
+        if tail == NIL {
+            sb.send_head = i as u32;
+        } else if let Some(t) = self.entries.get_mut(tail as usize) {
+            t.next = i as u32;
+        }
+        sb.send_tail = i as u32;
+        sb.held += 1;
+        self.queued += 1;
+    }
+
+    /// The unsent bytes of queued buffer `i` (a slot index from a send queue).
+    #[inline]
+    pub(crate) fn unsent(&self, i: u32) -> &[u8] {
+        self.bytes_at(i as usize)
+    }
+
+    /// Records that `n` bytes of the front of `sb`'s send queue were sent; frees it when all
+    /// were. Returns whether it was freed.
+    #[inline]
+    pub(crate) fn sent(&mut self, sb: &mut StreamBufs, n: usize) -> bool {
+        let i = sb.send_head;
+        let Some(e) = self.entries.get_mut(i as usize) else {
+            return false;
+        };
+        e.start = (e.start as usize + n).min(e.end as usize) as u32;
+        if e.start < e.end {
+            return false;
+        }
+        let next = e.next;
+        sb.send_head = next;
+        if next == NIL {
+            sb.send_tail = NIL;
+        }
+        sb.held -= 1;
+        self.queued -= 1;
+        self.free_at(i as usize);
+        true
+    }
+
+    /// Frees every buffer queued on a stream (its sends failed or it closed).
+    pub(crate) fn drop_sends(&mut self, sb: &mut StreamBufs) {
+        while sb.send_head != NIL {
+            let i = sb.send_head;
+            let Some(e) = self.entries.get_mut(i as usize) else {
+                break;
+            };
+            e.start = e.end;
+            self.sent(sb, 0);
+        }
+    }
+
+    /// Frees everything attributed to stream `h`, which is closing: its send queue and the
+    /// buffers its reads lent (whose handles go stale).
+    pub(crate) fn drop_stream(&mut self, h: RawHandle, sb: &mut StreamBufs) {
+        self.drop_sends(sb);
+        if sb.held == 0 {
+            return;
+        }
+        for i in 0..self.n as usize {
+            let e = &self.entries[i];
+            if e.key != 0 && e.owner == Some(h) {
+                self.free_at(i);
+            }
+        }
+        sb.held = 0;
+    }
+
+    /// Moves the pool to other storage of exactly the same shape, contents and handles
+    /// included; the old storage comes back.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn grow(
+        &mut self,
+        entries: &'s mut [BufferEntry],
+        free: &'s mut [u32],
+        memory: &'s mut [u8],
+    ) -> Result<(&'s mut [BufferEntry], &'s mut [u32], &'s mut [u8])> {
+        if !self.fits_memory(entries.len(), free.len(), memory.len()) {
+            return Err(Error::InvalidArgument);
+        }
+        let n = self.n as usize;
+        free[..2 * n].copy_from_slice(&self.free[..2 * n]);
+        entries[..n].copy_from_slice(&self.entries[..n]);
+        // Only the chunks in use: copying the rest would make the whole pool resident.
+        for e in self.entries[..n].iter_mut() {
+            if e.used {
+                let (from, to) = (e.base, e.base + e.cap as usize);
+                memory[from..to].copy_from_slice(&self.memory[from..to]);
+            }
+            e.key = 0;
+            e.used = false;
+        }
+        let old_entries = core::mem::replace(&mut self.entries, entries);
+        let old_free = core::mem::replace(&mut self.free, free);
+        let old_memory = core::mem::replace(&mut self.memory, memory);
+        Ok((old_entries, old_free, old_memory))
+    }
+
+    /// Whether storage of these lengths can take this pool over (see [`grow`](Self::grow)).
+    pub(crate) fn fits_memory(&self, entries: usize, free: usize, memory: usize) -> bool {
+        let n = self.n as usize;
+        let [s, l] = self.classes;
+        let bytes = s.count as usize * s.size as usize + l.count as usize * l.size as usize;
+        entries >= n && free >= 2 * n && memory >= bytes
+    }
+}
+
+/// A view of one pool buffer, to fill it and trim it (from
+/// [`Cx::buf_mut`](crate::Cx::buf_mut)).
+///
+/// The contents are the bytes between a start and an end inside the buffer's chunk; bytes are
+/// added at the end ([`extend_from_slice`](Self::extend_from_slice), or writing into
+/// [`spare_mut`](Self::spare_mut) then [`advance`](Self::advance)) and dropped from the front
+/// ([`consume`](Self::consume)).
+#[derive(Debug)]
+pub struct BufMut<'a> {
+    chunk: &'a mut [u8],
+    start: &'a mut u32,
+    end: &'a mut u32,
+}
+
+impl BufMut<'_> {
+    /// Bytes of contents.
+    #[inline]
+    pub fn len(&self) -> usize {
+        (*self.end - *self.start) as usize
+    }
+
+    /// Whether there are no contents.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        *self.end == *self.start
+    }
+
+    /// The size of the buffer's chunk: the most contents it can hold.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.chunk.len()
+    }
+
+    /// The contents.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.chunk[*self.start as usize..*self.end as usize]
+    }
+
+    /// The contents, mutably.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.chunk[*self.start as usize..*self.end as usize]
+    }
+
+    /// The free room after the contents (moves the contents to the front of the chunk first
+    /// if they do not start there).
+    #[inline]
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        self.compact();
+        &mut self.chunk[*self.end as usize..]
+    }
+
+    /// Adds the first `n` bytes of [`spare_mut`](Self::spare_mut) to the contents.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `n` is more than the free room; nothing changes then.
+    #[inline]
+    pub fn advance(&mut self, n: usize) -> Result<()> {
+        if n > self.chunk.len() - *self.end as usize {
+            return Err(Error::InvalidArgument);
+        }
+        *self.end += n as u32;
+        Ok(())
+    }
+
+    /// Appends `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MessageTooLarge`] if they do not fit the chunk with the contents; nothing is
+    /// appended then.
+    #[inline]
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() > self.chunk.len() - self.len() {
+            return Err(Error::MessageTooLarge);
+        }
+        if bytes.len() > self.chunk.len() - *self.end as usize {
+            self.compact();
+        }
+        let at = *self.end as usize;
+        self.chunk[at..at + bytes.len()].copy_from_slice(bytes);
+        *self.end += bytes.len() as u32;
+        Ok(())
+    }
+
+    /// Drops the first `n` bytes of the contents (all of them if `n` is more).
+    #[inline]
+    pub fn consume(&mut self, n: usize) {
+        *self.start = (*self.start as usize + n).min(*self.end as usize) as u32;
+        if *self.start == *self.end {
+            *self.start = 0;
+            *self.end = 0;
+        }
+    }
+
+    /// Keeps only the first `n` bytes of the contents.
+    #[inline]
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.len() {
+            *self.end = *self.start + n as u32;
+        }
+    }
+
+    /// Drops all contents.
+    #[inline]
+    pub fn clear(&mut self) {
+        *self.start = 0;
+        *self.end = 0;
+    }
+
+    fn compact(&mut self) {
+        if *self.start != 0 {
+            let (s, e) = (*self.start as usize, *self.end as usize);
+            self.chunk.copy_within(s..e, 0);
+            *self.end -= *self.start;
+            *self.start = 0;
+        }
+    }
+}
