@@ -2,13 +2,15 @@
 //! protothread is resumed once one is) or when the stream holds as many as it may; the buffer
 //! counts towards the stream and goes back to the pool when the stream closes.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod common;
+
 use std::task::Poll;
 use std::time::Duration;
 
+use common::connected_pair;
 use ptk::{
-    protothread, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions, Outcome,
-    OwnedStorage, Pt, PtStatus, TcpStream,
+    protothread, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle, Outcome, OwnedStorage,
+    Pt, PtStatus, TcpStream,
 };
 
 const WAIT: Duration = Duration::from_millis(20);
@@ -21,23 +23,6 @@ fn pool(buffers: usize) -> OwnedStorage {
         large_buffer_size: 0,
         ..Capacities::default()
     })
-}
-
-/// A loop stream connected to a std peer over loopback.
-fn pair<A: 'static>(ev: &mut EventLoop<'_, A>) -> (Handle<TcpStream>, std::net::TcpStream) {
-    let l = ev
-        .tcp_listen((Ipv4Addr::LOCALHOST, 0).into(), &ListenOptions::default())
-        .unwrap();
-    let addr: SocketAddr = ev.local_addr(l.raw()).unwrap();
-    let peer = std::net::TcpStream::connect(addr).unwrap();
-    for _ in 0..500 {
-        if let Poll::Ready(r) = ev.accept(l) {
-            ev.close(l.raw()).unwrap();
-            return (r.unwrap().0, peer);
-        }
-        ev.run_once(Some(WAIT)).unwrap();
-    }
-    panic!("no connection accepted");
 }
 
 #[derive(Default)]
@@ -70,7 +55,7 @@ fn a_protothread_waiting_for_a_buffer_is_resumed_when_one_is_freed() {
     let mut contexts = [Builder::default()];
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let builders = ev.add_protothreads(&mut contexts).unwrap();
-    let (stream, _peer) = pair(&mut ev);
+    let (stream, _peer) = connected_pair(&mut ev);
     // The test holds both buffers.
     let held = [ev.buf_alloc(16).unwrap(), ev.buf_alloc(16).unwrap()];
     let pt = ev
@@ -106,6 +91,19 @@ fn a_protothread_waiting_for_a_buffer_is_resumed_when_one_is_freed() {
     assert_eq!(got.raw().resource_type(), ptk::ResourceType::Buffer);
 }
 
+/// An 8-byte buffer for `stream` that `poll_buf_alloc` must give at once (`Pending` fails,
+/// saying `waits`).
+fn alloc_now<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    stream: Handle<TcpStream>,
+    waits: &str,
+) -> Handle<Buffer> {
+    match ev.poll_buf_alloc(stream, 8) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("{waits}"),
+    }
+}
+
 #[test]
 fn a_stream_at_its_cap_waits_until_one_of_its_buffers_is_freed() {
     let mut memory = pool(8);
@@ -114,15 +112,9 @@ fn a_stream_at_its_cap_waits_until_one_of_its_buffers_is_freed() {
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ()).unwrap();
-    let (stream, _peer) = pair(&mut ev);
-    let a = match ev.poll_buf_alloc(stream, 8) {
-        Poll::Ready(r) => r.unwrap(),
-        Poll::Pending => panic!("the first buffer waits"),
-    };
-    let b = match ev.poll_buf_alloc(stream, 8) {
-        Poll::Ready(r) => r.unwrap(),
-        Poll::Pending => panic!("the second buffer waits"),
-    };
+    let (stream, _peer) = connected_pair(&mut ev);
+    let a = alloc_now(&mut ev, stream, "the first buffer waits");
+    let b = alloc_now(&mut ev, stream, "the second buffer waits");
     assert!(ev.poll_buf_alloc(stream, 8).is_pending());
     assert_eq!(ev.buffer_stats().cap_pauses, 1);
     assert_eq!(ev.buf_alloc(200), Err(Error::MessageTooLarge));
@@ -132,10 +124,11 @@ fn a_stream_at_its_cap_waits_until_one_of_its_buffers_is_freed() {
         Poll::Ready(Err(Error::MessageTooLarge))
     ));
     ev.buf_release(a).unwrap();
-    let c = match ev.poll_buf_alloc(stream, 8) {
-        Poll::Ready(r) => r.unwrap(),
-        Poll::Pending => panic!("still waiting after one of the stream's buffers was freed"),
-    };
+    let c = alloc_now(
+        &mut ev,
+        stream,
+        "still waiting after one of the stream's buffers was freed",
+    );
     assert_eq!(ev.buffer_stats().small_in_use, 2);
     // Handing a buffer of the stream to its own send does not count twice.
     ev.buf_mut(c).unwrap().extend_from_slice(b"ok").unwrap();
@@ -175,7 +168,7 @@ fn only_the_protothread_that_reads_a_stream_may_wait_for_a_buffer_for_it() {
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     let reader_pool = ev.add_protothreads(&mut readers).unwrap();
     let builder_pool = ev.add_protothreads(&mut builders).unwrap();
-    let (stream, _peer) = pair(&mut ev);
+    let (stream, _peer) = connected_pair(&mut ev);
     let held = ev.buf_alloc(16).unwrap();
     let reader = ev
         .spawn_with(reader_pool, |r: &mut Reader| r.stream = Some(stream))

@@ -1,27 +1,28 @@
-//! The pooled echo server (the shape of `examples/echo_server.rs`: `PooledFrameReader`,
-//! `take_frame`, `send_buf`, `poll_sent`) under a pool far smaller than its load: 64 small
-//! buffers and 4 large ones for 1,000 connections, plus one client that sends and never reads
-//! its echoes. Every frame of every client must come back exactly once, in order, and the
-//! pool must end empty.
+//! The pooled echo server (`common::pooled_echo`, the shape of `examples/echo_server.rs`:
+//! `PooledFrameReader`, `take_frame`, `send_buf`, `poll_sent`) under a pool far smaller than
+//! its load: 64 small buffers and 4 large ones for 1,000 connections, plus one client that
+//! sends and never reads its echoes. Every frame of every client must come back exactly
+//! once, in order, and the pool must end empty.
 //!
 //! The pool really runs dry: every client sends each frame in two halves, and after the first
 //! halves of the first round the clients wait until the server reports a read paused for want
 //! of a buffer (with 1,000 partial frames and 64 buffers to hold them, it must). One frame in
 //! five is larger than a small buffer, so partial frames also wait for the 4 large ones.
 
-use std::cell::Cell;
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::pooled_echo::{self, Acceptor, Conn, PooledEchoStats};
+use common::wait_for;
 use ptk::{
-    protothread, BufferStats, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
-    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream, HEADER_LEN,
+    BufferStats, Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage, HEADER_LEN,
 };
 
 /// Well-behaved client connections.
@@ -44,148 +45,6 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------
 // The server.
 // ---------------------------------------------------------------------------------------
-
-/// What the server did.
-#[derive(Default)]
-struct ServerStats {
-    accepted: Cell<usize>,
-    refused: Cell<usize>,
-    frames: Cell<usize>,
-    ended_ok: Cell<usize>,
-    ended_err: Cell<usize>,
-    first_error: Cell<Option<Error>>,
-}
-
-/// One connection: its socket and a frame reader holding a pool buffer only while a frame is
-/// partial.
-struct Conn {
-    pt: Pt,
-    stream: Option<Handle<TcpStream>>,
-    reader: PooledFrameReader,
-    stats: Rc<ServerStats>,
-}
-
-impl Conn {
-    fn new(stats: &Rc<ServerStats>) -> Conn {
-        Conn {
-            pt: Pt::new(),
-            stream: None,
-            reader: PooledFrameReader::new(MAX_FRAME),
-            stats: Rc::clone(stats),
-        }
-    }
-
-    fn poll_frame(&mut self, cx: &mut Cx<'_>) -> Poll<Result<Option<usize>, Error>> {
-        match self.stream {
-            Some(stream) => self.reader.poll_frame(cx, stream),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-
-    /// Hands the front frame to the send in the buffer it arrived in; `Pending` (checked
-    /// again after the next event) when frames behind it need a buffer none of which is free.
-    fn poll_echo(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        let Some(stream) = self.stream else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        match self.reader.take_frame(cx) {
-            Ok(frame) => Poll::Ready(cx.send_buf(stream, frame).inspect_err(|_| {
-                let _ = cx.buf_release(frame);
-            })),
-            Err(Error::OutOfResources(_)) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn poll_sent(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        match self.stream {
-            Some(stream) => cx.poll_sent(stream),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-}
-
-#[protothread]
-fn echo(ctx: &mut Conn, cx: &mut Cx<'_>) -> Result<(), Error> {
-    if let Some(stream) = ctx.stream {
-        let _ = cx.set_nodelay(stream, true);
-    }
-    let ended: Result<(), Error> = loop {
-        let frame = pt_await!(ctx.poll_frame(cx));
-        match frame {
-            Ok(Some(_)) => {}
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-        let handed = pt_await!(ctx.poll_echo(cx));
-        if let Err(e) = handed {
-            break Err(e);
-        }
-        let sent = pt_await!(ctx.poll_sent(cx));
-        if let Err(e) = sent {
-            break Err(e);
-        }
-        ctx.stats.frames.set(ctx.stats.frames.get() + 1);
-    };
-    ctx.reader.release(cx);
-    if let Some(stream) = ctx.stream.take() {
-        let _ = cx.close(stream.raw());
-    }
-    match ended {
-        Ok(()) => ctx.stats.ended_ok.set(ctx.stats.ended_ok.get() + 1),
-        Err(e) => {
-            ctx.stats.ended_err.set(ctx.stats.ended_err.get() + 1);
-            if ctx.stats.first_error.get().is_none() {
-                ctx.stats.first_error.set(Some(e));
-            }
-        }
-    }
-    ended
-}
-
-struct Acceptor {
-    pt: Pt,
-    listener: Option<Handle<TcpListener>>,
-    conns: Option<PtPool<Conn>>,
-    stats: Rc<ServerStats>,
-}
-
-impl Acceptor {
-    fn poll_accept(
-        &mut self,
-        cx: &mut Cx<'_>,
-    ) -> Poll<Result<(Handle<TcpStream>, SocketAddr), Error>> {
-        match self.listener {
-            Some(listener) => cx.accept(listener),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-}
-
-#[protothread]
-fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
-    loop {
-        let accepted = pt_await!(ctx.poll_accept(cx));
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => return Err(e),
-        };
-        let spawned = match ctx.conns {
-            Some(conns) => cx.spawn_with(conns, |c: &mut Conn| {
-                c.stream = Some(stream);
-                c.reader = PooledFrameReader::new(MAX_FRAME);
-            }),
-            None => Err(Error::InvalidArgument),
-        };
-        match spawned {
-            Ok(_) => ctx.stats.accepted.set(ctx.stats.accepted.get() + 1),
-            Err(_) => {
-                ctx.stats.refused.set(ctx.stats.refused.get() + 1);
-                let _ = cx.close(stream.raw());
-            }
-        }
-    }
-}
 
 /// What the test and the server thread share.
 #[derive(Default)]
@@ -225,35 +84,23 @@ fn serve(addr: mpsc::Sender<SocketAddr>, shared: &Shared, started: Instant) -> S
         large_buffers: LARGE_BUFFERS,
         large_buffer_size: MAX_FRAME + HEADER_LEN,
     });
-    let stats = Rc::new(ServerStats::default());
-    let mut conns: Vec<Conn> = (0..contexts).map(|_| Conn::new(&stats)).collect();
-    let mut acceptor = [Acceptor {
-        pt: Pt::new(),
-        listener: None,
-        conns: None,
-        stats: Rc::clone(&stats),
-    }];
+    let stats = Rc::new(PooledEchoStats::default());
+    let mut conns: Vec<Conn> = (0..contexts)
+        .map(|_| Conn::new(&stats, MAX_FRAME, true))
+        .collect();
+    let mut acceptor = [Acceptor::new(&stats)];
     let config = Config {
         protothreads: contexts + 1,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ()).unwrap();
-    let conn_pool = ev.add_protothreads(&mut conns).unwrap();
-    let acceptor_pool = ev.add_protothreads(&mut acceptor).unwrap();
     let options = ListenOptions {
         backlog: 2048,
         ..ListenOptions::default()
     };
-    let listener = ev
-        .tcp_listen((Ipv4Addr::LOCALHOST, 0).into(), &options)
-        .unwrap();
-    ev.cx()
-        .spawn_with(acceptor_pool, |a: &mut Acceptor| {
-            a.listener = Some(listener);
-            a.conns = Some(conn_pool);
-        })
-        .unwrap();
-    addr.send(ev.local_addr(listener.raw()).unwrap()).unwrap();
+    let server = pooled_echo::start(&mut ev, &mut conns, &mut acceptor, &options);
+    let conn_pool = server.conns;
+    addr.send(server.addr).unwrap();
     loop {
         ev.run_once(Some(Duration::from_millis(20))).unwrap();
         let buffers = ev.buffer_stats();
@@ -270,7 +117,7 @@ fn serve(addr: mpsc::Sender<SocketAddr>, shared: &Shared, started: Instant) -> S
             ev.pool_usage(conn_pool).0,
             stats.accepted.get(),
             stats.frames.get(),
-            stats.ended_ok.get() + stats.ended_err.get(),
+            stats.ended(),
         );
     }
     ServerReport {
@@ -326,14 +173,11 @@ fn clients(addr: SocketAddr, ids: std::ops::Range<usize>, shared: Arc<Shared>) -
             s.write_all(&f[..f.len() / 2]).unwrap();
         }
         if seq == 0 {
-            let deadline = Instant::now() + CLIENT_TIMEOUT;
-            while shared.pool_pauses.load(Ordering::Acquire) == 0 {
-                assert!(
-                    Instant::now() < deadline,
-                    "clients {ids:?}: the server never paused a read for want of a buffer"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_for(
+                "the server to pause a read for want of a buffer",
+                CLIENT_TIMEOUT,
+                || shared.pool_pauses.load(Ordering::Acquire) > 0,
+            );
         }
         for (s, f) in socks.iter_mut().zip(&frames) {
             s.write_all(&f[f.len() / 2..]).unwrap();

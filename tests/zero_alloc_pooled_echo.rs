@@ -1,8 +1,8 @@
 //! The pooled protothread servers allocate nothing on the loop thread: a counting global
 //! allocator, switched on for that thread after the loop and its pools are set up, while
 //!
-//! * the echo of `examples/echo_server.rs` (`PooledFrameReader`, `take_frame`, `send_buf`,
-//!   `poll_sent`) serves 50 connections x 200 framed messages, and
+//! * the echo of `examples/echo_server.rs` (`common::pooled_echo`: `PooledFrameReader`,
+//!   `take_frame`, `send_buf`, `poll_sent`) serves 50 connections x 200 framed messages, and
 //! * a chat fans every frame out to the other members of its sender's group: a reader
 //!   protothread per peer pushes it into the other members' `PooledFrameWriter` outboxes, and
 //!   a writer protothread per peer flushes its outbox when its semaphore is signalled,
@@ -12,9 +12,11 @@
 #[path = "../ptk-runtime/tests/alloc_counter/mod.rs"]
 mod alloc_counter;
 mod common;
+#[path = "../ptk-runtime/tests/framed_clients/mod.rs"]
+mod framed_clients;
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +24,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use common::pooled_echo::{self, PooledEchoStats};
 use common::{connect, frame, payload, read_frame, run_until, wait_for};
+use framed_clients::group_chat;
 use ptk::{
     kind, protothread, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
     OwnedStorage, PooledFrameReader, PooledFrameWriter, Pt, PtPool, Semaphore, TcpListener,
@@ -43,12 +47,9 @@ const SMALL: usize = 512;
 
 type PtHandle = Handle<kind::Protothread>;
 
-/// What the servers did.
+/// What the chat did (the echo counts in its `PooledEchoStats`).
 #[derive(Default)]
 struct Counts {
-    echo_accepted: usize,
-    echoed: usize,
-    echo_ended: usize,
     chat_accepted: usize,
     chat_received: usize,
     chat_relayed: usize,
@@ -57,75 +58,6 @@ struct Counts {
 }
 
 type Shared = Rc<RefCell<Counts>>;
-
-// ---------------------------------------------------------------------------------------
-// The echo.
-// ---------------------------------------------------------------------------------------
-
-struct EchoConn {
-    pt: Pt,
-    stream: Option<Handle<TcpStream>>,
-    reader: PooledFrameReader,
-    counts: Shared,
-}
-
-impl EchoConn {
-    fn poll_frame(&mut self, cx: &mut Cx<'_>) -> Poll<Result<Option<usize>, Error>> {
-        match self.stream {
-            Some(stream) => self.reader.poll_frame(cx, stream),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-
-    fn poll_echo(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        let Some(stream) = self.stream else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        match self.reader.take_frame(cx) {
-            Ok(frame) => Poll::Ready(cx.send_buf(stream, frame).inspect_err(|_| {
-                let _ = cx.buf_release(frame);
-            })),
-            Err(Error::OutOfResources(_)) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn poll_sent(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
-        match self.stream {
-            Some(stream) => cx.poll_sent(stream),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-}
-
-#[protothread]
-fn echo(ctx: &mut EchoConn, cx: &mut Cx<'_>) -> Result<(), Error> {
-    let ended: Result<(), Error> = loop {
-        let frame = pt_await!(ctx.poll_frame(cx));
-        match frame {
-            Ok(Some(_)) => {}
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-        let handed = pt_await!(ctx.poll_echo(cx));
-        if let Err(e) = handed {
-            break Err(e);
-        }
-        let sent = pt_await!(ctx.poll_sent(cx));
-        if let Err(e) = sent {
-            break Err(e);
-        }
-        ctx.counts.borrow_mut().echoed += 1;
-    };
-    ctx.reader.release(cx);
-    if let Some(stream) = ctx.stream.take() {
-        let _ = cx.close(stream.raw());
-    }
-    let mut counts = ctx.counts.borrow_mut();
-    counts.echo_ended += 1;
-    counts.errors += usize::from(ended.is_err());
-    ended
-}
 
 // ---------------------------------------------------------------------------------------
 // The chat.
@@ -282,34 +214,25 @@ fn chat_write(ctx: &mut ChatWriter, cx: &mut Cx<'_>) -> Result<(), Error> {
 // Accepting.
 // ---------------------------------------------------------------------------------------
 
-struct Acceptor {
+/// Accepts chat peers and gives each a reader and a writer.
+struct ChatAcceptor {
     pt: Pt,
-    echo: Option<(Handle<TcpListener>, PtPool<EchoConn>)>,
     chat: Option<(Handle<TcpListener>, PtPool<ChatReader>, PtPool<ChatWriter>)>,
     hub: Rc<RefCell<Hub>>,
 }
 
-impl Acceptor {
+impl ChatAcceptor {
     fn poll_accept(
         &mut self,
         cx: &mut Cx<'_>,
     ) -> Poll<Result<(Handle<TcpStream>, SocketAddr), Error>> {
-        let listener = match (self.echo, self.chat) {
-            (Some((l, _)), _) | (None, Some((l, _, _))) => l,
-            (None, None) => return Poll::Ready(Err(Error::InvalidHandle)),
-        };
-        cx.accept(listener)
+        match self.chat {
+            Some((listener, _, _)) => cx.accept(listener),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        }
     }
 
     fn start(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) -> Result<(), Error> {
-        if let Some((_, conns)) = self.echo {
-            cx.spawn_with(conns, |c: &mut EchoConn| {
-                c.stream = Some(stream);
-                c.reader = PooledFrameReader::new(MAX_FRAME);
-            })?;
-            self.hub.borrow().counts.borrow_mut().echo_accepted += 1;
-            return Ok(());
-        }
         let Some((_, readers, writers)) = self.chat else {
             return Err(Error::InvalidArgument);
         };
@@ -341,7 +264,7 @@ impl Acceptor {
 }
 
 #[protothread]
-fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
+fn accept(ctx: &mut ChatAcceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
     loop {
         let accepted = pt_await!(ctx.poll_accept(cx));
         let (stream, _) = accepted?;
@@ -372,52 +295,19 @@ fn echo_client(addr: SocketAddr, first: usize, go: Arc<AtomicBool>) -> usize {
     echoed
 }
 
+/// Chat clients: groups `first..first + n` of a group chat, once the test says go.
 fn chat_client(addr: SocketAddr, first: usize, n: usize, go: Arc<AtomicBool>) -> usize {
     wait_for("the go signal", Duration::from_secs(10), || {
         go.load(Ordering::Acquire)
     });
-    let mut groups: Vec<Vec<_>> = (0..n)
-        .map(|_| (0..GROUP).map(|_| connect(addr)).collect())
-        .collect();
-    for (g, socks) in groups.iter_mut().enumerate() {
-        for (k, s) in socks.iter_mut().enumerate() {
-            let hello = [(first + g) as u8, k as u8];
-            s.write_all(&frame(&hello)).unwrap();
-            assert_eq!(read_frame(s), hello, "the hello of group {g} member {k}");
-        }
-    }
-    let mut received = 0;
-    for round in 0..CHAT_ROUNDS {
-        let from = round % GROUP;
-        for (g, socks) in groups.iter_mut().enumerate() {
-            socks[from]
-                .write_all(&frame(&payload(first + g, round, MAX_FRAME)))
-                .unwrap();
-        }
-        for (g, socks) in groups.iter_mut().enumerate() {
-            for (k, s) in socks.iter_mut().enumerate() {
-                if k != from {
-                    let got = read_frame(s);
-                    assert_eq!(
-                        got,
-                        payload(first + g, round, MAX_FRAME),
-                        "group {g} member {k}"
-                    );
-                    received += 1;
-                }
-            }
-        }
-    }
-    for socks in &mut groups {
-        for s in socks.iter_mut() {
-            s.shutdown(std::net::Shutdown::Write).unwrap();
-        }
-        for s in socks.iter_mut() {
-            let mut rest = [0u8; 1];
-            assert_eq!(s.read(&mut rest).unwrap(), 0, "nothing more than was sent");
-        }
-    }
-    received
+    group_chat(
+        || connect(addr),
+        first,
+        n,
+        GROUP,
+        CHAT_ROUNDS,
+        |g, round| payload(g, round, MAX_FRAME),
+    )
 }
 
 #[test]
@@ -433,19 +323,16 @@ fn the_pooled_protothread_servers_allocate_nothing_on_the_loop_thread() {
         ..Capacities::default()
     });
     let counts: Shared = Rc::default();
+    let echo_stats = Rc::new(PooledEchoStats::default());
     let hub = Rc::new(RefCell::new(Hub {
         peers: Vec::with_capacity(PEERS),
         groups: vec![[None; GROUP]; GROUPS],
         counts: Rc::clone(&counts),
     }));
-    let mut echo_conns: Vec<EchoConn> = (0..ECHO_CONNECTIONS)
-        .map(|_| EchoConn {
-            pt: Pt::new(),
-            stream: None,
-            reader: PooledFrameReader::new(MAX_FRAME),
-            counts: Rc::clone(&counts),
-        })
+    let mut echo_conns: Vec<pooled_echo::Conn> = (0..ECHO_CONNECTIONS)
+        .map(|_| pooled_echo::Conn::new(&echo_stats, MAX_FRAME, false))
         .collect();
+    let mut echo_acceptor = [pooled_echo::Acceptor::new(&echo_stats)];
     let mut readers: Vec<ChatReader> = (0..PEERS)
         .map(|_| ChatReader {
             pt: Pt::new(),
@@ -465,14 +352,11 @@ fn the_pooled_protothread_servers_allocate_nothing_on_the_loop_thread() {
             hub: Rc::clone(&hub),
         })
         .collect();
-    let mut acceptors: Vec<Acceptor> = (0..2)
-        .map(|_| Acceptor {
-            pt: Pt::new(),
-            echo: None,
-            chat: None,
-            hub: Rc::clone(&hub),
-        })
-        .collect();
+    let mut chat_acceptor = [ChatAcceptor {
+        pt: Pt::new(),
+        chat: None,
+        hub: Rc::clone(&hub),
+    }];
     let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
     for _ in 0..PEERS {
         let wake = ev.sem_create(0).unwrap();
@@ -485,22 +369,21 @@ fn the_pooled_protothread_servers_allocate_nothing_on_the_loop_thread() {
             writer: None,
         });
     }
-    let echo_pool = ev.add_protothreads(&mut echo_conns).unwrap();
+    let echo = pooled_echo::start(
+        &mut ev,
+        &mut echo_conns,
+        &mut echo_acceptor,
+        &ListenOptions::default(),
+    );
+    let (echo_addr, echo_pool) = (echo.addr, echo.conns);
     let reader_pool = ev.add_protothreads(&mut readers).unwrap();
     let writer_pool = ev.add_protothreads(&mut writers).unwrap();
-    let acceptor_pool = ev.add_protothreads(&mut acceptors).unwrap();
+    let acceptor_pool = ev.add_protothreads(&mut chat_acceptor).unwrap();
     let loopback: SocketAddr = (Ipv4Addr::LOCALHOST, 0).into();
-    let echo_listener = ev.tcp_listen(loopback, &ListenOptions::default()).unwrap();
     let chat_listener = ev.tcp_listen(loopback, &ListenOptions::default()).unwrap();
-    let echo_addr = ev.local_addr(echo_listener.raw()).unwrap();
     let chat_addr = ev.local_addr(chat_listener.raw()).unwrap();
     ev.cx()
-        .spawn_with(acceptor_pool, |a: &mut Acceptor| {
-            a.echo = Some((echo_listener, echo_pool));
-        })
-        .unwrap();
-    ev.cx()
-        .spawn_with(acceptor_pool, |a: &mut Acceptor| {
+        .spawn_with(acceptor_pool, |a: &mut ChatAcceptor| {
             a.chat = Some((chat_listener, reader_pool, writer_pool));
         })
         .unwrap();
@@ -531,7 +414,7 @@ fn the_pooled_protothread_servers_allocate_nothing_on_the_loop_thread() {
         10_000_000,
         |ev| {
             let c = counts.borrow();
-            c.echo_ended == ECHO_CONNECTIONS
+            echo_stats.ended() == ECHO_CONNECTIONS
                 && c.chat_left == PEERS
                 && ev.pool_usage(echo_pool).0 == 0
                 && ev.pool_usage(reader_pool).0 == 0
@@ -545,12 +428,16 @@ fn the_pooled_protothread_servers_allocate_nothing_on_the_loop_thread() {
     let received: usize = chat_clients.into_iter().map(|c| c.join().unwrap()).sum();
     let c = counts.borrow();
     assert_eq!(echoed, ECHO_CONNECTIONS * ECHO_MESSAGES);
-    assert_eq!(c.echoed, echoed);
+    assert_eq!(echo_stats.frames.get(), echoed);
     assert_eq!(received, GROUPS * (GROUP - 1) * CHAT_ROUNDS);
     assert_eq!(c.chat_relayed, received);
     assert_eq!(c.chat_received, GROUPS * CHAT_ROUNDS);
     assert_eq!(
-        (c.echo_accepted, c.chat_accepted, c.errors),
+        (
+            echo_stats.accepted.get(),
+            c.chat_accepted,
+            echo_stats.ended_err.get() + c.errors
+        ),
         (ECHO_CONNECTIONS, PEERS, 0)
     );
     assert_eq!(ev.in_use().tcp_streams, 0);

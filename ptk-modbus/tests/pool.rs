@@ -14,12 +14,35 @@ use common::{
     answers, capacities, connect, model, pool_buffers, read_holding, run_until, serve_with_pool,
     with_loop,
 };
-use ptk_modbus::server::{Server, ServerConfig, ServerStorage};
+use ptk_modbus::server::{MemoryModel, Server, ServerConfig, ServerStorage};
 use ptk_runtime::{Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
 
 fn nonblocking(s: TcpStream) -> TcpStream {
     s.set_nonblocking(true).unwrap();
     s
+}
+
+/// A server of the model for at most `max_connections` clients.
+fn server_for(max_connections: usize) -> Server<MemoryModel> {
+    let config = ServerConfig {
+        max_connections,
+        ..ServerConfig::default()
+    };
+    Server::new(model(), config)
+}
+
+/// Runs `f` with a server of two connections on a loop whose pool holds two buffers (as few
+/// as the server starts with), and two non-blocking clients of it, both accepted.
+fn with_two_clients(
+    f: impl FnOnce(&mut EventLoop<'_, ()>, &Server<MemoryModel>, TcpStream, TcpStream),
+) {
+    let server = server_for(2);
+    with_loop(&server, 2, |ev, addr| {
+        let a = nonblocking(connect(addr));
+        let b = nonblocking(connect(addr));
+        run_until(ev, "both accepted", |_| server.stats().open == 2);
+        f(ev, &server, a, b);
+    });
 }
 
 /// Small buffers in use, large buffers in use, buffers queued for sending.
@@ -39,11 +62,7 @@ fn read_125_zeros(transaction_id: u16) -> Vec<u8> {
 #[test]
 fn idle_connections_hold_no_buffer_and_a_partial_request_holds_one() {
     const N: usize = 8;
-    let config = ServerConfig {
-        max_connections: N,
-        ..ServerConfig::default()
-    };
-    let server = Server::new(model(), config);
+    let server = server_for(N);
     with_loop(&server, pool_buffers(N), |ev, addr| {
         let mut clients: Vec<_> = (0..N).map(|_| nonblocking(connect(addr))).collect();
         run_until(ev, "every client accepted", |_| server.stats().open == N);
@@ -186,11 +205,7 @@ fn burst(conn: u16, n: u16) -> (Vec<u8>, Vec<Vec<u8>>) {
 
 /// `clients` connections each send `n` requests in one write and read every answer.
 fn bursts(clients: u16, n: u16, buffers: usize) {
-    let config = ServerConfig {
-        max_connections: usize::from(clients),
-        ..ServerConfig::default()
-    };
-    let server = Server::new(model(), config);
+    let server = server_for(usize::from(clients));
     let answered = serve_with_pool(&server, buffers, |addr| {
         (0..clients)
             .map(|conn| {
@@ -238,17 +253,13 @@ fn a_pool_of_two_buffers_serves_four_pipelining_clients() {
 /// What `Server::start` says of a loop whose pool has `buffers` small buffers of `size` bytes
 /// (and no large ones).
 fn start_with_pool(buffers: usize, size: usize) -> Result<(), Error> {
-    let config = ServerConfig {
-        max_connections: 2,
-        ..ServerConfig::default()
-    };
-    let server = Server::new(model(), config);
+    let server = server_for(2);
     let mut memory = OwnedStorage::new(Capacities {
         buffers,
         buffer_size: size,
         ..capacities(2, 0)
     });
-    let mut storage = ServerStorage::new(&config);
+    let mut storage = ServerStorage::new(server.config());
     let loop_config = Config {
         protothreads: 3,
         ..Config::default()
@@ -315,16 +326,7 @@ fn write_available(s: &mut TcpStream, stream: &[u8], written: &mut usize, limit:
 
 #[test]
 fn a_client_that_does_not_read_holds_its_buffers_and_the_others_wait_for_them() {
-    let config = ServerConfig {
-        max_connections: 2,
-        ..ServerConfig::default()
-    };
-    let server = Server::new(model(), config);
-    // Two buffers: as few as the server starts with.
-    with_loop(&server, 2, |ev, addr| {
-        let mut a = nonblocking(connect(addr));
-        let mut b = nonblocking(connect(addr));
-        run_until(ev, "both accepted", |_| server.stats().open == 2);
+    with_two_clients(|ev, server, mut a, mut b| {
         // A pipelines requests without reading a single answer (12 bytes in, 259 out), a
         // thousand ahead of those answered, until its socket is full and its answers wait in
         // the loop's send queue.
@@ -373,15 +375,7 @@ fn a_client_that_does_not_read_holds_its_buffers_and_the_others_wait_for_them() 
 
 #[test]
 fn a_read_leaves_the_last_buffer_for_answers() {
-    let config = ServerConfig {
-        max_connections: 2,
-        ..ServerConfig::default()
-    };
-    let server = Server::new(model(), config);
-    with_loop(&server, 2, |ev, addr| {
-        let mut a = nonblocking(connect(addr));
-        let mut b = nonblocking(connect(addr));
-        run_until(ev, "both accepted", |_| server.stats().open == 2);
+    with_two_clients(|ev, server, mut a, mut b| {
         // A's partial request holds one buffer of two.
         let first = read_holding(1, 0, 1);
         a.write_all(&first[..5]).unwrap();

@@ -5,6 +5,7 @@
 //! and writer. Loopback only, every wait bounded.
 
 mod common;
+mod framed_clients;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use common::{run_until, wait_for};
+use framed_clients::{frame, read_frame};
 use proptest::prelude::*;
 use ptk_runtime::{
     Buffer, BufferStats, Capacities, Capacity, Config, Cx, Error, Event, EventLoop, Handle,
@@ -30,19 +32,49 @@ const LARGE: usize = 256;
 const SMALLS: usize = 4;
 const LARGES: usize = 2;
 
+/// The default capacities but for the pool: `buffers` buffers of `size` bytes and `large`
+/// of `large_size`.
+fn capacities(buffers: usize, size: usize, large: usize, large_size: usize) -> Capacities {
+    Capacities {
+        buffers,
+        buffer_size: size,
+        large_buffers: large,
+        large_buffer_size: large_size,
+        ..Capacities::default()
+    }
+}
+
+/// Memory for a loop of [`capacities`].
+fn pool(buffers: usize, size: usize, large: usize, large_size: usize) -> OwnedStorage {
+    OwnedStorage::new(capacities(buffers, size, large, large_size))
+}
+
 /// A loop with a small pool: 4 buffers of 64 bytes and 2 of 256.
 fn small_pool() -> OwnedStorage {
-    OwnedStorage::new(Capacities {
-        buffers: SMALLS,
-        buffer_size: SMALL,
-        large_buffers: LARGES,
-        large_buffer_size: LARGE,
-        ..Capacities::default()
-    })
+    pool(SMALLS, SMALL, LARGES, LARGE)
+}
+
+/// The default config but for how many buffers a stream may hold.
+fn cap(buffers_per_stream: usize) -> Config {
+    Config {
+        buffers_per_stream,
+        ..Config::default()
+    }
 }
 
 fn new_loop<A: 'static>(memory: &mut OwnedStorage, config: Config, app: A) -> EventLoop<'_, A> {
     EventLoop::new(memory.storage(), config, app).unwrap()
+}
+
+/// (reads paused for the pool so far, streams paused now, small buffers in use, large
+/// buffers in use).
+fn pauses_and_use(s: &BufferStats) -> (u64, usize, usize, usize) {
+    (
+        s.pool_pauses,
+        s.paused_streams,
+        s.small_in_use,
+        s.large_in_use,
+    )
 }
 
 /// What `buffer_stats` says of an idle pool of `small_pool`'s shape, but for `peak`.
@@ -79,6 +111,16 @@ fn filled<A: 'static>(ev: &mut EventLoop<'_, A>, capacity: usize, bytes: &[u8]) 
     let b = ev.buf_alloc(capacity).unwrap();
     ev.buf_mut(b).unwrap().extend_from_slice(bytes).unwrap();
     b
+}
+
+/// Gives every buffer of `buffers` back to the pool.
+fn release_all<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    buffers: impl IntoIterator<Item = Handle<Buffer>>,
+) {
+    for b in buffers {
+        ev.buf_release(b).unwrap();
+    }
 }
 
 fn pattern(i: usize) -> u8 {
@@ -130,22 +172,14 @@ fn alloc_takes_the_smallest_class_that_holds_the_capacity() {
     assert_eq!(ev.buf_alloc(LARGE + 1), Err(Error::MessageTooLarge));
     assert_eq!(ev.last_error(), Some(Error::MessageTooLarge));
     assert_eq!(ev.buf_alloc(usize::MAX), Err(Error::MessageTooLarge));
-    for b in held {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, held);
     assert_eq!(ev.buffer_stats(), idle(5));
     assert_eq!(ev.in_use().buffers + ev.in_use().large_buffers, 0);
 }
 
 #[test]
 fn a_pool_without_a_large_class_holds_at_most_a_small_buffer() {
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 2,
-        buffer_size: 100,
-        large_buffers: 0,
-        large_buffer_size: 0,
-        ..Capacities::default()
-    });
+    let mut memory = pool(2, 100, 0, 0);
     let mut ev = new_loop(&mut memory, Config::default(), ());
     let s = ev.buffer_stats();
     assert_eq!((s.max_size, s.small_size, s.large_capacity), (100, 100, 0));
@@ -193,9 +227,10 @@ fn each_exhausted_class_is_out_of_resources_naming_it_until_a_buffer_comes_back(
     );
     ev.buf_release(large[0]).unwrap();
     let large_again = ev.buf_alloc(LARGE).unwrap();
-    for b in [small[0], small[1], small[3], again, large[1], large_again] {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(
+        &mut ev,
+        [small[0], small[1], small[3], again, large[1], large_again],
+    );
     assert_eq!(ev.buffer_stats(), idle(SMALLS + LARGES));
 }
 
@@ -374,9 +409,7 @@ fn split_off_moves_the_tail_into_the_smallest_buffer_that_holds_it() {
     let t5 = ev.buf_split_off(t1, 10).unwrap();
     assert_eq!(ev.buf(t1), Ok(&patterned(150, 10)[..]));
     assert_eq!(ev.buf(t5), Ok(&patterned(160, 40)[..]));
-    for b in [big, t1, t2, t4, t5, last] {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, [big, t1, t2, t4, t5, last]);
     assert_eq!(ev.buffer_stats(), idle(SMALLS + LARGES));
 }
 
@@ -411,21 +444,13 @@ fn buf_clone_copies_into_the_smallest_buffer_that_holds_the_contents() {
     assert_eq!(ev.buf(empty_copy), Ok(&[][..]));
     let s = ev.buffer_stats();
     assert_eq!((s.small_in_use, s.large_in_use), (3, 2));
-    for b in [big, copy, large_copy, empty, empty_copy] {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, [big, copy, large_copy, empty, empty_copy]);
     assert_eq!(ev.buffer_stats(), idle(5));
 }
 
 #[test]
 fn a_pool_without_buffers_refuses_every_allocation_as_too_large() {
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 0,
-        buffer_size: 0,
-        large_buffers: 0,
-        large_buffer_size: 0,
-        ..Capacities::default()
-    });
+    let mut memory = pool(0, 0, 0, 0);
     let mut ev = new_loop(&mut memory, Config::default(), ());
     assert_eq!(ev.buffer_stats().max_size, 0);
     assert_eq!(ev.buf_alloc(0), Err(Error::MessageTooLarge));
@@ -435,12 +460,8 @@ fn a_pool_without_buffers_refuses_every_allocation_as_too_large() {
 #[test]
 fn a_loop_refuses_a_pool_that_does_not_fit_or_a_cap_under_two() {
     let mut memory = small_pool();
-    let config = Config {
-        buffers_per_stream: 1,
-        ..Config::default()
-    };
     assert_eq!(
-        EventLoop::new(memory.storage(), config, ()).err(),
+        EventLoop::new(memory.storage(), cap(1), ()).err(),
         Some(Error::InvalidArgument)
     );
     // Classes the memory cannot hold.
@@ -702,15 +723,35 @@ fn pair<A: 'static>(
     let peer: std::net::TcpStream = sock.into();
     peer.set_read_timeout(Some(WAIT)).unwrap();
     peer.set_nodelay(true).unwrap();
-    let mut accepted = None;
-    run_until(ev, "the accept", WAIT, 10_000, |ev| {
-        if let Poll::Ready(r) = ev.accept(l) {
-            accepted = Some(r.unwrap().0);
-        }
-        accepted.is_some()
-    });
+    let accepted = run_until_ready(ev, "the accept", 10_000, |ev| ev.accept(l));
     ev.close(l.raw()).unwrap();
-    (accepted.unwrap(), peer)
+    (accepted.unwrap().0, peer)
+}
+
+/// `pair` with 4 KiB socket buffers (the peer's receive buffer, the loop side's send
+/// buffer): while the peer does not read, the loop side's socket fills up soon.
+fn tight_pair<A: 'static>(ev: &mut EventLoop<'_, A>) -> (Handle<TcpStream>, std::net::TcpStream) {
+    let (s, peer) = pair(ev, Some(4096));
+    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
+    (s, peer)
+}
+
+/// Runs the loop (bounded by [`WAIT`] and `max_iterations`) until `poll`, called before each
+/// iteration, answers; returns the answer.
+fn run_until_ready<A: 'static, T>(
+    ev: &mut EventLoop<'_, A>,
+    what: &str,
+    max_iterations: usize,
+    mut poll: impl FnMut(&mut EventLoop<'_, A>) -> Poll<T>,
+) -> T {
+    let mut got = None;
+    run_until(ev, what, WAIT, max_iterations, |ev| {
+        if let Poll::Ready(r) = poll(ev) {
+            got = Some(r);
+        }
+        got.is_some()
+    });
+    got.unwrap()
 }
 
 /// Runs the loop until a `read_buf` of `s` made from outside answers.
@@ -718,26 +759,32 @@ fn read_one<A: 'static>(
     ev: &mut EventLoop<'_, A>,
     s: Handle<TcpStream>,
 ) -> Result<Option<Handle<Buffer>>, Error> {
-    let mut got = None;
-    run_until(ev, "a read_buf", WAIT, 10_000, |ev| {
-        if let Poll::Ready(r) = ev.read_buf(s) {
-            got = Some(r);
-        }
-        got.is_some()
-    });
-    got.unwrap()
+    run_until_ready(ev, "a read_buf", 10_000, |ev| ev.read_buf(s))
+}
+
+/// `read_one` that must lend a buffer.
+fn read_lent<A: 'static>(ev: &mut EventLoop<'_, A>, s: Handle<TcpStream>) -> Handle<Buffer> {
+    read_one(ev, s).unwrap().unwrap()
+}
+
+/// Sends `patterned(0, len)` (`len` over two small buffers) from `peer` and reads it on `s`,
+/// a stream of a loop whose streams may hold two buffers, until `s` is at that cap and its
+/// next read waits: the two buffers lent.
+fn read_to_a_cap_of_two<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    s: Handle<TcpStream>,
+    peer: &mut std::net::TcpStream,
+    len: usize,
+) -> [Handle<Buffer>; 2] {
+    peer.write_all(&patterned(0, len)).unwrap();
+    let lent = [read_lent(ev, s), read_lent(ev, s)];
+    assert_eq!(ev.read_buf(s), Poll::Pending, "at its cap");
+    lent
 }
 
 /// Runs the loop until `poll_sent` of `s` answers.
 fn sent<A: 'static>(ev: &mut EventLoop<'_, A>, s: Handle<TcpStream>) -> Result<(), Error> {
-    let mut got = None;
-    run_until(ev, "the sends", WAIT, 100_000, |ev| {
-        if let Poll::Ready(r) = ev.poll_sent(s) {
-            got = Some(r);
-        }
-        got.is_some()
-    });
-    got.unwrap()
+    run_until_ready(ev, "the sends", 100_000, |ev| ev.poll_sent(s))
 }
 
 /// Runs the loop until the frame reader answers.
@@ -746,14 +793,17 @@ fn next_frame<A: 'static>(
     s: Handle<TcpStream>,
     reader: &mut PooledFrameReader,
 ) -> Result<Option<usize>, Error> {
-    let mut got = None;
-    run_until(ev, "a frame", WAIT, 10_000, |ev| {
-        if let Poll::Ready(r) = reader.poll_frame(ev.cx(), s) {
-            got = Some(r);
-        }
-        got.is_some()
-    });
-    got.unwrap()
+    run_until_ready(ev, "a frame", 10_000, |ev| reader.poll_frame(ev.cx(), s))
+}
+
+/// A stream of `ev` connected to a blocking peer, as `pair` makes it, and a reader for its
+/// frames of up to `max_frame` bytes.
+fn framed_pair<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    max_frame: usize,
+) -> (Handle<TcpStream>, std::net::TcpStream, PooledFrameReader) {
+    let (s, peer) = pair(ev, None);
+    (s, peer, PooledFrameReader::new(max_frame))
 }
 
 /// Runs `n` iterations that find nothing to do (each waits up to `wait`).
@@ -763,19 +813,28 @@ fn idle_iterations<A: 'static>(ev: &mut EventLoop<'_, A>, n: usize, wait: Durati
     }
 }
 
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = (payload.len() as u32).to_be_bytes().to_vec();
-    f.extend_from_slice(payload);
-    f
+/// Runs four iterations that may wait up to 25 ms each: (the calls they made, the time they
+/// took). A loop that sleeps while nothing can go on takes at least 80 ms and calls nothing.
+fn four_waiting_iterations<A: 'static>(ev: &mut EventLoop<'_, A>) -> (usize, Duration) {
+    let started = Instant::now();
+    let mut calls = 0;
+    for _ in 0..4 {
+        calls += ev.run_once(Some(Duration::from_millis(25))).unwrap();
+    }
+    (calls, started.elapsed())
 }
 
-/// Reads one frame from a blocking peer.
-fn read_frame(peer: &mut std::net::TcpStream) -> Vec<u8> {
-    let mut header = [0u8; HEADER_LEN];
-    peer.read_exact(&mut header).unwrap();
-    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
-    peer.read_exact(&mut payload).unwrap();
-    payload
+/// Plain writes of 4 KiB to `s` until its socket takes no more; returns the bytes written.
+fn fill_socket<A: 'static>(ev: &mut EventLoop<'_, A>, s: Handle<TcpStream>) -> usize {
+    let mut written = 0;
+    for _ in 0..10_000 {
+        match ev.write(s, &[0; 4096]) {
+            Poll::Ready(Ok(n)) => written += n,
+            Poll::Ready(Err(e)) => panic!("write: {e}"),
+            Poll::Pending => return written,
+        }
+    }
+    panic!("the socket never filled up");
 }
 
 /// What the readers of the pause tests saw, shared with the test.
@@ -830,6 +889,21 @@ fn sink(log: &RefCell<Log>, cx: &mut Cx<'_>, stream: Handle<TcpStream>) -> Poll<
     panic!("a reader that never waits");
 }
 
+/// The `Pt` accessors of a protothread written by hand: its `Pt` in field `pt`, no sites.
+macro_rules! pt_accessors {
+    () => {
+        fn pt(&self) -> &Pt {
+            &self.pt
+        }
+        fn pt_mut(&mut self) -> &mut Pt {
+            &mut self.pt
+        }
+        fn sites(&self) -> &'static [Site] {
+            &[]
+        }
+    };
+}
+
 /// `sink` as a protothread.
 #[derive(Default)]
 struct SinkPt {
@@ -849,15 +923,7 @@ impl Protothread for SinkPt {
             Poll::Ready(()) => Step::Done(()),
         }
     }
-    fn pt(&self) -> &Pt {
-        &self.pt
-    }
-    fn pt_mut(&mut self) -> &mut Pt {
-        &mut self.pt
-    }
-    fn sites(&self) -> &'static [Site] {
-        &[]
-    }
+    pt_accessors!();
 }
 
 /// `sink` as a readable handler (the loop's state is the log).
@@ -874,10 +940,12 @@ enum Reader {
     Handler,
 }
 
-/// A loop whose state is a log, with room for a few sink protothreads.
+/// What a loop on `small_pool` whose state is a log needs, with room for a few sink
+/// protothreads.
 struct Sinks {
     log: SharedLog,
     contexts: Vec<SinkPt>,
+    memory: OwnedStorage,
 }
 
 impl Sinks {
@@ -888,7 +956,15 @@ impl Sinks {
                 ..Log::default()
             })),
             contexts: (0..8).map(|_| SinkPt::default()).collect(),
+            memory: small_pool(),
         }
+    }
+
+    /// The loop, with `config`, and its pool of sink protothreads.
+    fn start(&mut self, config: Config) -> (EventLoop<'_, SharedLog>, ptk_runtime::PtPool<SinkPt>) {
+        let mut ev = new_loop(&mut self.memory, config, Rc::clone(&self.log));
+        let pool = ev.add_protothreads(&mut self.contexts).unwrap();
+        (ev, pool)
     }
 }
 
@@ -933,7 +1009,7 @@ fn read_buf_lends_a_buffer_holding_exactly_what_the_peer_sent_and_none_at_eof() 
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 
     peer.write_all(b"hello").unwrap();
-    let b = read_one(&mut ev, s).unwrap().unwrap();
+    let b = read_lent(&mut ev, s);
     assert_eq!(ev.buf(b), Ok(&b"hello"[..]));
     assert_eq!(
         ev.buf_mut(b).unwrap().capacity(),
@@ -950,7 +1026,7 @@ fn read_buf_lends_a_buffer_holding_exactly_what_the_peer_sent_and_none_at_eof() 
     let mut got = Vec::new();
     let mut lent = Vec::new();
     while got.len() < sent.len() {
-        let b = read_one(&mut ev, s).unwrap().unwrap();
+        let b = read_lent(&mut ev, s);
         got.extend_from_slice(ev.buf(b).unwrap());
         lent.push(b);
         assert!(lent.len() <= 3);
@@ -958,9 +1034,7 @@ fn read_buf_lends_a_buffer_holding_exactly_what_the_peer_sent_and_none_at_eof() 
     assert_eq!(got, sent);
     assert_eq!(ev.buf(lent[0]).unwrap().len(), SMALL);
     assert_eq!(ev.buffer_stats().small_in_use, lent.len());
-    for b in lent {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, lent);
 
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(read_one(&mut ev, s), Ok(None));
@@ -1011,37 +1085,83 @@ fn a_buffer_handed_to_send_buf_is_sent_freed_and_no_longer_the_users() {
 
 /// A pool of 4 KiB buffers for the bulk sends.
 fn bulk_pool() -> OwnedStorage {
-    OwnedStorage::new(Capacities {
-        buffers: 8,
-        buffer_size: 4096,
-        large_buffers: 0,
-        large_buffer_size: 0,
-        ..Capacities::default()
-    })
+    pool(8, 4096, 0, 0)
 }
 
-/// A peer that reads nothing until `go`, then everything until end-of-stream; returns what
-/// it read.
-fn lazy_reader(
-    mut peer: std::net::TcpStream,
+/// A peer on a thread of its own that reads nothing until it is let go, then everything
+/// until end-of-stream.
+struct LazyReader {
     go: Arc<AtomicBool>,
-    max: usize,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        wait_for("the go signal", Duration::from_secs(30), || {
-            go.load(Ordering::Acquire)
-        });
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = peer.read(&mut buf).unwrap();
-            if n == 0 {
-                return got;
+    thread: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl LazyReader {
+    /// Reads `peer` once let go; more than `max` bytes fail it.
+    fn new(mut peer: std::net::TcpStream, max: usize) -> LazyReader {
+        let go = Arc::new(AtomicBool::new(false));
+        let gone = Arc::clone(&go);
+        let thread = std::thread::spawn(move || {
+            wait_for("the go signal", Duration::from_secs(30), || {
+                gone.load(Ordering::Acquire)
+            });
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = peer.read(&mut buf).unwrap();
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&buf[..n]);
+                assert!(got.len() <= max, "more bytes than were sent");
             }
-            got.extend_from_slice(&buf[..n]);
-            assert!(got.len() <= max, "more bytes than were sent");
-        }
-    })
+        });
+        LazyReader { go, thread }
+    }
+
+    fn go(&self) {
+        self.go.store(true, Ordering::Release);
+    }
+
+    /// Lets it go, awaits the sends of `s` (its stream's other end) and half-closes `s`:
+    /// what it read.
+    fn finish<A: 'static>(self, ev: &mut EventLoop<'_, A>, s: Handle<TcpStream>) -> Vec<u8> {
+        self.go();
+        assert_eq!(sent(ev, s), Ok(()));
+        ev.shutdown(s, Shutdown::Write).unwrap();
+        self.thread.join().unwrap()
+    }
+}
+
+/// `got` is `expected`, to the byte (compared without printing megabytes).
+fn assert_same_bytes(got: &[u8], expected: &[u8]) {
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "the bytes arrived changed or out of order");
+}
+
+/// [`tight_pair`] whose peer is a [`LazyReader`] of at most `max` bytes.
+fn lazy_pair<A: 'static>(ev: &mut EventLoop<'_, A>, max: usize) -> (Handle<TcpStream>, LazyReader) {
+    let (s, peer) = tight_pair(ev);
+    (s, LazyReader::new(peer, max))
+}
+
+/// Hands 4 KiB buffers of `patterned` bytes to `s` until `queued` of them wait in its queue
+/// (its socket is full): (their handles, the bytes handed over).
+fn hand_over_until_queued<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    s: Handle<TcpStream>,
+    queued: usize,
+) -> (Vec<Handle<Buffer>>, Vec<u8>) {
+    let mut handed = Vec::new();
+    let mut bytes = Vec::new();
+    while ev.buffer_stats().queued < queued {
+        assert!(handed.len() < 1000, "the socket never filled up");
+        let chunk = patterned(handed.len() * 4096, 4096);
+        let b = filled(ev, 4096, &chunk);
+        ev.send_buf(s, b).unwrap();
+        bytes.extend_from_slice(&chunk);
+        handed.push(b);
+    }
+    (handed, bytes)
 }
 
 /// Hands `bytes` over in pool buffers, one 4 KiB buffer at a time, awaiting `poll_sent`
@@ -1096,20 +1216,18 @@ fn send_buf_sends_two_mib_in_order_through_a_peer_that_does_not_read_for_a_while
     const LEN: usize = 2 << 20;
     let mut memory = bulk_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, peer) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
-    let go = Arc::new(AtomicBool::new(false));
-    let reader = lazy_reader(peer, Arc::clone(&go), LEN);
+    let (s, reader) = lazy_pair(&mut ev, LEN);
 
     let bytes = patterned(0, LEN);
-    let cap_hits = hand_over(&mut ev, s, &bytes, &go);
-    assert!(go.load(Ordering::Acquire), "the stream never met its cap");
+    let cap_hits = hand_over(&mut ev, s, &bytes, &reader.go);
+    assert!(
+        reader.go.load(Ordering::Acquire),
+        "the stream never met its cap"
+    );
     assert!(cap_hits >= 1);
-    assert_eq!(sent(&mut ev, s), Ok(()));
-    ev.shutdown(s, Shutdown::Write).unwrap();
-    let got = reader.join().unwrap();
+    let got = reader.finish(&mut ev, s);
     assert_eq!(got.len(), LEN);
-    assert!(got == bytes, "the bytes arrived changed or out of order");
+    assert_same_bytes(&got, &bytes);
     let stats = ev.buffer_stats();
     assert_eq!((stats.small_in_use, stats.queued), (0, 0));
     assert!(stats.peak_in_use <= Config::default().buffers_per_stream + 1);
@@ -1119,22 +1237,10 @@ fn send_buf_sends_two_mib_in_order_through_a_peer_that_does_not_read_for_a_while
 fn a_write_after_send_buf_waits_for_the_queue_and_keeps_the_order() {
     let mut memory = bulk_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, peer) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
-    let go = Arc::new(AtomicBool::new(false));
-    let reader = lazy_reader(peer, Arc::clone(&go), usize::MAX);
+    let (s, reader) = lazy_pair(&mut ev, usize::MAX);
 
     // Hand buffers over until one is queued: the socket is full.
-    let mut handed = Vec::new();
-    let mut k = 0;
-    while ev.buffer_stats().queued == 0 {
-        assert!(k < 1000, "the socket never filled up");
-        let chunk = patterned(k * 4096, 4096);
-        let b = filled(&mut ev, 4096, &chunk);
-        ev.send_buf(s, b).unwrap();
-        handed.extend_from_slice(&chunk);
-        k += 1;
-    }
+    let (_, mut handed) = hand_over_until_queued(&mut ev, s, 1);
     assert_eq!(ev.write(s, b"written"), Poll::Pending);
     let mut at = 0;
     assert_eq!(ev.write_all(s, b"written", &mut at), Poll::Pending);
@@ -1142,16 +1248,10 @@ fn a_write_after_send_buf_waits_for_the_queue_and_keeps_the_order() {
     idle_iterations(&mut ev, 2, Duration::from_millis(10));
     assert_eq!(ev.write(s, b"written"), Poll::Pending);
 
-    go.store(true, Ordering::Release);
-    let mut n = None;
-    run_until(&mut ev, "the write", WAIT, 100_000, |ev| {
-        if let Poll::Ready(r) = ev.write(s, b"written") {
-            n = Some(r.unwrap());
-        }
-        n.is_some()
-    });
-    assert_eq!(ev.buffer_stats().queued, 0, "the queue went first");
+    reader.go();
+    let n = run_until_ready(&mut ev, "the write", 100_000, |ev| ev.write(s, b"written"));
     let n = n.unwrap();
+    assert_eq!(ev.buffer_stats().queued, 0, "the queue went first");
     handed.extend_from_slice(&b"written"[..n]);
     // Then a buffer, then a write_all: still in order.
     let b = filled(&mut ev, 10, b"+buffer");
@@ -1163,46 +1263,28 @@ fn a_write_after_send_buf_waits_for_the_queue_and_keeps_the_order() {
     });
     assert_eq!(at, 10);
     handed.extend_from_slice(b"+write_all");
-    assert_eq!(sent(&mut ev, s), Ok(()));
-    ev.shutdown(s, Shutdown::Write).unwrap();
-    let got = reader.join().unwrap();
-    assert_eq!(got.len(), handed.len());
-    assert!(got == handed, "the bytes arrived out of order");
+    let got = reader.finish(&mut ev, s);
+    assert_same_bytes(&got, &handed);
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 }
 
 #[test]
 fn closing_a_stream_returns_its_lent_and_queued_buffers_to_the_pool() {
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 8,
-        buffer_size: SMALL,
-        large_buffers: LARGES,
-        large_buffer_size: LARGE,
-        ..Capacities::default()
-    });
+    let mut memory = pool(8, SMALL, LARGES, LARGE);
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
+    let (s, mut peer) = tight_pair(&mut ev);
     // Two buffers lent by reads.
     peer.write_all(&patterned(0, SMALL + 10)).unwrap();
     let mut lent = Vec::new();
     let mut got = 0;
     while got < SMALL + 10 {
-        let b = read_one(&mut ev, s).unwrap().unwrap();
+        let b = read_lent(&mut ev, s);
         got += ev.buf(b).unwrap().len();
         lent.push(b);
     }
     assert_eq!(lent.len(), 2);
     // A full socket (plain writes), then two buffers queued behind it.
-    let junk = [0u8; 4096];
-    let mut filled_up = false;
-    for _ in 0..10_000 {
-        if ev.write(s, &junk).is_pending() {
-            filled_up = true;
-            break;
-        }
-    }
-    assert!(filled_up, "the socket never filled up");
+    fill_socket(&mut ev, s);
     let queued: Vec<_> = (0..2).map(|_| filled(&mut ev, 10, b"queued")).collect();
     for &b in &queued {
         ev.send_buf(s, b).unwrap();
@@ -1227,32 +1309,18 @@ fn closing_a_stream_returns_its_lent_and_queued_buffers_to_the_pool() {
 
 #[test]
 fn a_buffer_of_another_stream_moves_to_the_send_and_a_stream_at_its_cap_refuses_more() {
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 8,
-        buffer_size: SMALL,
-        large_buffers: LARGES,
-        large_buffer_size: LARGE,
-        ..Capacities::default()
-    });
-    let config = Config {
-        buffers_per_stream: 2,
-        ..Config::default()
-    };
-    let mut ev = new_loop(&mut memory, config, ());
+    let mut memory = pool(8, SMALL, LARGES, LARGE);
+    let mut ev = new_loop(&mut memory, cap(2), ());
     let (a, mut peer_a) = pair(&mut ev, None);
-    let (b, mut peer_b) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(b.raw(), 4096).unwrap();
+    let (b, mut peer_b) = tight_pair(&mut ev);
     // Stream `a` at its cap of two lent buffers; its next read pauses.
-    peer_a.write_all(&patterned(0, 2 * SMALL + 1)).unwrap();
-    let a1 = read_one(&mut ev, a).unwrap().unwrap();
-    let a2 = read_one(&mut ev, a).unwrap().unwrap();
+    let [a1, a2] = read_to_a_cap_of_two(&mut ev, a, &mut peer_a, 2 * SMALL + 1);
     assert_eq!(ev.buf(a1), Ok(&patterned(0, SMALL)[..]));
     assert_eq!(ev.buf(a2), Ok(&patterned(SMALL, SMALL)[..]));
-    assert_eq!(ev.read_buf(a), Poll::Pending);
     assert_eq!(ev.buffer_stats().cap_pauses, 1);
     // Relayed to `b`: off `a`'s account, so `a` reads again.
     ev.send_buf(b, a1).unwrap();
-    let a3 = read_one(&mut ev, a).unwrap().unwrap();
+    let a3 = read_lent(&mut ev, a);
     assert_eq!(ev.buf(a3), Ok(&patterned(2 * SMALL, 1)[..]));
     let mut got = vec![0u8; SMALL];
     peer_b.read_exact(&mut got).unwrap();
@@ -1260,15 +1328,7 @@ fn a_buffer_of_another_stream_moves_to_the_send_and_a_stream_at_its_cap_refuses_
 
     // `b` full and holding two queued buffers: at its cap, it refuses a third that is not
     // its own, which stays the caller's.
-    let junk = [0u8; 4096];
-    let mut full = false;
-    for _ in 0..10_000 {
-        if ev.write(b, &junk).is_pending() {
-            full = true;
-            break;
-        }
-    }
-    assert!(full, "the socket never filled up");
+    fill_socket(&mut ev, b);
     ev.send_buf(b, a2).unwrap();
     let own = filled(&mut ev, 10, b"own");
     ev.send_buf(b, own).unwrap();
@@ -1293,26 +1353,18 @@ fn a_buffer_of_another_stream_moves_to_the_send_and_a_stream_at_its_cap_refuses_
     for h in [a1, a2, own] {
         assert_stale(&mut ev, h);
     }
-    ev.buf_release(third).unwrap();
-    ev.buf_release(a3).unwrap();
+    release_all(&mut ev, [third, a3]);
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 }
 
 #[test]
 fn a_detached_buffer_leaves_its_streams_account_and_outlives_the_stream() {
     let mut memory = small_pool();
-    let config = Config {
-        buffers_per_stream: 2,
-        ..Config::default()
-    };
-    let mut ev = new_loop(&mut memory, config, ());
+    let mut ev = new_loop(&mut memory, cap(2), ());
     let (s, mut peer) = pair(&mut ev, None);
-    peer.write_all(&patterned(0, 2 * SMALL + 5)).unwrap();
-    let b1 = read_one(&mut ev, s).unwrap().unwrap();
-    let b2 = read_one(&mut ev, s).unwrap().unwrap();
-    assert_eq!(ev.read_buf(s), Poll::Pending, "at its cap");
+    let [b1, b2] = read_to_a_cap_of_two(&mut ev, s, &mut peer, 2 * SMALL + 5);
     ev.buf_detach(b1).unwrap();
-    let b3 = read_one(&mut ev, s).unwrap().unwrap();
+    let b3 = read_lent(&mut ev, s);
     assert_eq!(ev.buf(b3), Ok(&patterned(2 * SMALL, 5)[..]));
     // Detaching one attributed to no stream changes nothing.
     let own = ev.buf_alloc(1).unwrap();
@@ -1323,8 +1375,7 @@ fn a_detached_buffer_leaves_its_streams_account_and_outlives_the_stream() {
     assert_stale(&mut ev, b3);
     assert_eq!(ev.buf(b1), Ok(&patterned(0, SMALL)[..]));
     assert_eq!(ev.buffer_stats().small_in_use, 2);
-    ev.buf_release(b1).unwrap();
-    ev.buf_release(own).unwrap();
+    release_all(&mut ev, [b1, own]);
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 }
 
@@ -1335,17 +1386,9 @@ fn a_detached_buffer_leaves_its_streams_account_and_outlives_the_stream() {
 #[test]
 fn a_stream_at_its_cap_gets_pending_until_it_releases_a_buffer() {
     let mut memory = small_pool();
-    let config = Config {
-        buffers_per_stream: 2,
-        ..Config::default()
-    };
-    let mut ev = new_loop(&mut memory, config, ());
+    let mut ev = new_loop(&mut memory, cap(2), ());
     let (s, mut peer) = pair(&mut ev, None);
-    let sent = patterned(0, 3 * SMALL);
-    peer.write_all(&sent).unwrap();
-    let b1 = read_one(&mut ev, s).unwrap().unwrap();
-    let b2 = read_one(&mut ev, s).unwrap().unwrap();
-    assert_eq!(ev.read_buf(s), Poll::Pending);
+    let [b1, b2] = read_to_a_cap_of_two(&mut ev, s, &mut peer, 3 * SMALL);
     let stats = ev.buffer_stats();
     assert_eq!(
         (
@@ -1362,12 +1405,11 @@ fn a_stream_at_its_cap_gets_pending_until_it_releases_a_buffer() {
     assert_eq!(ev.read_buf(s), Poll::Pending);
     assert_eq!(ev.buffer_stats(), stats);
     ev.buf_release(b1).unwrap();
-    let b3 = read_one(&mut ev, s).unwrap().unwrap();
+    let b3 = read_lent(&mut ev, s);
     let mut got = ev.buf(b2).unwrap().to_vec();
     got.extend_from_slice(ev.buf(b3).unwrap());
-    assert_eq!(got, sent[SMALL..]);
-    ev.buf_release(b2).unwrap();
-    ev.buf_release(b3).unwrap();
+    assert_eq!(got, patterned(SMALL, 2 * SMALL));
+    release_all(&mut ev, [b2, b3]);
     assert_eq!(ev.buffer_stats().cap_pauses, 1);
 }
 
@@ -1375,14 +1417,8 @@ fn a_stream_at_its_cap_gets_pending_until_it_releases_a_buffer() {
 /// test releases one of them.
 fn a_reader_at_its_streams_cap_goes_on_when_one_of_its_buffers_is_released(reader: Reader) {
     let mut sinks = Sinks::new(true);
-    let mut memory = small_pool();
-    let config = Config {
-        buffers_per_stream: 2,
-        ..Config::default()
-    };
     let log = Rc::clone(&sinks.log);
-    let mut ev = new_loop(&mut memory, config, Rc::clone(&sinks.log));
-    let pool = ev.add_protothreads(&mut sinks.contexts).unwrap();
+    let (mut ev, pool) = sinks.start(cap(2));
     let (s, mut peer) = sink_pair(&mut ev, pool, reader);
     let sent = patterned(0, 3 * SMALL + 10);
     peer.write_all(&sent).unwrap();
@@ -1405,9 +1441,7 @@ fn a_reader_at_its_streams_cap_goes_on_when_one_of_its_buffers_is_released(reade
     });
     // Both back: it reads the rest, then waits for data (not for a buffer).
     let kept: Vec<_> = log.borrow_mut().kept.drain(..).collect();
-    for b in kept {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, kept);
     run_until(&mut ev, "the rest", WAIT, 10_000, |_| {
         log.borrow().received(s).len() == sent.len()
     });
@@ -1444,9 +1478,7 @@ fn a_handler_at_its_streams_cap_is_called_again_when_one_of_its_buffers_is_relea
 fn pool_exhaustion_pauses_reads_until_buffers_come_back(reader: Reader) {
     let mut sinks = Sinks::new(false);
     let log = Rc::clone(&sinks.log);
-    let mut memory = small_pool();
-    let mut ev = new_loop(&mut memory, Config::default(), Rc::clone(&sinks.log));
-    let pool = ev.add_protothreads(&mut sinks.contexts).unwrap();
+    let (mut ev, pool) = sinks.start(Config::default());
     let mut streams = Vec::new();
     let mut peers = Vec::new();
     for _ in 0..3 {
@@ -1491,14 +1523,8 @@ fn pool_exhaustion_pauses_reads_until_buffers_come_back(reader: Reader) {
             assert_eq!(log.received(s), &[b'a' + k as u8; 10]);
         }
     }
-    let stats = ev.buffer_stats();
     assert_eq!(
-        (
-            stats.pool_pauses,
-            stats.paused_streams,
-            stats.small_in_use,
-            stats.large_in_use
-        ),
+        pauses_and_use(&ev.buffer_stats()),
         (3, 0, SMALLS - 1, 0),
         "{reader:?}"
     );
@@ -1535,21 +1561,14 @@ fn pool_exhaustion_pauses_handler_reads_until_buffers_come_back() {
 #[test]
 fn a_read_paused_for_the_pool_lets_the_loop_sleep() {
     let mut sinks = Sinks::new(false);
-    let mut memory = small_pool();
-    let mut ev = new_loop(&mut memory, Config::default(), Rc::clone(&sinks.log));
-    let pool = ev.add_protothreads(&mut sinks.contexts).unwrap();
+    let (mut ev, pool) = sinks.start(Config::default());
     let (_s, mut peer) = sink_pair(&mut ev, pool, Reader::Protothread);
     let taken: Vec<_> = (0..SMALLS).map(|_| ev.buf_alloc(1).unwrap()).collect();
     peer.write_all(b"data").unwrap();
     run_until(&mut ev, "the pause", WAIT, 10_000, |ev| {
         ev.buffer_stats().paused_streams == 1
     });
-    let started = Instant::now();
-    let mut calls = 0;
-    for _ in 0..4 {
-        calls += ev.run_once(Some(Duration::from_millis(25))).unwrap();
-    }
-    let took = started.elapsed();
+    let (calls, took) = four_waiting_iterations(&mut ev);
     let stats = ev.buffer_stats();
     assert_eq!(
         (stats.pool_pauses, calls),
@@ -1571,8 +1590,7 @@ fn a_read_paused_for_the_pool_lets_the_loop_sleep() {
 fn a_frame_split_across_reads_completes_in_one_buffer() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(1000);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 1000);
     assert_eq!(reader.max_frame(), 1000);
     assert!(!reader.holds_buffer());
     let f = frame(&patterned(0, 40));
@@ -1605,8 +1623,7 @@ fn a_frame_split_across_reads_completes_in_one_buffer() {
 fn pipelined_frames_come_out_one_by_one_without_more_reads() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(100);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 100);
     let payloads = [
         patterned(0, 5),
         patterned(5, 10),
@@ -1642,8 +1659,7 @@ fn pipelined_frames_come_out_one_by_one_without_more_reads() {
 fn a_frame_larger_than_a_small_buffer_moves_to_a_large_one() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(LARGE - HEADER_LEN);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, LARGE - HEADER_LEN);
     let payload = patterned(3, LARGE - HEADER_LEN);
     peer.write_all(&frame(&payload)).unwrap();
     assert_eq!(next_frame(&mut ev, s, &mut reader), Ok(Some(payload.len())));
@@ -1666,8 +1682,7 @@ fn a_frame_larger_than_a_small_buffer_moves_to_a_large_one() {
 fn a_frame_over_the_maximum_or_over_the_largest_buffer_is_too_large() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(100);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 100);
     peer.write_all(&101u32.to_be_bytes()).unwrap();
     assert_eq!(
         next_frame(&mut ev, s, &mut reader),
@@ -1678,8 +1693,7 @@ fn a_frame_over_the_maximum_or_over_the_largest_buffer_is_too_large() {
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 
     // The reader would take it, but no pool buffer holds it.
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(usize::MAX);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, usize::MAX);
     assert_eq!(reader.max_frame(), u32::MAX as usize - HEADER_LEN);
     peer.write_all(&((LARGE - HEADER_LEN + 1) as u32).to_be_bytes())
         .unwrap();
@@ -1697,8 +1711,7 @@ fn a_frame_over_the_maximum_or_over_the_largest_buffer_is_too_large() {
 fn a_peer_closing_mid_frame_is_closed() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(100);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 100);
     peer.write_all(&frame(&[5; 20])[..10]).unwrap();
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(next_frame(&mut ev, s, &mut reader), Err(Error::Closed));
@@ -1715,8 +1728,7 @@ fn a_peer_closing_mid_frame_is_closed() {
 fn take_frame_hands_out_the_read_buffer_and_moves_pipelined_frames_to_a_new_one() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(100);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 100);
     assert_eq!(reader.take_frame(&mut ev), Err(Error::InvalidArgument));
 
     // One frame alone: the buffer the read lent is handed out, nothing is allocated.
@@ -1767,8 +1779,7 @@ fn take_frame_hands_out_the_read_buffer_and_moves_pipelined_frames_to_a_new_one(
 fn take_frame_without_a_buffer_for_the_rest_changes_nothing() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
-    let mut reader = PooledFrameReader::new(100);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, 100);
     let mut wire = frame(b"one");
     wire.extend_from_slice(&frame(b"two"));
     peer.write_all(&wire).unwrap();
@@ -1785,9 +1796,7 @@ fn take_frame_without_a_buffer_for_the_rest_changes_nothing() {
     assert_eq!(reader.frame(&ev), b"two");
     let two = reader.take_frame(&mut ev).unwrap();
     assert_eq!(ev.buf(two), Ok(&frame(b"two")[..]));
-    for b in taken.into_iter().chain([two]) {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, taken.into_iter().chain([two]));
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 }
 
@@ -1807,16 +1816,9 @@ fn pooled_frame_writer_packs_frames_into_one_buffer_and_flushes_them() {
     assert_eq!(ev.buffer_stats().small_in_use, 1, "all three in one buffer");
     // 62 bytes in a 64-byte buffer: no room for another frame, even an empty one.
     assert_eq!(writer.push(&mut ev, s, &[]), Err(Error::WouldBlock));
-    let flushed = {
-        let mut r = None;
-        run_until(&mut ev, "the flush", WAIT, 10_000, |ev| {
-            if let Poll::Ready(x) = writer.poll_flush(ev.cx(), s) {
-                r = Some(x);
-            }
-            r.is_some()
-        });
-        r.unwrap()
-    };
+    let flushed = run_until_ready(&mut ev, "the flush", 10_000, |ev| {
+        writer.poll_flush(ev.cx(), s)
+    });
     assert_eq!(flushed, Ok(()));
     assert!(writer.is_empty());
     for p in &payloads {
@@ -1912,15 +1914,7 @@ impl Protothread for EchoPt {
             }
         }
     }
-    fn pt(&self) -> &Pt {
-        &self.pt
-    }
-    fn pt_mut(&mut self) -> &mut Pt {
-        &mut self.pt
-    }
-    fn sites(&self) -> &'static [Site] {
-        &[]
-    }
+    pt_accessors!();
 }
 
 #[test]
@@ -1949,36 +1943,20 @@ fn a_partial_frame_waiting_for_a_large_buffer_goes_on_when_one_comes_back() {
         (1, 1, LARGES)
     );
     // Small buffers are free, but the frame needs a large one: nothing happens meanwhile.
-    let started = Instant::now();
-    let mut calls = 0;
-    for _ in 0..4 {
-        calls += ev.run_once(Some(Duration::from_millis(25))).unwrap();
-    }
+    let (calls, took) = four_waiting_iterations(&mut ev);
     assert_eq!(ev.buffer_stats(), paused);
     assert_eq!(
         calls, 0,
         "the paused read was retried while no large buffer was free"
     );
-    assert!(
-        started.elapsed() >= Duration::from_millis(80),
-        "the loop spun"
-    );
+    assert!(took >= Duration::from_millis(80), "the loop spun");
 
     ev.buf_release(large[0]).unwrap();
     run_until(&mut ev, "the echo", WAIT, 10_000, |_| {
         seen.borrow().frames == 1
     });
     assert_eq!(read_frame(&mut peer), payload);
-    let stats = ev.buffer_stats();
-    assert_eq!(
-        (
-            stats.pool_pauses,
-            stats.paused_streams,
-            stats.small_in_use,
-            stats.large_in_use
-        ),
-        (1, 0, 0, 1)
-    );
+    assert_eq!(pauses_and_use(&ev.buffer_stats()), (1, 0, 0, 1));
     drop(peer);
     run_until(&mut ev, "the end", WAIT, 10_000, |_| {
         seen.borrow().ends.len() == 1
@@ -1992,36 +1970,17 @@ fn a_partial_frame_waiting_for_a_large_buffer_goes_on_when_one_comes_back() {
 fn an_emptied_buffer_handed_back_is_freed_and_lets_a_reader_paused_at_its_cap_go_on() {
     let mut sinks = Sinks::new(true);
     let log = Rc::clone(&sinks.log);
-    let mut memory = small_pool();
-    let config = Config {
-        buffers_per_stream: 2,
-        ..Config::default()
-    };
-    let mut ev = new_loop(&mut memory, config, Rc::clone(&sinks.log));
-    let pool = ev.add_protothreads(&mut sinks.contexts).unwrap();
+    let (mut ev, pool) = sinks.start(cap(2));
     let (s, peer) = sink_pair(&mut ev, pool, Reader::Protothread);
     ev.set_send_buffer_size(s.raw(), 4096).unwrap();
-    let go = Arc::new(AtomicBool::new(false));
     let mut writer = peer.try_clone().unwrap();
-    let reader = lazy_reader(peer, Arc::clone(&go), usize::MAX);
+    let reader = LazyReader::new(peer, usize::MAX);
     writer.write_all(&patterned(0, 3 * SMALL)).unwrap();
     run_until(&mut ev, "the cap", WAIT, 10_000, |ev| {
         ev.buffer_stats().cap_pauses == 1
     });
     // A full socket: what is handed over now cannot be sent at once.
-    let mut junk_sent = 0;
-    let mut full = false;
-    for _ in 0..10_000 {
-        match ev.write(s, &[0; 4096]) {
-            Poll::Ready(Ok(n)) => junk_sent += n,
-            Poll::Ready(Err(e)) => panic!("write: {e}"),
-            Poll::Pending => {
-                full = true;
-                break;
-            }
-        }
-    }
-    assert!(full, "the socket never filled up");
+    let junk_sent = fill_socket(&mut ev, s);
     let first = log.borrow_mut().kept.remove(0);
     ev.buf_mut(first).unwrap().clear();
     ev.send_buf(s, first).unwrap();
@@ -2038,15 +1997,10 @@ fn an_emptied_buffer_handed_back_is_freed_and_lets_a_reader_paused_at_its_cap_go
     });
     // Sends behind it go through (once the stream is under its cap).
     let kept: Vec<_> = log.borrow_mut().kept.drain(..).collect();
-    for b in kept {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, kept);
     let after = filled(&mut ev, 10, b"after");
     ev.send_buf(s, after).unwrap();
-    go.store(true, Ordering::Release);
-    assert_eq!(sent(&mut ev, s), Ok(()));
-    ev.shutdown(s, Shutdown::Write).unwrap();
-    let got = reader.join().unwrap();
+    let got = reader.finish(&mut ev, s);
     assert_eq!(got.len(), junk_sent + 5);
     assert_eq!(&got[junk_sent..], b"after");
 }
@@ -2055,32 +2009,16 @@ fn an_emptied_buffer_handed_back_is_freed_and_lets_a_reader_paused_at_its_cap_go
 fn an_empty_buffer_queued_behind_others_does_not_break_the_sends() {
     let mut memory = bulk_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, peer) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
-    let go = Arc::new(AtomicBool::new(false));
-    let reader = lazy_reader(peer, Arc::clone(&go), usize::MAX);
-    let mut handed = Vec::new();
-    let mut k = 0;
-    while ev.buffer_stats().queued == 0 {
-        assert!(k < 1000, "the socket never filled up");
-        let chunk = patterned(k * 4096, 4096);
-        let b = filled(&mut ev, 4096, &chunk);
-        ev.send_buf(s, b).unwrap();
-        handed.extend_from_slice(&chunk);
-        k += 1;
-    }
+    let (s, reader) = lazy_pair(&mut ev, usize::MAX);
+    let (_, mut handed) = hand_over_until_queued(&mut ev, s, 1);
     let empty = ev.buf_alloc(1).unwrap();
     ev.send_buf(s, empty).unwrap();
     assert_stale(&mut ev, empty);
     let last = filled(&mut ev, 10, b"last");
     ev.send_buf(s, last).unwrap();
     handed.extend_from_slice(b"last");
-    go.store(true, Ordering::Release);
-    assert_eq!(sent(&mut ev, s), Ok(()));
-    ev.shutdown(s, Shutdown::Write).unwrap();
-    let got = reader.join().unwrap();
-    assert_eq!(got.len(), handed.len());
-    assert!(got == handed, "the bytes arrived changed or out of order");
+    let got = reader.finish(&mut ev, s);
+    assert_same_bytes(&got, &handed);
     assert_eq!(ev.buffer_stats().small_in_use, 0);
 }
 
@@ -2088,9 +2026,7 @@ fn an_empty_buffer_queued_behind_others_does_not_break_the_sends() {
 fn closing_a_paused_stream_takes_it_out_of_the_pool_queue() {
     let mut sinks = Sinks::new(false);
     let log = Rc::clone(&sinks.log);
-    let mut memory = small_pool();
-    let mut ev = new_loop(&mut memory, Config::default(), Rc::clone(&sinks.log));
-    let pool = ev.add_protothreads(&mut sinks.contexts).unwrap();
+    let (mut ev, pool) = sinks.start(Config::default());
     let (a, mut peer_a) = sink_pair(&mut ev, pool, Reader::Protothread);
     let (b, mut peer_b) = sink_pair(&mut ev, pool, Reader::Protothread);
     let taken: Vec<_> = (0..SMALLS).map(|_| ev.buf_alloc(1).unwrap()).collect();
@@ -2124,28 +2060,15 @@ fn closing_a_paused_stream_takes_it_out_of_the_pool_queue() {
 fn a_failed_queued_send_frees_the_queue_and_is_reported_once() {
     let mut memory = bulk_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, peer) = pair(&mut ev, Some(4096));
-    ev.set_send_buffer_size(s.raw(), 4096).unwrap();
-    let mut handed = Vec::new();
-    while ev.buffer_stats().queued < 2 {
-        assert!(handed.len() < 1000, "the socket never filled up");
-        let b = filled(&mut ev, 4096, &[1; 4096]);
-        ev.send_buf(s, b).unwrap();
-        handed.push(b);
-    }
+    let (s, peer) = tight_pair(&mut ev);
+    let (handed, _) = hand_over_until_queued(&mut ev, s, 2);
     // The peer resets the connection with data unread.
     socket2::SockRef::from(&peer)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(peer);
-    let mut failed = None;
-    run_until(&mut ev, "the failed send", WAIT, 10_000, |ev| {
-        if let Poll::Ready(r) = ev.poll_sent(s) {
-            failed = Some(r);
-        }
-        failed.is_some()
-    });
-    assert_eq!(failed.unwrap(), Err(Error::ConnectionReset));
+    let failed = run_until_ready(&mut ev, "the failed send", 10_000, |ev| ev.poll_sent(s));
+    assert_eq!(failed, Err(Error::ConnectionReset));
     let stats = ev.buffer_stats();
     assert_eq!((stats.queued, stats.small_in_use), (0, 0));
     for b in handed {
@@ -2158,20 +2081,12 @@ fn a_failed_queued_send_frees_the_queue_and_is_reported_once() {
 #[test]
 fn growing_the_storage_keeps_every_buffer_and_its_handle() {
     let mut larger = OwnedStorage::new(Capacities {
-        buffers: SMALLS,
-        buffer_size: SMALL,
-        large_buffers: LARGES,
-        large_buffer_size: LARGE,
         tcp_streams: 512,
-        ..Capacities::default()
+        ..capacities(SMALLS, SMALL, LARGES, LARGE)
     });
     let mut other_classes = OwnedStorage::new(Capacities {
-        buffers: SMALLS + 1,
-        buffer_size: SMALL,
-        large_buffers: LARGES,
-        large_buffer_size: LARGE,
         tcp_streams: 512,
-        ..Capacities::default()
+        ..capacities(SMALLS + 1, SMALL, LARGES, LARGE)
     });
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
@@ -2197,50 +2112,30 @@ fn growing_the_storage_keeps_every_buffer_and_its_handle() {
         ev.buf_alloc(1),
         Err(Error::OutOfResources(Capacity::Buffers))
     );
-    for b in more.into_iter().chain([small, large]) {
-        ev.buf_release(b).unwrap();
-    }
+    release_all(&mut ev, more.into_iter().chain([small, large]));
     assert_eq!(ev.buffer_stats(), idle(SMALLS + 1));
 }
 
 #[test]
 fn a_pool_without_small_buffers_lends_large_ones_and_a_pool_without_buffers_refuses_reads() {
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 0,
-        buffer_size: 0,
-        large_buffers: 2,
-        large_buffer_size: LARGE,
-        ..Capacities::default()
-    });
+    let mut memory = pool(0, 0, 2, LARGE);
     let mut ev = new_loop(&mut memory, Config::default(), ());
     let (s, mut peer) = pair(&mut ev, None);
     peer.write_all(b"large").unwrap();
-    let b = read_one(&mut ev, s).unwrap().unwrap();
+    let b = read_lent(&mut ev, s);
     assert_eq!(ev.buf(b), Ok(&b"large"[..]));
     assert_eq!(ev.buffer_stats().large_in_use, 1);
     ev.buf_release(b).unwrap();
     drop(ev);
 
-    let mut none = OwnedStorage::new(Capacities {
-        buffers: 0,
-        buffer_size: 0,
-        large_buffers: 0,
-        large_buffer_size: 0,
-        ..Capacities::default()
-    });
+    let mut none = pool(0, 0, 0, 0);
     let mut ev = new_loop(&mut none, Config::default(), ());
     let (s, mut peer) = pair(&mut ev, None);
     peer.write_all(b"x").unwrap();
-    let mut got = None;
-    run_until(&mut ev, "the refusal", WAIT, 10_000, |ev| {
-        if let Poll::Ready(r) = ev.read_buf(s) {
-            got = Some(r);
-        }
-        got.is_some()
-    });
+    let refused = run_until_ready(&mut ev, "the refusal", 10_000, |ev| ev.read_buf(s));
     assert_eq!(
-        got,
-        Some(Err(Error::OutOfResources(ptk_runtime::Capacity::Buffers)))
+        refused,
+        Err(Error::OutOfResources(ptk_runtime::Capacity::Buffers))
     );
     assert_eq!(ev.buffer_stats().pool_pauses, 0);
 }
@@ -2249,9 +2144,8 @@ fn a_pool_without_small_buffers_lends_large_ones_and_a_pool_without_buffers_refu
 fn a_frame_reader_whose_stream_closed_reports_its_buffer_gone_and_forgets_it() {
     let mut memory = small_pool();
     let mut ev = new_loop(&mut memory, Config::default(), ());
-    let (s, mut peer) = pair(&mut ev, None);
+    let (s, mut peer, mut reader) = framed_pair(&mut ev, LARGE);
     peer.write_all(&frame(b"hello")).unwrap();
-    let mut reader = PooledFrameReader::new(LARGE);
     assert_eq!(next_frame(&mut ev, s, &mut reader), Ok(Some(5)));
     ev.close(s.raw()).unwrap();
     assert_eq!(ev.buffer_stats().small_in_use, 0);

@@ -10,8 +10,9 @@
 
 mod alloc_counter;
 mod common;
+mod framed_clients;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use common::wait_for;
+use framed_clients::{frame, group_chat, read_frame};
 use ptk_runtime::{
-    Capacities, Config, Cx, Event, EventLoop, Handle, ListenOptions, OwnedStorage,
+    Capacities, Config, Cx, Event, EventLoop, Handle, Handler, ListenOptions, OwnedStorage,
     PooledFrameReader, TcpListener, TcpStream, Trigger, HEADER_LEN,
 };
 
@@ -40,20 +42,6 @@ const WAIT: Duration = Duration::from_secs(60);
 fn payload(a: usize, b: usize) -> Vec<u8> {
     let len = 2 + (a * 37 + b * 11) % (MAX_PAYLOAD - 1);
     (0..len).map(|i| (a * 3 + b * 7 + i) as u8).collect()
-}
-
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = (payload.len() as u32).to_be_bytes().to_vec();
-    f.extend_from_slice(payload);
-    f
-}
-
-fn read_frame(s: &mut std::net::TcpStream) -> Vec<u8> {
-    let mut header = [0u8; HEADER_LEN];
-    s.read_exact(&mut header).unwrap();
-    let mut p = vec![0u8; u32::from_be_bytes(header) as usize];
-    s.read_exact(&mut p).unwrap();
-    p
 }
 
 fn connect(addr: SocketAddr) -> std::net::TcpStream {
@@ -221,52 +209,19 @@ fn on_fan(f: &mut FanOut, cx: &mut Cx<'_>, ev: Event) {
     }
 }
 
-/// Fan-out clients: groups `first..first + n`. Each member says hello; then every round one
-/// member of each group sends a frame and the others read it.
+/// Fan-out clients: groups `first..first + n` of a group chat, once the test says go.
 fn fan_clients(addr: SocketAddr, first: usize, n: usize, go: Arc<AtomicBool>) -> usize {
     wait_for("the go signal", WAIT, || go.load(Ordering::Acquire));
-    let mut groups: Vec<Vec<_>> = (0..n)
-        .map(|_| (0..GROUP).map(|_| connect(addr)).collect())
-        .collect();
-    for (g, socks) in groups.iter_mut().enumerate() {
-        for (k, s) in socks.iter_mut().enumerate() {
-            let hello = [(first + g) as u8, k as u8];
-            s.write_all(&frame(&hello)).unwrap();
-            assert_eq!(read_frame(s), hello);
-        }
-    }
-    let mut received = 0;
-    for round in 0..CHAT_ROUNDS {
-        let from = round % GROUP;
-        for (g, socks) in groups.iter_mut().enumerate() {
-            socks[from]
-                .write_all(&frame(&payload(first + g, round)))
-                .unwrap();
-        }
-        for (g, socks) in groups.iter_mut().enumerate() {
-            for (k, s) in socks.iter_mut().enumerate() {
-                if k != from {
-                    assert_eq!(
-                        read_frame(s),
-                        payload(first + g, round),
-                        "group {g} member {k}"
-                    );
-                    received += 1;
-                }
-            }
-        }
-    }
-    // Nothing more comes: each member half-closes and reads end-of-stream.
-    for socks in &mut groups {
-        for s in socks.iter_mut() {
-            s.shutdown(std::net::Shutdown::Write).unwrap();
-        }
-        for s in socks.iter_mut() {
-            let mut rest = [0u8; 1];
-            assert_eq!(s.read(&mut rest).unwrap(), 0);
-        }
-    }
-    received
+    group_chat(|| connect(addr), first, n, GROUP, CHAT_ROUNDS, payload)
+}
+
+/// Listens on an ephemeral loopback port of `ev`, accepting with `on_accept`; returns the
+/// address.
+fn listen<A: 'static>(ev: &mut EventLoop<'_, A>, on_accept: Handler<A>) -> SocketAddr {
+    let loopback: SocketAddr = (Ipv4Addr::LOCALHOST, 0).into();
+    let l = ev.tcp_listen(loopback, &ListenOptions::default()).unwrap();
+    ev.set_handler(l, Trigger::Readable, on_accept).unwrap();
+    ev.local_addr(l.raw()).unwrap()
 }
 
 #[test]
@@ -307,21 +262,8 @@ fn the_pooled_echo_and_fan_out_allocate_nothing_on_the_loop_thread() {
     };
     let mut echo_ev = EventLoop::new(echo_memory.storage(), Config::default(), echo).unwrap();
     let mut fan_ev = EventLoop::new(fan_memory.storage(), Config::default(), fan).unwrap();
-    let loopback: SocketAddr = (Ipv4Addr::LOCALHOST, 0).into();
-    let l = echo_ev
-        .tcp_listen(loopback, &ListenOptions::default())
-        .unwrap();
-    echo_ev
-        .set_handler(l, Trigger::Readable, on_echo_accept)
-        .unwrap();
-    let echo_addr = echo_ev.local_addr(l.raw()).unwrap();
-    let l = fan_ev
-        .tcp_listen(loopback, &ListenOptions::default())
-        .unwrap();
-    fan_ev
-        .set_handler(l, Trigger::Readable, on_fan_accept)
-        .unwrap();
-    let fan_addr = fan_ev.local_addr(l.raw()).unwrap();
+    let echo_addr = listen(&mut echo_ev, on_echo_accept);
+    let fan_addr = listen(&mut fan_ev, on_fan_accept);
 
     // Every thread exists before counting starts: spawning allocates on the spawning thread.
     let go = Arc::new(AtomicBool::new(false));

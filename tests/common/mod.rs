@@ -1,10 +1,11 @@
 //! Shared pieces of the facade's integration tests: bounded driving of a loop, loopback
 //! connections, blocking framed clients, and the protothread servers under test (`echo`,
-//! `chat`).
+//! `pooled_echo`, `chat`).
 #![allow(dead_code)]
 
 pub mod chat;
 pub mod echo;
+pub mod pooled_echo;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
