@@ -86,7 +86,8 @@ set +e +o pipefail
     echo "Workload (\`modbus_load\`): one request in flight per connection; read 10 holding" \
         "registers at a rotating address, every 4th request a write single register; every" \
         "response checked (transaction id, function code, byte count / echo). Servers:" \
-        "\`modbus_ptk\` (ptk-modbus \`Server\` over a \`MemoryModel\`, no idle timeout) and" \
+        "\`modbus_ptk\` (ptk-modbus \`Server\` over a \`MemoryModel\`, no idle timeout," \
+        "requests and answers in the loop's buffer pool: 1 KiB buffers, 2 per connection slot + 8) and" \
         "\`modbus_tokio\` (tokio-modbus \`server::tcp::Server\`, current-thread runtime)," \
         "10,000 entries per table."
     echo
