@@ -180,14 +180,8 @@ impl Conn {
             return Poll::Ready(Err(Error::InvalidHandle));
         };
         if !self.handed {
-            match self.reader.take_frame(cx) {
-                Ok(frame) => {
-                    if let Err(e) = cx.send_buf(stream, frame) {
-                        let _ = cx.buf_release(frame);
-                        return Poll::Ready(Err(e));
-                    }
-                    self.handed = true;
-                }
+            match self.reader.send_frame(cx) {
+                Ok(()) => self.handed = true,
                 Err(Error::OutOfResources(_)) => return Poll::Pending,
                 Err(e) => return Poll::Ready(Err(e)),
             }

@@ -2,22 +2,26 @@
 //! while a frame is partial or unsent, so an idle connection holds none.
 //!
 //! The frames are those of [`FrameReader`](crate::FrameReader): a 4-byte big-endian payload
-//! length, then the payload. [`PooledFrameReader`] and [`PooledFrameWriter`] are a handle and a
-//! few integers each (24 bytes or less), where the inline `FrameReader<N>` and
-//! `FrameWriter<N>` carry `N` bytes each in every connection's context.
+//! length, then the payload. [`PooledFrameReader`] reads into the stream's receive buffer
+//! ([`Cx::rx_read`](crate::Cx::rx_read)), [`PooledFrameWriter`] builds frames in a pool
+//! buffer it hands over; each is a handle and a few integers (24 bytes or less), where the
+//! inline `FrameReader<N>` and `FrameWriter<N>` carry `N` bytes each in every connection's
+//! context.
 //!
 //! # Which to choose
 //!
 //! * **Pooled** for servers and gateways with many connections, most of them idle at any
 //!   moment: memory follows the data in flight (the pool's size, set in
-//!   [`Capacities`](crate::Capacities)), not the number of connections. Echoing or relaying a
-//!   frame hands the very buffer it arrived in to the send, without a copy.
+//!   [`Capacities`](crate::Capacities)), not the number of connections. Echoing a frame
+//!   ([`PooledFrameReader::send_frame`]) or relaying it
+//!   ([`PooledFrameReader::take_frame`]) hands the very buffer it arrived in to the send,
+//!   without a copy.
 //! * **Inline** for small targets without a pool, for a few connections, or where a
 //!   connection must never wait for a buffer: its memory is reserved up front.
 //!
 //! When the pool runs dry, reads pause instead of failing (see
-//! [`Cx::read_buf`](crate::Cx::read_buf)): the connection's data waits in the kernel until
-//! a buffer is free.
+//! [`Cx::rx_read`](crate::Cx::rx_read)): the connection's data waits in the kernel until a
+//! buffer is free.
 //!
 //! A peer that stops in the middle of a frame keeps a buffer taken for as long as the
 //! connection lives, and enough such peers would take the whole pool: give waits for the
@@ -46,20 +50,14 @@
 //!         match reader.poll_frame(cx, stream)? {
 //!             Poll::Pending => return Poll::Pending,
 //!             Poll::Ready(None) => return Poll::Ready(Ok(())), // peer closed
-//!             Poll::Ready(Some(_)) => {
-//!                 // The frame, header included, in its own buffer: handed to the send.
-//!                 let frame = match reader.take_frame(cx) {
-//!                     Ok(frame) => frame,
-//!                     // Frames came behind it and no buffer is free to move them to:
-//!                     // try again after the next event (the loop polls this again).
-//!                     Err(Error::OutOfResources(_)) => return Poll::Pending,
-//!                     Err(e) => return Poll::Ready(Err(e)),
-//!                 };
-//!                 if let Err(e) = cx.send_buf(stream, frame) {
-//!                     let _ = cx.buf_release(frame);
-//!                     return Poll::Ready(Err(e));
-//!                 }
-//!             }
+//!             Poll::Ready(Some(_)) => match reader.send_frame(cx) {
+//!                 // The frame, header included, sent from the buffer it arrived in.
+//!                 Ok(()) => {}
+//!                 // Frames came behind it and no buffer is free to move them to: try
+//!                 // again after the next event (the loop polls this again).
+//!                 Err(Error::OutOfResources(_)) => return Poll::Pending,
+//!                 Err(e) => return Poll::Ready(Err(e)),
+//!             },
 //!         }
 //!     }
 //! }
@@ -72,19 +70,20 @@ use crate::error::{Error, Result};
 use crate::framing::{header, HEADER_LEN};
 use crate::handle::{Buffer, Handle, TcpStream};
 
-/// Reads length-prefixed frames into buffers lent by the loop's pool.
+/// Reads length-prefixed frames into the stream's receive buffer, a buffer of the loop's pool
+/// (see [`Cx::rx_read`]).
 ///
-/// Holds a buffer only from the first byte of a frame until the frame is consumed or taken
-/// (and while more frames that arrived with it are waiting). Call
-/// [`release`](Self::release) when the connection ends early; a buffer still held when its
-/// stream closes goes back to the pool anyway (its handle then goes stale).
+/// The stream holds a buffer only from the first byte of a frame until the frame is
+/// consumed, sent or taken (and while more frames that arrived with it are waiting); it goes
+/// back to the pool when the stream closes. The reader itself is a few integers.
 #[derive(Clone, Copy, Debug)]
 pub struct PooledFrameReader {
-    buf: Option<Handle<Buffer>>,
+    /// The stream of the last [`poll_frame`](Self::poll_frame).
+    stream: Option<Handle<TcpStream>>,
     max: u32,
     /// The payload length of the complete frame at the front, once known.
     front: Option<u32>,
-    /// Bytes in the buffer as of the last parse.
+    /// Bytes in the receive buffer as of the last look.
     have: u32,
 }
 
@@ -93,7 +92,7 @@ impl PooledFrameReader {
     /// largest buffer, less the 4-byte header, are refused whatever this says).
     pub const fn new(max_frame: usize) -> Self {
         PooledFrameReader {
-            buf: None,
+            stream: None,
             // At most what a 32-bit length can say, less the header, so that header plus
             // payload never overflows.
             max: if max_frame > (u32::MAX as usize) - HEADER_LEN {
@@ -111,94 +110,114 @@ impl PooledFrameReader {
         self.max as usize
     }
 
-    /// Whether it holds a pool buffer now.
+    /// Whether the stream held a buffer with bytes of a frame as of the reader's last call.
     pub const fn holds_buffer(&self) -> bool {
-        self.buf.is_some()
+        self.have != 0
     }
 
     /// Bytes buffered and not consumed.
     pub fn buffered(&self, cx: &Cx<'_>) -> usize {
-        self.buf.and_then(|b| cx.buf(b).ok()).map_or(0, <[u8]>::len)
+        self.stream
+            .and_then(|s| cx.rx(s).ok())
+            .map_or(0, <[u8]>::len)
     }
 
     /// Reads until a whole frame is at the front: `Ready(Ok(Some(len)))` with the payload
-    /// length (read it with [`frame`](Self::frame), then [`consume`](Self::consume) or
-    /// [`take_frame`](Self::take_frame) it); `Ready(Ok(None))` when the peer closed between
-    /// frames. Frames already buffered are returned without reading.
+    /// length (read it with [`frame`](Self::frame), then [`consume`](Self::consume),
+    /// [`send_frame`](Self::send_frame) or [`take_frame`](Self::take_frame) it);
+    /// `Ready(Ok(None))` when the peer closed between frames. Frames already buffered are
+    /// returned without reading.
     ///
     /// # Errors
     ///
     /// [`Error::MessageTooLarge`] for a header over the maximum (or over what the pool's
     /// largest buffer holds); [`Error::Closed`] when the peer closed in the middle of a frame;
-    /// [`Error::InvalidHandle`] if the buffer went stale (its stream closed); any error of
-    /// the read.
+    /// [`Error::InvalidHandle`] if the stream closed; any error of the read.
     #[inline]
     pub fn poll_frame(
         &mut self,
         cx: &mut Cx<'_>,
         stream: Handle<TcpStream>,
     ) -> Poll<Result<Option<usize>>> {
+        if self.stream != Some(stream) {
+            // Another stream than last time: nothing of the old one applies.
+            self.front = None;
+            self.have = 0;
+            self.stream = Some(stream);
+        }
         if let Some(n) = self.front {
-            // A frame already found: still there, unless its stream closed meanwhile.
-            match self.buf.map(|b| cx.buf(b)) {
-                Some(Ok(_)) => return Poll::Ready(Ok(Some(n as usize))),
-                _ => return Poll::Ready(Err(self.forget())),
+            // A frame already found: still there, unless the stream closed meanwhile.
+            return match cx.rx(stream) {
+                Ok(bytes) if bytes.len() >= HEADER_LEN + n as usize => {
+                    Poll::Ready(Ok(Some(n as usize)))
+                }
+                Ok(_) => {
+                    self.front = None;
+                    self.have = 0;
+                    Poll::Ready(Err(Error::InvalidArgument))
+                }
+                Err(e) => Poll::Ready(Err(self.forget(e))),
+            };
+        }
+        let max = self.max as usize;
+        let mut need = HEADER_LEN;
+        if self.have != 0 {
+            // Bytes from before: a partial frame, or frames behind one taken.
+            let bytes = match cx.rx(stream) {
+                Ok(bytes) => bytes,
+                Err(e) => return Poll::Ready(Err(self.forget(e))),
+            };
+            match self.parse(bytes, max) {
+                Parsed::Frame(n) => return Poll::Ready(Ok(Some(n as usize))),
+                Parsed::TooLarge => return Poll::Ready(Err(Error::MessageTooLarge)),
+                Parsed::Need(k) => need = k,
             }
         }
-        let b = match self.buf {
-            Some(b) => b,
-            None => {
-                let max = self.max as usize;
-                match cx.read_buf_with(stream, |bytes| Self::parse(bytes, max)) {
-                    Poll::Ready(Ok(Some((b, parsed)))) => {
-                        self.buf = Some(b);
-                        match parsed {
-                            Parsed::Frame(n, have) => {
-                                self.have = have;
-                                self.front = Some(n);
-                                return Poll::Ready(Ok(Some(n as usize)));
-                            }
-                            Parsed::TooLarge => return Poll::Ready(Err(Error::MessageTooLarge)),
-                            Parsed::Need(_) => {}
-                        }
-                        b
-                    }
-                    Poll::Ready(Ok(None)) => return Poll::Ready(Ok(None)),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        };
         loop {
-            let bytes = match cx.buf(b) {
-                Ok(bytes) => bytes,
-                Err(_) => return Poll::Ready(Err(self.forget())),
-            };
-            let need = match Self::parse(bytes, self.max as usize) {
-                Parsed::Frame(n, have) => {
-                    self.have = have;
-                    self.front = Some(n);
-                    return Poll::Ready(Ok(Some(n as usize)));
+            let parsed = match cx.rx_read_with(stream, need, |bytes| (bytes.len(), header(bytes))) {
+                Poll::Ready(Ok((0, (len, _)))) => {
+                    self.have = len as u32;
+                    return Poll::Ready(if len == 0 {
+                        Ok(None)
+                    } else {
+                        Err(Error::Closed)
+                    });
                 }
-                Parsed::TooLarge => return Poll::Ready(Err(Error::MessageTooLarge)),
-                Parsed::Need(need) => need,
-            };
-            match cx.read_more(stream, b, need) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Closed)),
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok((_, (len, head)))) => {
+                    self.have = len as u32;
+                    match head {
+                        None => Parsed::Need(HEADER_LEN),
+                        Some(n) if n > max => Parsed::TooLarge,
+                        Some(n) if len >= HEADER_LEN + n => {
+                            self.front = Some(n as u32);
+                            Parsed::Frame(n as u32)
+                        }
+                        Some(n) => Parsed::Need(HEADER_LEN + n),
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.forget(e))),
                 Poll::Pending => return Poll::Pending,
+            };
+            match parsed {
+                Parsed::Frame(n) => return Poll::Ready(Ok(Some(n as usize))),
+                Parsed::TooLarge => return Poll::Ready(Err(Error::MessageTooLarge)),
+                Parsed::Need(k) => need = k,
             }
         }
     }
 
-    /// What `bytes` (a buffer's contents) hold at the front.
+    /// What `bytes` (the receive buffer's contents) hold at the front; records a complete
+    /// frame.
     #[inline]
-    fn parse(bytes: &[u8], max: usize) -> Parsed {
+    fn parse(&mut self, bytes: &[u8], max: usize) -> Parsed {
+        self.have = bytes.len() as u32;
         match header(bytes) {
             None => Parsed::Need(HEADER_LEN),
             Some(n) if n > max => Parsed::TooLarge,
-            Some(n) if bytes.len() >= HEADER_LEN + n => Parsed::Frame(n as u32, bytes.len() as u32),
+            Some(n) if bytes.len() >= HEADER_LEN + n => {
+                self.front = Some(n as u32);
+                Parsed::Frame(n as u32)
+            }
             Some(n) => Parsed::Need(HEADER_LEN + n),
         }
     }
@@ -207,9 +226,9 @@ impl PooledFrameReader {
     /// there is none).
     #[inline]
     pub fn frame_with_header<'c>(&self, cx: &'c Cx<'_>) -> &'c [u8] {
-        match (self.front, self.buf) {
-            (Some(n), Some(b)) => cx
-                .buf(b)
+        match (self.front, self.stream) {
+            (Some(n), Some(s)) => cx
+                .rx(s)
                 .ok()
                 .and_then(|bytes| bytes.get(..HEADER_LEN + n as usize))
                 .unwrap_or(&[]),
@@ -223,72 +242,89 @@ impl PooledFrameReader {
         self.frame_with_header(cx).get(HEADER_LEN..).unwrap_or(&[])
     }
 
-    /// Drops the complete frame at the front (nothing if there is none); gives the buffer
-    /// back to the pool when nothing else is in it.
+    /// Drops the complete frame at the front (nothing if there is none); the stream gives
+    /// its receive buffer back to the pool when nothing else is in it.
     #[inline]
     pub fn consume(&mut self, cx: &mut Cx<'_>) {
-        let (Some(n), Some(b)) = (self.front.take(), self.buf) else {
+        let (Some(n), Some(s)) = (self.front.take(), self.stream) else {
             return;
         };
-        let end = HEADER_LEN + n as usize;
-        if self.have as usize <= end {
-            self.release(cx);
-            return;
-        }
-        match cx.buf_mut(b) {
-            Ok(mut v) => {
-                v.consume(end);
-                self.have = v.len() as u32;
+        let end = HEADER_LEN as u32 + n;
+        self.have = self.have.saturating_sub(end);
+        let _ = cx.rx_consume(s, end as usize);
+    }
+
+    /// Sends the complete frame at the front, header included, back on its stream (an
+    /// echo, or an answer built in place over the request), without a copy; the loop keeps
+    /// what the socket does not take at once and sends it (wait with [`Cx::poll_sent`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if there is no complete frame at the front;
+    /// [`Error::OutOfResources`] if frames follow it and no buffer is free to move them to
+    /// (nothing changes then: try again later); the errors of [`Cx::rx_send`].
+    #[inline]
+    pub fn send_frame(&mut self, cx: &mut Cx<'_>) -> Result<()> {
+        let (Some(n), Some(s)) = (self.front, self.stream) else {
+            return Err(Error::InvalidArgument);
+        };
+        let end = HEADER_LEN as u32 + n;
+        match cx.rx_send(s, end as usize) {
+            Ok(()) => {
+                self.front = None;
+                self.have = self.have.saturating_sub(end);
+                Ok(())
             }
-            Err(_) => self.release(cx),
+            Err(e @ Error::OutOfResources(_)) => Err(e),
+            Err(e) => Err(self.forget(e)),
         }
     }
 
     /// Takes the complete frame at the front, header included, as a buffer of its own (for
-    /// handing it to [`Cx::send_buf`] or keeping it): the very buffer it was read into when
-    /// nothing follows it, which is the usual case; else what follows moves to a new buffer.
+    /// handing it to another stream's [`Cx::send_buf`], or keeping it): the very buffer it was
+    /// read into when nothing follows it, which is the usual case; else what follows moves to
+    /// a new buffer. The buffer counts towards the stream until it is handed over or
+    /// released.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if there is no complete frame at the front;
     /// [`Error::OutOfResources`] if a new buffer is needed and none is free (nothing changes
     /// then: consume the frame instead, or try again later); [`Error::InvalidHandle`] if the
-    /// buffer went stale.
+    /// stream closed.
     #[inline]
     pub fn take_frame(&mut self, cx: &mut Cx<'_>) -> Result<Handle<Buffer>> {
-        let (Some(n), Some(b)) = (self.front, self.buf) else {
+        let (Some(n), Some(s)) = (self.front, self.stream) else {
             return Err(Error::InvalidArgument);
         };
-        if cx.buf(b).is_err() {
-            return Err(self.forget());
+        let end = HEADER_LEN as u32 + n;
+        match cx.rx_take(s, end as usize) {
+            Ok(b) => {
+                self.front = None;
+                self.have = self.have.saturating_sub(end);
+                Ok(b)
+            }
+            Err(e @ Error::OutOfResources(_)) => Err(e),
+            Err(e) => Err(self.forget(e)),
         }
-        let end = HEADER_LEN + n as usize;
-        if self.have as usize > end {
-            let rest = cx.buf_split_off(b, end)?;
-            self.buf = Some(rest);
-            self.have -= end as u32;
-        } else {
-            self.buf = None;
-        }
-        self.front = None;
-        Ok(b)
     }
 
-    /// Drops a buffer that went stale (its stream closed): `InvalidHandle`, to return.
+    /// Forgets the state of a stream that went away: `e`, to return.
     #[cold]
-    fn forget(&mut self) -> Error {
-        self.buf = None;
-        self.front = None;
-        self.have = 0;
-        Error::InvalidHandle
+    fn forget(&mut self, e: Error) -> Error {
+        if e == Error::InvalidHandle {
+            self.front = None;
+            self.have = 0;
+        }
+        e
     }
 
-    /// Gives the buffer back to the pool, dropping whatever it holds (for a connection that
-    /// ends, or reuse of the reader).
+    /// Drops whatever the stream's receive buffer holds, giving it back to the pool (for a
+    /// connection that ends, or reuse of the reader).
     #[inline]
     pub fn release(&mut self, cx: &mut Cx<'_>) {
-        if let Some(b) = self.buf.take() {
-            let _ = cx.buf_release(b);
+        if let Some(s) = self.stream {
+            let _ = cx.rx_consume(s, usize::MAX);
         }
         self.front = None;
         self.have = 0;
@@ -297,8 +333,8 @@ impl PooledFrameReader {
 
 /// What the front of a reader's buffer holds.
 enum Parsed {
-    /// A complete frame with this payload length, in this many bytes buffered.
-    Frame(u32, u32),
+    /// A complete frame with this payload length.
+    Frame(u32),
     /// A header over the maximum.
     TooLarge,
     /// A partial frame that needs this many bytes in all.

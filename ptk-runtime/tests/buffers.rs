@@ -2149,12 +2149,193 @@ fn a_frame_reader_whose_stream_closed_reports_its_buffer_gone_and_forgets_it() {
     assert_eq!(next_frame(&mut ev, s, &mut reader), Ok(Some(5)));
     ev.close(s.raw()).unwrap();
     assert_eq!(ev.buffer_stats().small_in_use, 0);
-    let (other, _peer2) = pair(&mut ev, None);
+    // The frame went with its stream: the reader says so, and keeps nothing of it.
+    assert_eq!(reader.frame(ev.cx()), b"");
     assert_eq!(
-        reader.poll_frame(ev.cx(), other),
+        reader.poll_frame(ev.cx(), s),
         Poll::Ready(Err(Error::InvalidHandle))
     );
     assert!(!reader.holds_buffer());
-    assert_eq!(reader.frame(ev.cx()), b"");
     assert_eq!(reader.take_frame(ev.cx()), Err(Error::InvalidArgument));
+    // Used on another stream, it starts afresh.
+    let (other, mut peer2) = pair(&mut ev, None);
+    peer2.write_all(&frame(b"again")).unwrap();
+    assert_eq!(next_frame(&mut ev, other, &mut reader), Ok(Some(5)));
+    assert_eq!(reader.frame(ev.cx()), b"again");
+}
+
+// ---------------------------------------------------------------------------------------
+// The stream's receive buffer.
+// ---------------------------------------------------------------------------------------
+
+/// Runs the loop until `rx_read(s, need)` answers.
+fn rx_one<A: 'static>(
+    ev: &mut EventLoop<'_, A>,
+    s: Handle<TcpStream>,
+    need: usize,
+) -> Result<usize, Error> {
+    run_until_ready(ev, "an rx_read", 10_000, |ev| ev.rx_read(s, need))
+}
+
+#[test]
+fn rx_read_fills_the_streams_receive_buffer_which_goes_back_once_consumed() {
+    let mut memory = small_pool();
+    let mut ev = new_loop(&mut memory, Config::default(), ());
+    let (s, mut peer) = pair(&mut ev, None);
+    assert_eq!(ev.rx(s), Ok(&b""[..]));
+    assert_eq!(ev.rx_read(s, 1), Poll::Pending, "nothing sent yet");
+    assert_eq!(
+        ev.buffer_stats().small_in_use,
+        0,
+        "no buffer kept over a wait"
+    );
+
+    peer.write_all(b"abc").unwrap();
+    assert_eq!(rx_one(&mut ev, s, 1), Ok(3));
+    assert_eq!(ev.rx(s), Ok(&b"abc"[..]));
+    assert_eq!(ev.buffer_stats().small_in_use, 1);
+    peer.write_all(b"de").unwrap();
+    assert_eq!(rx_one(&mut ev, s, 1), Ok(2));
+    assert_eq!(ev.rx(s), Ok(&b"abcde"[..]), "appended behind the contents");
+    ev.rx_consume(s, 2).unwrap();
+    assert_eq!(ev.rx(s), Ok(&b"cde"[..]));
+    assert_eq!(ev.buffer_stats().small_in_use, 1);
+    ev.rx_consume(s, 3).unwrap();
+    assert_eq!(ev.rx(s), Ok(&b""[..]));
+    assert_eq!(ev.buffer_stats().small_in_use, 0, "given back once empty");
+
+    // More than a small buffer holds: the contents move to a large one.
+    let big = patterned(0, SMALL + 40);
+    peer.write_all(&big).unwrap();
+    let mut got = 0;
+    while got < big.len() {
+        got += rx_one(&mut ev, s, big.len()).unwrap();
+    }
+    assert_eq!(ev.rx(s), Ok(&big[..]));
+    let stats = ev.buffer_stats();
+    assert_eq!((stats.small_in_use, stats.large_in_use), (0, 1));
+    assert_eq!(
+        ev.rx_read(s, LARGE + 1),
+        Poll::Ready(Err(Error::MessageTooLarge))
+    );
+
+    // Closing the stream gives the receive buffer back.
+    ev.close(s.raw()).unwrap();
+    let stats = ev.buffer_stats();
+    assert_eq!((stats.small_in_use, stats.large_in_use), (0, 0));
+    assert_eq!(ev.rx(s), Err(Error::InvalidHandle));
+    assert_eq!(ev.rx_consume(s, 1), Err(Error::InvalidHandle));
+
+    // End-of-stream.
+    let (s, peer) = pair(&mut ev, None);
+    drop(peer);
+    assert_eq!(rx_one(&mut ev, s, 1), Ok(0));
+    assert_eq!(ev.buffer_stats().small_in_use, 0);
+}
+
+#[test]
+fn rx_send_echoes_in_place_and_keeps_what_follows() {
+    let mut memory = small_pool();
+    let mut ev = new_loop(&mut memory, Config::default(), ());
+    let (s, mut peer) = pair(&mut ev, None);
+    peer.write_all(b"hello world").unwrap();
+    let mut got = 0;
+    while got < 11 {
+        got += rx_one(&mut ev, s, 11).unwrap();
+    }
+    assert_eq!(
+        ev.rx_send(s, 12),
+        Err(Error::InvalidArgument),
+        "more than it holds"
+    );
+    ev.rx_send(s, 6).unwrap();
+    assert_eq!(ev.rx(s), Ok(&b"world"[..]), "what follows stays");
+    ev.rx_send(s, 5).unwrap();
+    assert_eq!(sent(&mut ev, s), Ok(()));
+    assert_eq!(ev.rx(s), Ok(&b""[..]));
+    let mut echo = [0u8; 11];
+    peer.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"hello world");
+    let stats = ev.buffer_stats();
+    assert_eq!((stats.small_in_use, stats.queued), (0, 0));
+}
+
+#[test]
+fn rx_send_through_a_full_socket_is_queued_in_order_with_other_sends() {
+    let mut memory = bulk_pool();
+    let mut ev = new_loop(&mut memory, Config::default(), ());
+    let (s, peer) = tight_pair(&mut ev);
+    let mut writer = peer.try_clone().unwrap();
+    let reader = LazyReader::new(peer, usize::MAX);
+    let (_, mut expected) = hand_over_until_queued(&mut ev, s, 1);
+    // Bytes the peer sends, echoed in place behind what is queued.
+    let echo = patterned(7, 1000);
+    writer.write_all(&echo).unwrap();
+    let mut got = 0;
+    while got < echo.len() {
+        got += rx_one(&mut ev, s, echo.len()).unwrap();
+    }
+    let queued = ev.buffer_stats().queued;
+    ev.rx_send(s, echo.len()).unwrap();
+    assert_eq!(
+        ev.buffer_stats().queued,
+        queued + 1,
+        "queued behind, in its own buffer"
+    );
+    assert_eq!(ev.rx(s), Ok(&b""[..]));
+    expected.extend_from_slice(&echo);
+    // Then a buffer handed over: behind both.
+    let last = patterned(99, 100);
+    let b = filled(&mut ev, 100, &last);
+    ev.send_buf(s, b).unwrap();
+    expected.extend_from_slice(&last);
+    assert_same_bytes(&reader.finish(&mut ev, s), &expected);
+    let stats = ev.buffer_stats();
+    assert_eq!((stats.small_in_use, stats.queued), (0, 0));
+}
+
+#[test]
+fn rx_take_hands_out_the_receive_buffer_itself_and_moves_what_follows() {
+    let mut memory = small_pool();
+    let mut ev = new_loop(&mut memory, Config::default(), ());
+    let (s, mut peer) = pair(&mut ev, None);
+    peer.write_all(b"frame+rest").unwrap();
+    let mut got = 0;
+    while got < 10 {
+        got += rx_one(&mut ev, s, 10).unwrap();
+    }
+    assert_eq!(ev.rx_take(s, 0), Err(Error::InvalidArgument));
+    let frame = ev.rx_take(s, 5).unwrap();
+    assert_eq!(ev.buf(frame), Ok(&b"frame"[..]));
+    assert_eq!(ev.rx(s), Ok(&b"+rest"[..]));
+    assert_eq!(ev.buffer_stats().small_in_use, 2);
+    let rest = ev.rx_take(s, 5).unwrap();
+    assert_eq!(ev.buf(rest), Ok(&b"+rest"[..]));
+    assert_eq!(
+        ev.buffer_stats().small_in_use,
+        2,
+        "the receive buffer itself"
+    );
+    // Both count towards the stream: its close gives them back.
+    ev.close(s.raw()).unwrap();
+    assert_eq!(ev.buffer_stats().small_in_use, 0);
+    assert_stale(&mut ev, frame);
+    assert_stale(&mut ev, rest);
+}
+
+#[test]
+fn rx_read_pauses_while_the_pool_is_empty_and_goes_on_once_a_buffer_is_free() {
+    let mut memory = pool(1, SMALL, 0, 0);
+    let mut ev = new_loop(&mut memory, Config::default(), ());
+    let (s, mut peer) = pair(&mut ev, None);
+    let held = ev.buf_alloc(1).unwrap();
+    peer.write_all(b"waiting").unwrap();
+    idle_iterations(&mut ev, 2, Duration::from_millis(5));
+    assert_eq!(ev.rx_read(s, 1), Poll::Pending);
+    let stats = ev.buffer_stats();
+    assert_eq!((stats.pool_pauses, stats.paused_streams), (1, 1));
+    ev.buf_release(held).unwrap();
+    assert_eq!(rx_one(&mut ev, s, 1), Ok(7));
+    assert_eq!(ev.rx(s), Ok(&b"waiting"[..]));
+    assert_eq!(ev.buffer_stats().paused_streams, 0);
 }

@@ -25,7 +25,8 @@
 //!   `join`, `sleep_until`, `set_deadline`.
 //! * `event_loop/ops/buffers.rs`: `buf_alloc`, `buf_release`, `buf`, `buf_mut`,
 //!   `buf_detach`, `buf_split_off`, `buf_clone`, `buffer_stats` (all zeros), `read_buf`,
-//!   `read_buf_with`, `read_more`, `send_buf`, `poll_sent`.
+//!   `read_buf_with`, `read_more`, `send_buf`, `poll_sent`, `buf_alloc_for`,
+//!   `poll_buf_alloc`, `rx_read`, `rx_read_with`, `rx`, `rx_consume`, `rx_send`, `rx_take`.
 
 use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -227,6 +228,14 @@ fn sweep(cx: &mut Cx<'_>, pool: PtPool<Nothing>) -> Vec<String> {
     poll!("read_more", cx.read_more(stream, buffer, 8));
     result!("send_buf", cx.send_buf(stream, buffer));
     poll!("poll_sent", cx.poll_sent(stream));
+    result!("buf_alloc_for", cx.buf_alloc_for(stream, 8));
+    poll!("poll_buf_alloc", cx.poll_buf_alloc(stream, 8));
+    poll!("rx_read", cx.rx_read(stream, 4));
+    poll!("rx_read_with", cx.rx_read_with(stream, 4, <[u8]>::len));
+    result!("rx", cx.rx(stream).map(<[u8]>::len));
+    result!("rx_consume", cx.rx_consume(stream, 1));
+    result!("rx_send", cx.rx_send(stream, 1));
+    result!("rx_take", cx.rx_take(stream, 1));
     w.0
 }
 

@@ -132,6 +132,48 @@ pub(crate) struct StreamBufs {
     /// A send of a queued buffer failed: every queued buffer was freed, and the next
     /// operation that waits for the sends reports this.
     pub(crate) send_error: Option<Error>,
+    /// The stream's receive buffer (see `Cx::rx_read`).
+    pub(crate) rx: Rx,
+}
+
+/// A stream's receive buffer: a chunk the stream holds while it has bytes received and not
+/// consumed, addressed through the stream's handle (no handle of its own).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rx {
+    /// The chunk, or `NIL` for none.
+    chunk: u32,
+    cap: u32,
+    start: u32,
+    end: u32,
+    base: usize,
+}
+
+impl Rx {
+    pub(crate) const NONE: Rx = Rx {
+        chunk: NIL,
+        cap: 0,
+        start: 0,
+        end: 0,
+        base: 0,
+    };
+
+    /// Whether the stream holds a receive buffer.
+    #[inline]
+    pub(crate) fn is_some(&self) -> bool {
+        self.chunk != NIL
+    }
+
+    /// Bytes received and not consumed.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Records `n` bytes read into the room after the contents.
+    #[inline]
+    pub(crate) fn grow(&mut self, n: usize) {
+        self.end = (self.end as usize + n).min(self.cap as usize) as u32;
+    }
 }
 
 impl StreamBufs {
@@ -145,6 +187,7 @@ impl StreamBufs {
         park_prev: NIL,
         park_next: NIL,
         send_error: None,
+        rx: Rx::NONE,
     };
 
     /// Whether handed-over buffers wait to be sent.
@@ -242,6 +285,10 @@ pub(crate) struct Buffers<'s> {
     /// The class reads borrow from: the small one, or the large one in a pool without small
     /// buffers.
     lend_class: usize,
+    /// The most a small buffer holds (0 without small buffers), a large one, any.
+    small_max: usize,
+    large_max: usize,
+    max: usize,
     /// The free slot ring: its first entry and its length.
     ring_head: u32,
     ring_len: u32,
@@ -338,6 +385,15 @@ impl<'s> Buffers<'s> {
             n: n as u32,
             index_bits: (u32::BITS - (n as u32).leading_zeros()).max(1),
             lend_class: usize::from(small.count == 0),
+            small_max: if small.count > 0 { small.size } else { 0 },
+            large_max: if large.count > 0 { large.size } else { 0 },
+            max: if large.count > 0 {
+                large.size.max(if small.count > 0 { small.size } else { 0 })
+            } else if small.count > 0 {
+                small.size
+            } else {
+                0
+            },
             ring_head: 0,
             ring_len: n as u32,
             per_stream: per_stream.min(u32::MAX as usize) as u32,
@@ -381,16 +437,9 @@ impl<'s> Buffers<'s> {
     }
 
     /// The largest contents a buffer can have.
+    #[inline]
     pub(crate) fn max_size(&self) -> usize {
-        let [s, l] = self.classes;
-        let mut m = 0;
-        if s.count > 0 {
-            m = s.size;
-        }
-        if l.count > 0 {
-            m = m.max(l.size);
-        }
-        m as usize
+        self.max
     }
 
     pub(crate) fn stats(&self) -> BufferStats {
@@ -427,11 +476,11 @@ impl<'s> Buffers<'s> {
 
     /// The class for contents of `need` bytes: the smallest that holds them, or the error
     /// for a size no chunk holds.
+    #[inline]
     fn class_for(&self, need: usize) -> Result<usize> {
-        let [s, l] = self.classes;
-        if s.count > 0 && need <= s.size as usize {
+        if need <= self.small_max && self.small_max != 0 {
             Ok(0)
-        } else if l.count > 0 && need <= l.size as usize {
+        } else if need <= self.large_max && self.large_max != 0 {
             Ok(1)
         } else {
             Err(Error::MessageTooLarge)
@@ -455,6 +504,10 @@ impl<'s> Buffers<'s> {
         }
         c.top -= 1;
         let (first, top, size, class_base) = (c.first, c.top, c.size, c.base);
+        let used = self.n - self.classes[0].top - self.classes[1].top;
+        if used > self.peak {
+            self.peak = used;
+        }
         let chunk = *self.free.get((first + top) as usize)?;
         let base = class_base + (chunk - first) as usize * size as usize;
         Some(Chunk {
@@ -506,10 +559,6 @@ impl<'s> Buffers<'s> {
         e.end = len;
         e.base = c.base;
         e.owner = owner;
-        let used = n - self.ring_len;
-        if used > self.peak {
-            self.peak = used;
-        }
         h
     }
 
@@ -840,6 +889,9 @@ impl<'s> Buffers<'s> {
     /// buffers its reads lent (whose handles go stale).
     pub(crate) fn drop_stream(&mut self, h: RawHandle, sb: &mut StreamBufs) {
         self.drop_sends(sb);
+        if self.rx_drop(&mut sb.rx) {
+            sb.held = sb.held.saturating_sub(1);
+        }
         if sb.held == 0 {
             return;
         }
@@ -850,6 +902,170 @@ impl<'s> Buffers<'s> {
             }
         }
         sb.held = 0;
+    }
+
+    // --- Receive buffers (`Rx`), addressed through their stream ---
+
+    /// Whether a chunk of the class `need` bytes take is free; `Err` for a size no class
+    /// holds.
+    #[inline]
+    pub(crate) fn rx_can_take(&self, need: usize) -> Result<bool> {
+        let k = self.class_for(need)?;
+        Ok(self.classes[k].top != 0)
+    }
+
+    /// Whether `need` bytes take a large chunk.
+    #[inline]
+    pub(crate) fn rx_wants_large(&self, need: usize) -> bool {
+        self.class_for(need) == Ok(1)
+    }
+
+    /// Gives `rx` a chunk for `need` bytes. The caller counts it towards the stream.
+    #[inline]
+    pub(crate) fn rx_attach(&mut self, rx: &mut Rx, need: usize) -> Result<()> {
+        let k = self.class_for(need)?;
+        let Some(c) = self.take_chunk(k) else {
+            return Err(Self::exhausted(k));
+        };
+        *rx = Rx {
+            chunk: c.chunk,
+            cap: c.cap,
+            start: 0,
+            end: 0,
+            base: c.base,
+        };
+        Ok(())
+    }
+
+    /// The free room after `rx`'s contents, having made room for contents of `need` bytes:
+    /// moved to the front of the chunk, or into a chunk of a larger class.
+    #[inline]
+    pub(crate) fn rx_room(&mut self, rx: &mut Rx, need: usize) -> Result<&mut [u8]> {
+        let need = need.max(rx.len());
+        if rx.start as usize + need > rx.cap as usize {
+            self.rx_make_room(rx, need)?;
+        }
+        self.memory
+            .get_mut(rx.base + rx.end as usize..rx.base + rx.cap as usize)
+            .ok_or(Error::InvalidArgument)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rx_make_room(&mut self, rx: &mut Rx, need: usize) -> Result<()> {
+        let (from, to) = (rx.base + rx.start as usize, rx.base + rx.end as usize);
+        if need > rx.cap as usize {
+            let k = self.class_for(need)?;
+            let Some(c) = self.take_chunk(k) else {
+                return Err(Self::exhausted(k));
+            };
+            self.memory.copy_within(from..to, c.base);
+            self.give_back(rx.chunk);
+            *rx = Rx {
+                chunk: c.chunk,
+                cap: c.cap,
+                start: 0,
+                end: (to - from) as u32,
+                base: c.base,
+            };
+        } else {
+            self.memory.copy_within(from..to, rx.base);
+            rx.end -= rx.start;
+            rx.start = 0;
+        }
+        Ok(())
+    }
+
+    /// `rx`'s contents.
+    #[inline]
+    pub(crate) fn rx_bytes(&self, rx: &Rx) -> &[u8] {
+        if !rx.is_some() {
+            return &[];
+        }
+        self.memory
+            .get(rx.base + rx.start as usize..rx.base + rx.end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// Drops the first `n` bytes of `rx`'s contents; gives the chunk back when nothing is
+    /// left (then `true`: the caller uncounts it).
+    #[inline]
+    pub(crate) fn rx_consume(&mut self, rx: &mut Rx, n: usize) -> bool {
+        if !rx.is_some() {
+            return false;
+        }
+        rx.start = (rx.start as usize + n).min(rx.end as usize) as u32;
+        if rx.start < rx.end {
+            return false;
+        }
+        self.give_back(rx.chunk);
+        *rx = Rx::NONE;
+        true
+    }
+
+    /// Gives `rx`'s chunk back, contents and all (the caller uncounts it).
+    pub(crate) fn rx_drop(&mut self, rx: &mut Rx) -> bool {
+        if !rx.is_some() {
+            return false;
+        }
+        self.give_back(rx.chunk);
+        *rx = Rx::NONE;
+        true
+    }
+
+    /// Moves `rx`'s contents from byte `at` on into a chunk of their own, returned as a
+    /// receive buffer (`NONE` when nothing follows `at`); `rx` keeps the first `at` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `OutOfResources` when no chunk is free for the tail; nothing changes then.
+    pub(crate) fn rx_split(&mut self, rx: &mut Rx, at: usize) -> Result<Rx> {
+        let len = rx.len();
+        if at >= len {
+            return Ok(Rx::NONE);
+        }
+        let tail = len - at;
+        let k = self.class_for(tail)?;
+        let Some(c) = self.take_chunk(k) else {
+            return Err(Self::exhausted(k));
+        };
+        let from = rx.base + rx.start as usize + at;
+        self.memory.copy_within(from..from + tail, c.base);
+        rx.end = rx.start + at as u32;
+        Ok(Rx {
+            chunk: c.chunk,
+            cap: c.cap,
+            start: 0,
+            end: tail as u32,
+            base: c.base,
+        })
+    }
+
+    /// Makes `rx`'s chunk a buffer with a handle, holding `rx`'s contents, attributed to
+    /// `owner` (the count does not change: the chunk was counted as the receive buffer).
+    /// `rx` is left without a chunk.
+    pub(crate) fn rx_into_buffer(&mut self, rx: &mut Rx, owner: RawHandle) -> RawHandle {
+        let c = Chunk {
+            chunk: rx.chunk,
+            base: rx.base,
+            cap: rx.cap,
+        };
+        let h = self.make(c, rx.end, Some(owner));
+        if let Ok(i) = self.index(h) {
+            self.entries[i].start = rx.start;
+        }
+        *rx = Rx::NONE;
+        h
+    }
+
+    /// After [`grow`](Self::grow): copies a receive buffer's chunk from the old memory.
+    pub(crate) fn rx_copy_from(&mut self, rx: &Rx, old: &[u8]) {
+        if rx.is_some() {
+            let (from, to) = (rx.base, rx.base + rx.cap as usize);
+            if let (Some(dst), Some(src)) = (self.memory.get_mut(from..to), old.get(from..to)) {
+                dst.copy_from_slice(src);
+            }
+        }
     }
 
     /// Moves the pool to other storage of exactly the same shape, contents and handles

@@ -293,6 +293,10 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
         let old_signals = core.signals.grow(signals)?;
         let (old_buffers, old_free, old_memory) =
             core.buffers.grow(buffers, buffer_free, buffer_memory)?;
+        // Receive buffers belong to their streams, not to an entry of the pool.
+        for rx in core.streams.receive_buffers() {
+            core.buffers.rx_copy_from(rx, old_memory);
+        }
         Ok(Storage {
             timers,
             timer_queue,

@@ -300,6 +300,11 @@ impl<'s> Streams<'s> {
         self.pool.at_mut(i)
     }
 
+    /// The receive buffers the streams hold (for moving the pool's memory).
+    pub(crate) fn receive_buffers(&self) -> impl Iterator<Item = &super::buffers::Rx> + '_ {
+        self.pool.iter().map(|(_, s)| &s.bufs.rx)
+    }
+
     /// Pauses the reads of stream slot `i` for `why`: a pause for want of a chunk joins the
     /// pool's queue of paused streams (at its end); a pause at the stream's cap waits for one
     /// of its own buffers. Pausing a paused stream changes nothing.

@@ -420,9 +420,318 @@ impl Cx<'_> {
         }
         core.sent_pending(h)
     }
+    // --- The stream's receive buffer ---
+
+    /// Reads into `stream`'s receive buffer: a pool buffer the stream holds while it has
+    /// bytes received and not consumed (taken for the first byte, given back when the last
+    /// is consumed), addressed through the stream's handle, so it needs no handle of its own
+    /// and goes back to the pool when the stream closes. Makes room first for contents of
+    /// `need` bytes in all (a small buffer if they fit one, else a large one; contents move
+    /// along), then reads after the contents: `Ready(Ok(n))` with the bytes read, 0 at
+    /// end-of-stream. What came is [`rx`](Cx::rx).
+    ///
+    /// This is the cheaper path for a connection that processes what it reads and sends
+    /// answers built in place ([`rx_send`](Cx::rx_send)): no buffer handle is made or checked
+    /// per message. [`PooledFrameReader`](crate::PooledFrameReader) reads this way.
+    ///
+    /// Waits (the stream's reads pause) like [`read_buf`](Cx::read_buf) when it needs a
+    /// buffer and none is free, or the stream holds as many as it may.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Cx::read); [`Error::MessageTooLarge`] if no buffer holds `need` bytes;
+    /// [`Error::OutOfResources`] at once for a pool with no buffer at all.
+    #[inline]
+    pub fn rx_read(&mut self, stream: Handle<TcpStream>, need: usize) -> Poll<Result<usize>> {
+        match self.rx_read_with(stream, need, |_| ()) {
+            Poll::Ready(Ok((n, ()))) => Poll::Ready(Ok(n)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// [`rx_read`](Cx::rx_read), and `look` called on the whole contents of the receive
+    /// buffer after the read, at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`rx_read`](Cx::rx_read).
+    #[inline]
+    pub fn rx_read_with<R>(
+        &mut self,
+        stream: Handle<TcpStream>,
+        need: usize,
+        look: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<Result<(usize, R)>> {
+        let core = &mut self.core;
+        let h = stream.raw();
+        let Ok(s) = core.streams.get_mut(h) else {
+            return Poll::Ready(Err(core.invalid()));
+        };
+        if s.connection() != Connection::Ready {
+            return core.unconnected(h, Trigger::Readable);
+        }
+        if need > core.buffers.max_size() {
+            // No buffer will ever hold it: say so now, not once more data arrives.
+            return Poll::Ready(Err(core.fail(Error::MessageTooLarge)));
+        }
+        if !s.read.ready {
+            let waiter = s.read.waiter;
+            return core.pend_socket(h, Trigger::Readable, waiter);
+        }
+        if core.run.out_of_budget() {
+            return Poll::Pending;
+        }
+        let s = if s.bufs.rx.is_some() {
+            s
+        } else {
+            // A buffer for the first byte.
+            let s = if s.bufs.held >= core.buffers.per_stream()
+                || s.bufs.park != Park::No
+                || core.buffers.parked != 0
+            {
+                if let Some(wait) = core.rx_paused(h, need) {
+                    return wait;
+                }
+                match core.streams.get_mut(h) {
+                    Ok(s) => s,
+                    Err(_) => return Poll::Ready(Err(core.invalid())),
+                }
+            } else {
+                s
+            };
+            if core.buffers.rx_attach(&mut s.bufs.rx, need).is_err() {
+                return core.rx_paused(h, need).unwrap_or(Poll::Pending);
+            }
+            s.bufs.held += 1;
+            s.bufs.let_go = false;
+            s
+        };
+        let room = match core.buffers.rx_room(&mut s.bufs.rx, need) {
+            Ok(room) => room,
+            Err(Error::OutOfResources(_)) => return core.rx_more_paused(h),
+            Err(e) => return Poll::Ready(Err(core.fail(e))),
+        };
+        if room.is_empty() {
+            return Poll::Ready(Err(core.fail(Error::MessageTooLarge)));
+        }
+        match s.read(room) {
+            Attempt::Done(n) => {
+                s.bufs.rx.grow(n);
+                let seen = look(core.buffers.rx_bytes(&s.bufs.rx));
+                if n == 0 && core.buffers.rx_consume(&mut s.bufs.rx, 0) {
+                    s.bufs.held -= 1;
+                }
+                Poll::Ready(Ok((n, seen)))
+            }
+            Attempt::WouldBlock => {
+                // An empty receive buffer is not kept over a wait.
+                if core.buffers.rx_consume(&mut s.bufs.rx, 0) {
+                    s.bufs.held -= 1;
+                }
+                let waiter = s.read.waiter;
+                core.pend_socket(h, Trigger::Readable, waiter)
+            }
+            Attempt::Failed(e) => {
+                if core.buffers.rx_consume(&mut s.bufs.rx, 0) {
+                    s.bufs.held -= 1;
+                }
+                Poll::Ready(Err(core.fail(e)))
+            }
+        }
+    }
+
+    /// The bytes in `stream`'s receive buffer (empty when it holds none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] for a stale stream.
+    #[inline]
+    pub fn rx(&self, stream: Handle<TcpStream>) -> Result<&[u8]> {
+        match self.core.streams.get(stream.raw()) {
+            Ok(s) => Ok(self.core.buffers.rx_bytes(&s.bufs.rx)),
+            Err(_) if self.core.is_detached() => Err(Error::NotSupported),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops the first `n` bytes of `stream`'s receive buffer (all of them if `n` is more);
+    /// the buffer goes back to the pool when nothing is left.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHandle`] for a stale stream.
+    #[inline]
+    pub fn rx_consume(&mut self, stream: Handle<TcpStream>, n: usize) -> Result<()> {
+        let core = &mut self.core;
+        let h = stream.raw();
+        let Ok(s) = core.streams.get_mut(h) else {
+            return Err(core.invalid());
+        };
+        if core.buffers.rx_consume(&mut s.bufs.rx, n) {
+            s.bufs.held -= 1;
+            if s.bufs.park == Park::Cap {
+                core.after_release(h);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the first `n` bytes of `stream`'s receive buffer on `stream` itself (an echo,
+    /// or an answer built in place), after everything handed over before, and drops them
+    /// from the receive buffer: sent from where they are when the socket takes them at once,
+    /// else the loop keeps them (in the same buffer when they are all it holds) and sends
+    /// them as [`send_buf`](Cx::send_buf) does. Wait with [`poll_sent`](Cx::poll_sent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the buffer holds fewer than `n` bytes;
+    /// [`Error::OutOfResources`] when bytes follow the `n` and no buffer is free to move
+    /// them to (nothing changes then); the errors of [`send_buf`](Cx::send_buf).
+    #[inline]
+    pub fn rx_send(&mut self, stream: Handle<TcpStream>, n: usize) -> Result<()> {
+        let core = &mut self.core;
+        let h = stream.raw();
+        let Ok(s) = core.streams.get_mut(h) else {
+            return Err(core.invalid());
+        };
+        let len = s.bufs.rx.len();
+        if s.connection() == Connection::Ready
+            && s.bufs.send_error.is_none()
+            && n == len
+            && len != 0
+            && !s.bufs.sending()
+            && s.write.ready
+        {
+            // The usual case: all of it, and the socket takes it.
+            let bytes = core.buffers.rx_bytes(&s.bufs.rx);
+            match s.write(bytes) {
+                Attempt::Done(k) if k == len => {
+                    if core.buffers.rx_consume(&mut s.bufs.rx, k) {
+                        s.bufs.held -= 1;
+                        if s.bufs.park == Park::Cap {
+                            core.after_release(h);
+                        }
+                    }
+                    return Ok(());
+                }
+                Attempt::Done(k) => {
+                    core.buffers.rx_consume(&mut s.bufs.rx, k);
+                    let r = core.rx_hand_over(h, len - k);
+                    return core.note(r);
+                }
+                Attempt::WouldBlock => {}
+                Attempt::Failed(e) => return Err(core.fail(e)),
+            }
+        }
+        let r = core.rx_hand_over(h, n);
+        core.note(r)
+    }
+
+    /// Takes the first `n` bytes of `stream`'s receive buffer out as a buffer of their own
+    /// (the receive buffer itself when they are all it holds; else what follows moves to a
+    /// new receive buffer), attributed to `stream`: for keeping them, or handing them to
+    /// another stream's send.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the buffer holds fewer than `n` bytes, or `n` is 0;
+    /// [`Error::OutOfResources`] when bytes follow the `n` and no buffer is free to move
+    /// them to (nothing changes then); [`Error::InvalidHandle`] for a stale stream.
+    pub fn rx_take(&mut self, stream: Handle<TcpStream>, n: usize) -> Result<Handle<Buffer>> {
+        let r = self.core.rx_take(stream.raw(), n);
+        self.core.note(r).map(Handle::from_raw_unchecked)
+    }
 }
 
 impl Core<'_> {
+    /// The first `n` bytes of stream `h`'s receive buffer as a buffer of their own,
+    /// attributed to `h` (see [`Cx::rx_take`]).
+    fn rx_take(&mut self, h: RawHandle, n: usize) -> Result<RawHandle> {
+        let cap = self.buffers.per_stream();
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Err(self.missing_buffer());
+        };
+        let len = s.bufs.rx.len();
+        if n == 0 || n > len {
+            return Err(Error::InvalidArgument);
+        }
+        if n < len && s.bufs.held >= cap {
+            return Err(Error::OutOfResources(
+                crate::error::Capacity::BuffersPerStream,
+            ));
+        }
+        let tail = self.buffers.rx_split(&mut s.bufs.rx, n)?;
+        let b = self.buffers.rx_into_buffer(&mut s.bufs.rx, h);
+        if tail.is_some() {
+            s.bufs.rx = tail;
+            s.bufs.held += 1;
+        }
+        Ok(b)
+    }
+
+    /// Hands the first `n` bytes of stream `h`'s receive buffer over to `h`'s send (the
+    /// slow path of [`Cx::rx_send`]).
+    #[cold]
+    #[inline(never)]
+    fn rx_hand_over(&mut self, h: RawHandle, n: usize) -> Result<()> {
+        let b = self.rx_take(h, n)?;
+        match self.send_buffer(h, b) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The bytes were the stream's to send: they go with the failed stream.
+                let _ = self.release_buffer(b);
+                Err(e)
+            }
+        }
+    }
+
+    /// A read into stream `h`'s receive buffer that needs a buffer for its first byte, when
+    /// the stream is at its cap or paused, or other streams wait for buffers, or none of
+    /// the class `need` bytes take is free: pauses its reads and answers the wait, or lets
+    /// it go on (`None`).
+    #[cold]
+    #[inline(never)]
+    fn rx_paused<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
+        let cap = self.buffers.per_stream();
+        let can_take = match self.buffers.rx_can_take(need) {
+            Ok(can) => can,
+            Err(e) => return Some(Poll::Ready(Err(self.fail(e)))),
+        };
+        let large = self.buffers.rx_wants_large(need);
+        let queued = if large {
+            self.buffers.parked_large
+        } else {
+            self.buffers.parked - self.buffers.parked_large
+        };
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Some(Poll::Ready(Err(self.invalid())));
+        };
+        let why = if s.bufs.held >= cap {
+            Park::Cap
+        } else if !can_take
+            || s.bufs.park == Park::Pool
+            || (queued != 0 && !s.bufs.let_go && s.bufs.park == Park::No)
+        {
+            // None free, or in the queue (its turn comes before the next poll), or others
+            // wait: behind them.
+            Park::Pool
+        } else {
+            if s.bufs.park != Park::No {
+                self.streams.unpark(h.slot(), &mut self.buffers);
+            }
+            return None;
+        };
+        Some(self.pause_reads(h, why, large))
+    }
+
+    /// A read into a receive buffer that must move to a large buffer none of which is free.
+    #[cold]
+    #[inline(never)]
+    fn rx_more_paused<T>(&mut self, h: RawHandle) -> Poll<Result<T>> {
+        self.pause_reads(h, Park::Pool, true)
+    }
+
     /// The error for a buffer handle that names nothing: `NotSupported` on a detached
     /// context, else `InvalidHandle`.
     #[cold]
