@@ -2248,6 +2248,8 @@ fn rx_send_echoes_in_place_and_keeps_what_follows() {
         Err(Error::InvalidArgument),
         "more than it holds"
     );
+    assert_eq!(ev.rx_send(s, 0), Ok(()));
+    assert_eq!(ev.rx(s), Ok(&b"hello world"[..]));
     ev.rx_send(s, 6).unwrap();
     assert_eq!(ev.rx(s), Ok(&b"world"[..]), "what follows stays");
     ev.rx_send(s, 5).unwrap();

@@ -587,7 +587,9 @@ impl Cx<'_> {
     ///
     /// [`Error::InvalidArgument`] if the buffer holds fewer than `n` bytes;
     /// [`Error::OutOfResources`] when bytes follow the `n` and no buffer is free to move
-    /// them to (nothing changes then); the errors of [`send_buf`](Cx::send_buf).
+    /// them to; [`Error::WouldBlock`] while the stream is still connecting, the error of a
+    /// failed connect or of an earlier send: nothing changes then. A send that fails now is
+    /// the stream's failure: its bytes are dropped with it.
     #[inline]
     pub fn rx_send(&mut self, stream: Handle<TcpStream>, n: usize) -> Result<()> {
         let core = &mut self.core;
@@ -595,14 +597,16 @@ impl Cx<'_> {
         let Ok(s) = core.streams.get_mut(h) else {
             return Err(core.invalid());
         };
+        if s.connection() != Connection::Ready || s.bufs.send_error.is_some() {
+            // Nothing is taken from the receive buffer: the bytes stay for another try.
+            let e = Core::cannot_send(s);
+            return Err(core.fail(e));
+        }
         let len = s.bufs.rx.len();
-        if s.connection() == Connection::Ready
-            && s.bufs.send_error.is_none()
-            && n == len
-            && len != 0
-            && !s.bufs.sending()
-            && s.write.ready
-        {
+        if n == 0 {
+            return Ok(());
+        }
+        if n == len && !s.bufs.sending() && s.write.ready {
             // The usual case: all of it, and the socket takes it.
             let bytes = core.buffers.rx_bytes(&s.bufs.rx);
             match s.write(bytes) {
@@ -983,7 +987,7 @@ impl Core<'_> {
     /// Why a stream that is not connected, or whose sends failed, cannot send.
     #[cold]
     #[inline(never)]
-    fn cannot_send(s: &super::super::tcp_stream::StreamEntry) -> Error {
+    pub(crate) fn cannot_send(s: &super::super::tcp_stream::StreamEntry) -> Error {
         match (s.connection(), s.bufs.send_error) {
             (_, Some(e)) => e,
             (Connection::Connecting, None) => Error::WouldBlock,
