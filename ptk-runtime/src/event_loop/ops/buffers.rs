@@ -509,7 +509,7 @@ impl Cx<'_> {
         };
         let room = match core.buffers.rx_room(&mut s.bufs.rx, need) {
             Ok(room) => room,
-            Err(Error::OutOfResources(_)) => return core.rx_more_paused(h),
+            Err(Error::OutOfResources(_)) => return core.read_more_paused(h),
             Err(e) => return Poll::Ready(Err(core.fail(e))),
         };
         if room.is_empty() {
@@ -697,12 +697,26 @@ impl Core<'_> {
     #[cold]
     #[inline(never)]
     fn rx_paused<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
-        let cap = self.buffers.per_stream();
         let can_take = match self.buffers.rx_can_take(need) {
             Ok(can) => can,
             Err(e) => return Some(Poll::Ready(Err(self.fail(e)))),
         };
         let large = self.buffers.rx_wants_large(need);
+        self.pause_or_go(h, can_take, large)
+    }
+
+    /// Whether a read of stream `h` that needs a chunk of the large class (`large`) or the
+    /// small one, free or not (`can_take`), pauses (the wait) or goes on (`None`): it pauses
+    /// at the stream's cap, when none is free, while it is in the pool's queue (its turn
+    /// comes before the next poll), or when others wait for that class and it was not let
+    /// go (behind them).
+    fn pause_or_go<T>(
+        &mut self,
+        h: RawHandle,
+        can_take: bool,
+        large: bool,
+    ) -> Option<Poll<Result<T>>> {
+        let cap = self.buffers.per_stream();
         let queued = if large {
             self.buffers.parked_large
         } else {
@@ -717,8 +731,6 @@ impl Core<'_> {
             || s.bufs.park == Park::Pool
             || (queued != 0 && !s.bufs.let_go && s.bufs.park == Park::No)
         {
-            // None free, or in the queue (its turn comes before the next poll), or others
-            // wait: behind them.
             Park::Pool
         } else {
             if s.bufs.park != Park::No {
@@ -727,13 +739,6 @@ impl Core<'_> {
             return None;
         };
         Some(self.pause_reads(h, why, large))
-    }
-
-    /// A read into a receive buffer that must move to a large buffer none of which is free.
-    #[cold]
-    #[inline(never)]
-    fn rx_more_paused<T>(&mut self, h: RawHandle) -> Poll<Result<T>> {
-        self.pause_reads(h, Park::Pool, true)
     }
 
     /// The error for a buffer handle that names nothing: `NotSupported` on a detached
@@ -881,43 +886,17 @@ impl Core<'_> {
     #[cold]
     #[inline(never)]
     fn read_buf_paused<T>(&mut self, h: RawHandle) -> Option<Poll<Result<T>>> {
-        let cap = self.buffers.per_stream();
-        let can_lend = self.buffers.can_lend();
         if !self.buffers.lends() {
             return Some(Poll::Ready(Err(
                 self.fail(Error::OutOfResources(crate::error::Capacity::Buffers))
             )));
         }
-        let large = self.buffers.lends_large();
-        // Streams waiting for the class a read borrows from.
-        let queued = if large {
-            self.buffers.parked_large
-        } else {
-            self.buffers.parked - self.buffers.parked_large
-        };
-        let Ok(s) = self.streams.get_mut(h) else {
-            return Some(Poll::Ready(Err(self.invalid())));
-        };
-        let why = if s.bufs.held >= cap {
-            Park::Cap
-        } else if !can_lend {
-            Park::Pool
-        } else if s.bufs.park == Park::Pool {
-            // In the queue with a chunk free: its turn comes before the next poll.
-            Park::Pool
-        } else if queued != 0 && !s.bufs.let_go && s.bufs.park == Park::No {
-            // Others wait for buffers: behind them.
-            Park::Pool
-        } else {
-            if s.bufs.park != Park::No {
-                self.streams.unpark(h.slot(), &mut self.buffers);
-            }
-            return None;
-        };
-        Some(self.pause_reads(h, why, large))
+        let (can_lend, large) = (self.buffers.can_lend(), self.buffers.lends_large());
+        self.pause_or_go(h, can_lend, large)
     }
 
-    /// A read of stream `h` that needs a large buffer none of which is free.
+    /// A read (into a lent buffer or the receive buffer) of stream `h` that needs a large
+    /// buffer none of which is free.
     #[cold]
     #[inline(never)]
     fn read_more_paused<T>(&mut self, h: RawHandle) -> Poll<Result<T>> {
