@@ -14,6 +14,36 @@ use super::super::side::{Attempt, Dir};
 use super::super::tcp_stream::Connection;
 use super::super::waiter::Waiter;
 
+/// The prologue of every read of a stream `$h` through `$core` (a `&mut Core`): the stream's
+/// entry if a read may go ahead now; else returns from the calling operation with its answer
+/// (stale handle, connect not done, a `$need` no buffer holds, nothing to read: the wait,
+/// budget spent). A macro, not a function, so that the entry it yields stays the one lookup
+/// of the read.
+macro_rules! readable_stream {
+    ($core:ident, $h:ident $(, $need:ident)?) => {{
+        let Ok(s) = $core.streams.get_mut($h) else {
+            return Poll::Ready(Err($core.invalid()));
+        };
+        if s.connection() != Connection::Ready {
+            return $core.unconnected($h, Trigger::Readable);
+        }
+        $(
+            if $need > $core.buffers.max_size() {
+                // No buffer will ever hold it: say so now, not once more data arrives.
+                return Poll::Ready(Err($core.fail(Error::MessageTooLarge)));
+            }
+        )?
+        if !s.read.ready {
+            let waiter = s.read.waiter;
+            return $core.pend_socket($h, Trigger::Readable, waiter);
+        }
+        if $core.run.out_of_budget() {
+            return Poll::Pending;
+        }
+        s
+    }};
+}
+
 impl Cx<'_> {
     /// A new, empty pool buffer that holds at least `capacity` bytes (a small one if that is
     /// enough, else a large one). It is yours until you [`buf_release`](Cx::buf_release) it
@@ -263,19 +293,7 @@ impl Cx<'_> {
     ) -> Poll<Result<Option<(Handle<Buffer>, R)>>> {
         let core = &mut self.core;
         let h = stream.raw();
-        let Ok(s) = core.streams.get_mut(h) else {
-            return Poll::Ready(Err(core.invalid()));
-        };
-        if s.connection() != Connection::Ready {
-            return core.unconnected(h, Trigger::Readable);
-        }
-        if !s.read.ready {
-            let waiter = s.read.waiter;
-            return core.pend_socket(h, Trigger::Readable, waiter);
-        }
-        if core.run.out_of_budget() {
-            return Poll::Pending;
-        }
+        let s = readable_stream!(core, h);
         let s = if s.bufs.held >= core.buffers.per_stream()
             || s.bufs.park != Park::No
             || core.buffers.parked != 0
@@ -337,23 +355,7 @@ impl Cx<'_> {
     ) -> Poll<Result<usize>> {
         let core = &mut self.core;
         let h = stream.raw();
-        let Ok(s) = core.streams.get_mut(h) else {
-            return Poll::Ready(Err(core.invalid()));
-        };
-        if s.connection() != Connection::Ready {
-            return core.unconnected(h, Trigger::Readable);
-        }
-        if need > core.buffers.max_size() {
-            // No buffer will ever hold it: say so now, not once more data arrives.
-            return Poll::Ready(Err(core.fail(Error::MessageTooLarge)));
-        }
-        if !s.read.ready {
-            let waiter = s.read.waiter;
-            return core.pend_socket(h, Trigger::Readable, waiter);
-        }
-        if core.run.out_of_budget() {
-            return Poll::Pending;
-        }
+        let s = readable_stream!(core, h, need);
         let paused = s.bufs.park != Park::No;
         let room = match core.buffers.room(buf.raw(), need) {
             Ok(room) => room,
@@ -465,23 +467,7 @@ impl Cx<'_> {
     ) -> Poll<Result<(usize, R)>> {
         let core = &mut self.core;
         let h = stream.raw();
-        let Ok(s) = core.streams.get_mut(h) else {
-            return Poll::Ready(Err(core.invalid()));
-        };
-        if s.connection() != Connection::Ready {
-            return core.unconnected(h, Trigger::Readable);
-        }
-        if need > core.buffers.max_size() {
-            // No buffer will ever hold it: say so now, not once more data arrives.
-            return Poll::Ready(Err(core.fail(Error::MessageTooLarge)));
-        }
-        if !s.read.ready {
-            let waiter = s.read.waiter;
-            return core.pend_socket(h, Trigger::Readable, waiter);
-        }
-        if core.run.out_of_budget() {
-            return Poll::Pending;
-        }
+        let s = readable_stream!(core, h, need);
         let s = if s.bufs.rx.is_some() {
             s
         } else {
