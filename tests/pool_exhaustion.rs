@@ -241,7 +241,8 @@ fn greedy(addr: SocketAddr, blocked: mpsc::Sender<()>, done: mpsc::Receiver<()>)
 
 /// Raises the soft limit of open files to at least `need` (up to the hard limit); returns
 /// the limit then in force.
-#[allow(unsafe_code)]
+// `rlim_t` is `u64` on 64-bit targets, where the conversions below are no-ops.
+#[allow(unsafe_code, clippy::useless_conversion)]
 fn raise_fd_limit(need: u64) -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -251,17 +252,19 @@ fn raise_fd_limit(need: u64) -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return 0;
     }
-    if lim.rlim_cur < need && lim.rlim_max > lim.rlim_cur {
+    // `rlim_t` is 32 bits wide on some targets: compare and clamp in `u64`.
+    let (cur, max) = (u64::from(lim.rlim_cur), u64::from(lim.rlim_max));
+    if cur < need && max > cur {
         let raised = libc::rlimit {
-            rlim_cur: need.min(lim.rlim_max),
+            rlim_cur: lim.rlim_max.min(need.try_into().unwrap_or(lim.rlim_max)),
             rlim_max: lim.rlim_max,
         };
         // SAFETY: `setrlimit` reads one `rlimit` through a valid pointer to a local.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return raised.rlim_cur;
+            return u64::from(raised.rlim_cur);
         }
     }
-    lim.rlim_cur
+    cur
 }
 
 fn join<T>(what: &str, h: JoinHandle<T>) -> T {

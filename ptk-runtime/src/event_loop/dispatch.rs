@@ -9,6 +9,8 @@ use crate::event::{Event, EventKind, Trigger};
 use crate::handle::{RawHandle, ResourceType};
 use crate::status::Outcome;
 
+#[cfg(not(target_pointer_width = "64"))]
+use super::backend::short;
 use super::backend::{Backend, Events, Poller, Readiness};
 use super::core::Core;
 use super::protothreads::{Task, TaskStep};
@@ -63,8 +65,8 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
     for r in Backend::reports(events) {
         // A stream's report, the hot path (picked by the handle's type field; the whole handle
         // is checked against its slot just below), then a protothread reader is resumed here.
-        if r.token as u8 == ResourceType::TcpStream as u8 {
-            if let Some(h) = RawHandle::from_u64(r.token) {
+        if token_type(r.token) == ResourceType::TcpStream as u8 {
+            if let Some(h) = socket_handle(&cx.core, r.token) {
                 let Ok(s) = cx.core.streams.get_mut(h) else {
                     continue; // stale: closed (or reused) since the event was queued
                 };
@@ -82,13 +84,46 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
             }
             continue;
         }
-        match RawHandle::from_u64(r.token) {
-            Some(h) => calls += other_readiness(cx, state, h, r),
+        if r.token == 0 {
             // The doorbell: a remote left work, done in `run_remote`.
-            None => cx.core.due |= Core::REMOTE_DUE,
+            cx.core.due |= Core::REMOTE_DUE;
+        } else if let Some(h) = socket_handle(&cx.core, r.token) {
+            calls += other_readiness(cx, state, h, r);
         }
     }
     calls
+}
+
+/// The type field of a report's token.
+#[inline(always)]
+fn token_type(token: u64) -> u8 {
+    #[cfg(target_pointer_width = "64")]
+    return token as u8;
+    #[cfg(not(target_pointer_width = "64"))]
+    return short::ty(token);
+}
+
+/// The handle a report's token names: the token itself where it holds a whole handle (the
+/// pool checks it on use).
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn socket_handle(_: &Core<'_>, token: u64) -> Option<RawHandle> {
+    RawHandle::from_u64(token)
+}
+
+/// The handle a report's short token names: the live handle of its slot, if type and low
+/// generation bits match (see [`short`]).
+#[cfg(not(target_pointer_width = "64"))]
+fn socket_handle(core: &Core<'_>, token: u64) -> Option<RawHandle> {
+    let i = short::slot(token);
+    let h = match ResourceType::from_u8(short::ty(token))? {
+        ResourceType::TcpStream => core.streams.handle_at(i)?,
+        ResourceType::TcpListener => core.listeners.handle_at(i)?,
+        ResourceType::UdpSocket => core.udp.handle_at(i)?,
+        ResourceType::Loop => RawHandle::new(ResourceType::Loop, core.id, 0, 0),
+        _ => return None,
+    };
+    short::names(token, h).then_some(h)
 }
 
 /// The sockets still ready after their handler ran in the previous iteration, in the order

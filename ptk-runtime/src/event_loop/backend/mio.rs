@@ -12,8 +12,6 @@ use super::{Interest, Poller, Readiness, Socket};
 /// The token of the doorbell. Socket tokens are handles, which are never 0.
 const WAKER: Token = Token(0);
 
-const _: () = assert!(usize::BITS >= 64, "mio tokens carry whole 64-bit handles");
-
 /// A `mio::Poll` and the registry it owns.
 pub(crate) struct MioPoller {
     poll: Poll,
@@ -26,9 +24,23 @@ fn interest(i: Interest) -> mio::Interest {
     }
 }
 
+/// The token of a socket: the whole handle where `usize` holds it.
+#[cfg(target_pointer_width = "64")]
 #[inline]
-fn token(h: RawHandle) -> Token {
-    Token(h.to_u64() as usize)
+fn token(h: RawHandle) -> io::Result<Token> {
+    Ok(Token(h.to_u64() as usize))
+}
+
+/// The token of a socket: the handle's short form where `usize` is narrower than a handle.
+#[cfg(not(target_pointer_width = "64"))]
+fn token(h: RawHandle) -> io::Result<Token> {
+    match super::short::encode(h) {
+        Some(t) => Ok(Token(t as usize)),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket slot beyond what a 32-bit poller token can name",
+        )),
+    }
 }
 
 impl Poller for MioPoller {
@@ -53,13 +65,15 @@ impl Poller for MioPoller {
     }
 
     fn register<S: Socket>(&self, socket: &mut S, h: RawHandle, i: Interest) -> io::Result<()> {
-        self.poll.registry().register(socket, token(h), interest(i))
+        self.poll
+            .registry()
+            .register(socket, token(h)?, interest(i))
     }
 
     fn reregister<S: Socket>(&self, socket: &mut S, h: RawHandle, i: Interest) -> io::Result<()> {
         self.poll
             .registry()
-            .reregister(socket, token(h), interest(i))
+            .reregister(socket, token(h)?, interest(i))
     }
 
     fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()> {

@@ -16,6 +16,15 @@
 //! of the token back unchanged, and never report a token it was not given. Its own wake-up
 //! (the doorbell) comes back as token 0, which no handle has.
 //!
+//! Where a poller's token is narrower than a handle (mio's `usize` on a 32-bit target), the
+//! poller registers the [`short`] form instead: the type, the low 8 bits of the generation
+//! and the slot, in 32 bits. The loop then resolves a report through the pool (the slot's
+//! live handle, accepted only if type and low generation bits match). The loop id is implied
+//! by the poller, which belongs to one loop. An event queued before its socket closed could
+//! name the slot's next resource only if that slot were reused 256 times between the poll and
+//! the dispatch of that one report, which the loop's first-in first-out slot reuse rules out
+//! for any pool with more than one free slot.
+//!
 //! # Readiness is edge-triggered
 //!
 //! After `register`, a poller reports a socket's readiness **once per edge**: when it becomes
@@ -147,3 +156,88 @@ impl Socket for ::mio::net::TcpStream {}
 impl Socket for ::mio::net::UdpSocket {}
 #[cfg(unix)]
 impl Socket for signal_hook_mio::v1_0::Signals {}
+
+/// The 32-bit form of a socket's token, for pollers whose token is narrower than a handle.
+///
+/// | bits  | field                                  |
+/// |-------|----------------------------------------|
+/// | 0-3   | type (every socket type is below 16)   |
+/// | 4-11  | the low 8 bits of the generation       |
+/// | 12-31 | slot (so at most 2^20 sockets a type)  |
+///
+/// Zero is still never a socket's token: the type field is never 0.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+pub(crate) mod short {
+    use crate::handle::RawHandle;
+
+    /// Slots a short token can name, per socket type.
+    pub(crate) const SLOTS: u32 = 1 << 20;
+
+    const _: () = assert!((crate::handle::ResourceType::Buffer as u8) < 16);
+
+    /// The short token of `h`, or `None` if its slot does not fit.
+    #[inline]
+    pub(crate) fn encode(h: RawHandle) -> Option<u32> {
+        if h.slot() >= SLOTS {
+            return None;
+        }
+        Some((h.resource_type() as u32) | (u32::from(h.generation() as u8) << 4) | (h.slot() << 12))
+    }
+
+    /// The type field of a short token.
+    #[inline]
+    pub(crate) fn ty(token: u64) -> u8 {
+        (token & 0xf) as u8
+    }
+
+    /// The slot field of a short token.
+    #[inline]
+    pub(crate) fn slot(token: u64) -> usize {
+        (token >> 12) as usize & (SLOTS as usize - 1)
+    }
+
+    /// Whether the short token could have been made from `h` (same type, slot and low
+    /// generation bits).
+    #[inline]
+    pub(crate) fn names(token: u64, h: RawHandle) -> bool {
+        encode(h).is_some_and(|t| u64::from(t) == token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+    use crate::handle::{RawHandle, ResourceType};
+
+    #[test]
+    fn a_short_token_keeps_type_slot_and_low_generation_bits() {
+        let h = RawHandle::new(ResourceType::TcpStream, 9, 0x1234, 0xabcde);
+        let t = u64::from(short::encode(h).unwrap());
+        assert_eq!(t, 3 | (0x34 << 4) | (0xabcde << 12));
+        assert_eq!(short::ty(t), ResourceType::TcpStream as u8);
+        assert_eq!(short::slot(t), 0xabcde);
+        assert!(short::names(t, h));
+        // Another generation (low bits differ), slot or type is not named by it.
+        for other in [
+            RawHandle::new(ResourceType::TcpStream, 9, 0x1235, 0xabcde),
+            RawHandle::new(ResourceType::TcpStream, 9, 0x1234, 0xabcdf),
+            RawHandle::new(ResourceType::UdpSocket, 9, 0x1234, 0xabcde),
+        ] {
+            assert!(!short::names(t, other), "{other}");
+        }
+        // Only the low 8 generation bits are kept: 256 reuses later the token matches again.
+        assert!(short::names(
+            t,
+            RawHandle::new(ResourceType::TcpStream, 9, 0x1334, 0xabcde)
+        ));
+        // A slot beyond 2^20 has no short token; no socket token is 0.
+        assert_eq!(
+            short::encode(RawHandle::new(ResourceType::TcpStream, 0, 1, 1 << 20)),
+            None
+        );
+        assert_ne!(
+            short::encode(RawHandle::new(ResourceType::Timer, 0, 0, 0)),
+            Some(0)
+        );
+    }
+}
