@@ -82,6 +82,9 @@ impl ResourceType {
 /// A pool resolves a handle only if all four fields match a live slot, so a stale handle, a
 /// handle of another loop and a handle of another type all fail with
 /// [`Error::InvalidHandle`](crate::Error::InvalidHandle) instead of reaching a live resource.
+/// Loop ids are reused once a loop is dropped, but a later loop with the same id starts the
+/// generations of its pools past every generation the dropped loop handed out, so the dropped
+/// loop's handles stay stale in it too.
 ///
 /// [`Handle<T>`] wraps a raw handle with a marker type so that passing a timer where a TCP
 /// stream is expected is a compile error; the type field still catches confusion at run time

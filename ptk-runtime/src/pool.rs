@@ -94,6 +94,9 @@ pub struct Pool<'s, T> {
     len: u32,
     free_head: u32,
     free_tail: u32,
+    /// The generation every slot started at, once [`Pool::start_generations_at`] set it:
+    /// slots that [`Pool::grow`] adds start there too.
+    first: Option<u16>,
 }
 
 impl<'s, T> Pool<'s, T> {
@@ -120,6 +123,7 @@ impl<'s, T> Pool<'s, T> {
             len: 0,
             free_head: NIL,
             free_tail: NIL,
+            first: None,
         };
         for i in 0..pool.slots.len() {
             pool.slots[i].state = State::Free { next: NIL };
@@ -358,9 +362,38 @@ impl<'s, T> Pool<'s, T> {
         }
         let old = mem::replace(&mut self.slots, larger);
         for i in old_len..self.slots.len() {
+            if let Some(first) = self.first {
+                self.slots[i].generation = first;
+            }
             self.push_free(i as u32);
         }
         Ok(old)
+    }
+
+    /// Restarts the generation of every free slot at `first`, and of every slot a later
+    /// [`grow`](Pool::grow) adds, so the first handle of a slot has generation `first + 1`.
+    ///
+    /// An event loop calls this on its empty pools with a value above every generation an
+    /// earlier loop with the same loop id handed out, so that loop's handles stay stale in
+    /// this one (handles carry the loop id, not which loop of that id made them).
+    pub(crate) fn start_generations_at(&mut self, first: u16) {
+        self.first = Some(first);
+        for slot in self.slots.iter_mut() {
+            if let State::Free { .. } = slot.state {
+                slot.generation = first;
+            }
+        }
+    }
+
+    /// How far the generations moved past `first`: the largest `generation - first` (modulo
+    /// 2^16) of any slot. A slot whose generation went once around the whole 16-bit range is
+    /// undercounted; the module docs bound when that can matter.
+    pub(crate) fn generations_since(&self, first: u16) -> u16 {
+        self.slots
+            .iter()
+            .map(|slot| slot.generation.wrapping_sub(first))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Iterates over the live values with their handles.
@@ -454,6 +487,29 @@ mod tests {
         p.remove(hs[0]).unwrap();
         assert_eq!(p.insert(9).unwrap().slot(), 1);
         assert_eq!(p.insert(9).unwrap().slot(), 0);
+    }
+
+    #[test]
+    fn generations_restart_where_they_are_told_and_say_how_far_they_moved() {
+        let mut slots = [const { Slot::<u8>::EMPTY }; 2];
+        let mut p = Pool::new(&mut slots, ResourceType::Timer, 3, Capacity::Timers);
+        p.start_generations_at(u16::MAX - 1);
+        assert_eq!(p.generations_since(u16::MAX - 1), 0);
+        let a = p.insert(1).unwrap();
+        assert_eq!(a.generation(), u16::MAX);
+        p.remove(a).unwrap();
+        let b = p.insert(2).unwrap();
+        assert_eq!((b.slot(), b.generation()), (1, u16::MAX));
+        p.remove(b).unwrap();
+        // Slot 0 again: its generation wraps past u16::MAX.
+        assert_eq!(p.insert(3).unwrap().generation(), 0);
+        assert_eq!(p.generations_since(u16::MAX - 1), 2);
+        // Slots added by `grow` start where the others did.
+        let mut larger = [const { Slot::<u8>::EMPTY }; 3];
+        p.grow(&mut larger).unwrap();
+        p.insert(4).unwrap();
+        let c = p.insert(5).unwrap();
+        assert_eq!((c.slot(), c.generation()), (2, u16::MAX));
     }
 
     #[test]

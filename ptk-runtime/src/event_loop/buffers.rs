@@ -422,6 +422,23 @@ impl<'s> Buffers<'s> {
         b
     }
 
+    /// Starts the use count of every entry at `first` (before any buffer is handed out; see
+    /// `Core::start_generations`).
+    pub(crate) fn start_uses_at(&mut self, first: u64) {
+        for e in self.entries.iter_mut() {
+            e.generation = first;
+        }
+    }
+
+    /// How far the entries' use counts moved past `first`.
+    pub(crate) fn uses_since(&self, first: u64) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| e.generation.wrapping_sub(first))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The classes as configured.
     pub(crate) fn classes(&self) -> [BufferClass; 2] {
         self.classes.map(|c| BufferClass {

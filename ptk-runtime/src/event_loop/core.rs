@@ -23,6 +23,7 @@ use super::backend::Backend;
 use super::buffers::Buffers;
 use super::clock::Clock;
 use super::handler::AppType;
+use super::loop_id::Generations;
 use super::protothreads::Protothreads;
 use super::ready::ReadyQueue;
 use super::remote::Shared;
@@ -116,6 +117,48 @@ impl<'s> Core<'s> {
             last_error: None,
             run: Running::default(),
             due: 0,
+        }
+    }
+
+    /// Starts the generations of every pool at `first`, so that no handle of an earlier loop
+    /// with this loop's id names one of this loop's resources (see `loop_id`).
+    pub(crate) fn start_generations(&mut self, first: Generations) {
+        let g = first.pools;
+        self.timers.start_generations_at(g);
+        self.listeners.start_generations_at(g);
+        self.streams.start_generations_at(g);
+        self.udp.start_generations_at(g);
+        self.user.start_generations_at(g);
+        self.sems.start_generations_at(g);
+        self.signals.start_generations_at(g);
+        self.pts.start_generations_at(g);
+        self.buffers.start_uses_at(first.buffers);
+    }
+
+    /// Where the next loop with this loop's id starts its generations: past every generation
+    /// this loop handed out since [`start_generations`](Core::start_generations)`(first)`,
+    /// and at least one further on, so that loops' own handles differ too.
+    pub(crate) fn next_generations(&self, first: Generations) -> Generations {
+        let g = first.pools;
+        let moved = [
+            self.timers.generations_since(g),
+            self.listeners.generations_since(g),
+            self.streams.generations_since(g),
+            self.udp.generations_since(g),
+            self.user.generations_since(g),
+            self.sems.generations_since(g),
+            self.signals.generations_since(g),
+            self.pts.generations_since(g),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        Generations {
+            pools: g.wrapping_add(moved).wrapping_add(1),
+            buffers: first
+                .buffers
+                .wrapping_add(self.buffers.uses_since(first.buffers))
+                .wrapping_add(1),
         }
     }
 

@@ -173,6 +173,8 @@ pub struct EventLoop<'s, A: 'static = ()> {
     /// The loop's id, kept here (not read from the core) because the core behind `cx` can be
     /// swapped away by safe code: the id is released when this loop is dropped.
     id: u8,
+    /// Where the generations of this loop's pools started (see `loop_id`).
+    first: loop_id::Generations,
     /// The cross-thread half the core was made with, for [`remote`](EventLoop::remote), kept
     /// here for the same reason.
     shared: Arc<Shared>,
@@ -208,8 +210,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         {
             return Err(Error::InvalidArgument);
         }
-        let id = loop_id::acquire()?;
-        let mut guard = IdGuard(Some(id));
+        let (id, first) = loop_id::acquire()?;
+        let mut guard = IdGuard(Some((id, first)));
         let backend = Backend::new()?;
         let waker = backend.waker()?;
         let sources = SharedSources::new(id, storage.user_events.len());
@@ -225,12 +227,14 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             config.buffers_per_stream,
             app_type,
         );
+        core.start_generations(first);
         core.open_signals(core.signals.capacity())?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
             app,
             id,
+            first,
             shared,
             posts: Arc::new(PostQueue::new(config.post_queue)),
             events: Backend::events(config.events_per_poll),
@@ -248,7 +252,14 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 
     /// A handle naming this loop.
     pub fn handle(&self) -> Handle<Loop> {
-        Handle::from_raw_unchecked(RawHandle::new(ResourceType::Loop, self.id, 0, 0))
+        // The generation field tells loops with the same id apart: each starts its pools'
+        // generations past the previous one's.
+        Handle::from_raw_unchecked(RawHandle::new(
+            ResourceType::Loop,
+            self.id,
+            self.first.pools,
+            0,
+        ))
     }
 
     /// The application state.
@@ -358,7 +369,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         fn stop<A>(_: &mut A, cx: &mut Cx<'_>, _: crate::event::Event) {
             cx.stop();
         }
-        // Placeholders (stale handles: generation 0 is never live) until each is made.
+        // Placeholders, each replaced before the array is returned.
         let none = RawHandle::new(ResourceType::Signal, self.core().id, 0, 0);
         let mut watchers = [Handle::from_raw_unchecked(none); N];
         for (w, &signo) in watchers.iter_mut().zip(signals) {
@@ -483,7 +494,18 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
                 }
             }
         }
-        loop_id::release(self.id);
+        // The core behind `cx` can have been swapped for another loop's by safe code: then
+        // its pools say nothing about this loop's, and the next loop with this id starts
+        // half the generation range (and 2^40 buffer uses) further on instead.
+        let next = if core.id == self.id {
+            core.next_generations(self.first)
+        } else {
+            loop_id::Generations {
+                pools: self.first.pools.wrapping_add(0x8000),
+                buffers: self.first.buffers.wrapping_add(1 << 40),
+            }
+        };
+        loop_id::release(self.id, next);
     }
 }
 
@@ -497,13 +519,14 @@ impl<A: 'static> std::fmt::Debug for EventLoop<'_, A> {
     }
 }
 
-/// Releases a loop id if `new` fails after taking it.
-struct IdGuard(Option<u8>);
+/// Releases a loop id if `new` fails after taking it (nothing was handed out: the next loop
+/// with the id starts where this one would have).
+struct IdGuard(Option<(u8, loop_id::Generations)>);
 
 impl Drop for IdGuard {
     fn drop(&mut self) {
-        if let Some(id) = self.0 {
-            loop_id::release(id);
+        if let Some((id, first)) = self.0 {
+            loop_id::release(id, first);
         }
     }
 }

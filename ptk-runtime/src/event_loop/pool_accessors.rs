@@ -49,6 +49,18 @@ macro_rules! pool_accessors {
             self.pool.get_by_index(i)
         }
     };
+    (@ $entry:ty, generations) => {
+        /// Starts the pool's generations at `first` (see [`crate::pool::Pool`]'s
+        /// `start_generations_at`).
+        pub(crate) fn start_generations_at(&mut self, first: u16) {
+            self.pool.start_generations_at(first)
+        }
+
+        /// How far the pool's generations moved past `first`.
+        pub(crate) fn generations_since(&self, first: u16) -> u16 {
+            self.pool.generations_since(first)
+        }
+    };
     (@ $entry:ty, grow) => {
         /// Moves the values into larger storage; the old storage comes back, empty.
         pub(crate) fn grow(

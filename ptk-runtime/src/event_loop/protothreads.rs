@@ -184,6 +184,23 @@ impl<'s> Protothreads<'s> {
         }
     }
 
+    /// Starts the generation of every entry at `first` (before any protothread exists; see
+    /// `Core::start_generations`).
+    pub(crate) fn start_generations_at(&mut self, first: u16) {
+        for e in self.entries.iter_mut() {
+            e.generation = first;
+        }
+    }
+
+    /// How far the entries' generations moved past `first`.
+    pub(crate) fn generations_since(&self, first: u16) -> u16 {
+        self.entries
+            .iter()
+            .map(|e| e.generation.wrapping_sub(first))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Binds every context of `contexts` to a table entry, as a new pool.
     pub(crate) fn add_pool<C>(&mut self, contexts: &'s mut [C]) -> Result<u8>
     where

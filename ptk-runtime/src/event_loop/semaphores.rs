@@ -98,7 +98,7 @@ pub(crate) struct Semaphores<'s> {
 }
 
 impl<'s> Semaphores<'s> {
-    pool_accessors!(SemEntry: len, capacity, contains, handle_at, grow);
+    pool_accessors!(SemEntry: len, capacity, contains, handle_at, generations, grow);
 
     pub(crate) fn new(slots: &'s mut [Slot<SemEntry>], loop_id: u8) -> Self {
         Semaphores {

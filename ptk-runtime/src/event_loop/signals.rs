@@ -55,7 +55,7 @@ pub(crate) struct Signals<'s> {
 }
 
 impl<'s> Signals<'s> {
-    pool_accessors!(SignalEntry: len, capacity, get, get_mut, contains, at, grow);
+    pool_accessors!(SignalEntry: len, capacity, get, get_mut, contains, at, generations, grow);
 
     pub(crate) fn new(slots: &'s mut [Slot<SignalEntry>], loop_id: u8) -> Self {
         Signals {

@@ -60,7 +60,7 @@ fn open_spare() -> Option<std::fs::File> {
 }
 
 impl<'s> Listeners<'s> {
-    pool_accessors!(ListenerEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+    pool_accessors!(ListenerEntry: len, capacity, get, get_mut, contains, handle_at, generations, grow);
 
     /// Listeners over `slots`; `spare` keeps a reserve descriptor (not for a loop-less core).
     pub(crate) fn new(slots: &'s mut [Slot<ListenerEntry>], loop_id: u8, spare: bool) -> Self {

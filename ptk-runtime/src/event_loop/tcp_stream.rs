@@ -223,7 +223,7 @@ pub(crate) struct Streams<'s> {
 }
 
 impl<'s> Streams<'s> {
-    pool_accessors!(StreamEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+    pool_accessors!(StreamEntry: len, capacity, get, get_mut, contains, handle_at, generations, grow);
 
     pub(crate) fn new(slots: &'s mut [Slot<StreamEntry>], loop_id: u8) -> Self {
         Streams {

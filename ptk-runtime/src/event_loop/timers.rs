@@ -90,6 +90,16 @@ impl<'s> Timers<'s> {
         self.pool.capacity()
     }
 
+    /// Starts the pool's generations at `first` (see `Core::start_generations`).
+    pub(crate) fn start_generations_at(&mut self, first: u16) {
+        self.pool.start_generations_at(first);
+    }
+
+    /// How far the pool's generations moved past `first`.
+    pub(crate) fn generations_since(&self, first: u16) -> u16 {
+        self.pool.generations_since(first)
+    }
+
     /// How many timers are armed.
     #[inline]
     pub(crate) fn armed(&self) -> usize {

@@ -130,7 +130,7 @@ pub(crate) struct UdpSockets<'s> {
 }
 
 impl<'s> UdpSockets<'s> {
-    pool_accessors!(UdpEntry: len, capacity, get, get_mut, contains, handle_at, grow);
+    pool_accessors!(UdpEntry: len, capacity, get, get_mut, contains, handle_at, generations, grow);
 
     pub(crate) fn new(slots: &'s mut [Slot<UdpEntry>], loop_id: u8) -> Self {
         UdpSockets {

@@ -45,7 +45,7 @@ pub(crate) struct UserEventSources<'s> {
 }
 
 impl<'s> UserEventSources<'s> {
-    pool_accessors!(UserEventsEntry: len, capacity, get, get_mut, contains, at, grow);
+    pool_accessors!(UserEventsEntry: len, capacity, get, get_mut, contains, at, generations, grow);
 
     pub(crate) fn new(slots: &'s mut [Slot<UserEventsEntry>], loop_id: u8) -> Self {
         UserEventSources {
