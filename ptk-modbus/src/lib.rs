@@ -134,3 +134,8 @@ pub use mbap::{Frame, Header};
 pub use registers::{Registers, RegistersIter};
 pub use request::Request;
 pub use response::Response;
+
+/// The README's examples, run as documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -93,3 +93,8 @@ pub use pooled::{PooledFrameReader, PooledFrameWriter};
 pub use pt::{settle, spawned, take_slot, FromTryResidual, Transition, TryBranch};
 pub use pt::{Protothread, Pt, Site, Status, Step};
 pub use status::{Outcome, PtPool, PtStatus};
+
+/// The README's examples, run as documentation tests.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
