@@ -260,7 +260,7 @@ fn open_door(ctx: &mut Door, cx: &mut Cx<'_>) -> Result<(), Error> {
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
-                eprintln!("accept: {e}");
+                log::debug!("accept: {e}");
                 continue;
             }
         };
@@ -273,14 +273,21 @@ fn open_door(ctx: &mut Door, cx: &mut Cx<'_>) -> Result<(), Error> {
                 }
             }
             Err(e) => {
-                eprintln!("{stream}: refused: {e}");
+                log::warn!("{stream}: refused: {e}");
                 let _ = cx.close(stream.raw());
             }
         }
     }
 }
 
+/// Diagnostics go to stderr through `env_logger`: warnings, errors and notices (info) unless
+/// `RUST_LOG` says otherwise (`RUST_LOG=debug`, `RUST_LOG=ptk_modbus=debug,info`, ...).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let options = match parse_args() {
         Ok(o) => o,
         Err(msg) => {
@@ -291,7 +298,7 @@ fn main() -> ExitCode {
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chat_server: {e}");
+            log::error!("{e}");
             ExitCode::FAILURE
         }
     }

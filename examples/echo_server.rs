@@ -327,8 +327,9 @@ fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
-                // A full pool or fd table refused one connection; the listener goes on.
-                eprintln!("accept: {e}");
+                // A full pool or fd table refused one connection (the runtime logs when
+                // refusals start and end); the listener goes on.
+                log::debug!("accept: {e}");
                 continue;
             }
         };
@@ -362,14 +363,21 @@ fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
             }
             Err(e) => {
                 // Every context is busy: refuse this one client, keep serving the rest.
-                eprintln!("{stream}: refused: {e}");
+                log::warn!("{stream}: refused: {e}");
                 let _ = cx.close(stream.raw());
             }
         }
     }
 }
 
+/// Diagnostics go to stderr through `env_logger`: warnings, errors and notices (info) unless
+/// `RUST_LOG` says otherwise (`RUST_LOG=debug`, `RUST_LOG=ptk_modbus=debug,info`, ...).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let options = match parse_args() {
         Ok(o) => o,
         Err(msg) => {
@@ -380,7 +388,7 @@ fn main() -> ExitCode {
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("echo_server: {e}");
+            log::error!("{e}");
             ExitCode::FAILURE
         }
     }

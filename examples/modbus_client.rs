@@ -178,7 +178,14 @@ fn parse_args() -> Result<Options, String> {
     })
 }
 
+/// Diagnostics go to stderr through `env_logger`: warnings, errors and notices (info) unless
+/// `RUST_LOG` says otherwise (`RUST_LOG=debug`, `RUST_LOG=ptk_modbus=debug,info`, ...).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let mut o = match parse_args() {
         Ok(o) => o,
         Err(msg) => {
@@ -196,7 +203,7 @@ fn main() -> ExitCode {
     match run(&mut o.cli) {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("modbus_client: {e}");
+            log::error!("{e}");
             return ExitCode::FAILURE;
         }
     }
@@ -206,11 +213,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Err(e)) => {
-            eprintln!("modbus_client: {}: {e}", o.server);
+            log::error!("{}: {e}", o.server);
             ExitCode::FAILURE
         }
         None => {
-            eprintln!("modbus_client: the request did not finish");
+            log::error!("the request did not finish");
             ExitCode::FAILURE
         }
     }

@@ -112,7 +112,14 @@ fn report(event: &ConnectionEvent) {
     }
 }
 
+/// Diagnostics go to stderr through `env_logger`: warnings, errors and notices (info) unless
+/// `RUST_LOG` says otherwise (`RUST_LOG=debug`, `RUST_LOG=ptk_modbus=debug,info`, ...).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let options = match parse_args() {
         Ok(o) => o,
         Err(msg) => {
@@ -123,7 +130,7 @@ fn main() -> ExitCode {
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("modbus_server: {e}");
+            log::error!("{e}");
             ExitCode::FAILURE
         }
     }

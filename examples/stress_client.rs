@@ -224,7 +224,14 @@ fn client(ctx: &mut Client, cx: &mut Cx<'_>) -> Result<(), Error> {
     cx.close(ctx.stream()?.raw())
 }
 
+/// Diagnostics go to stderr through `env_logger`: warnings, errors and notices (info) unless
+/// `RUST_LOG` says otherwise (`RUST_LOG=debug`, `RUST_LOG=ptk_modbus=debug,info`, ...).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let options = match parse_args() {
         Ok(o) => o,
         Err(msg) => {
@@ -236,7 +243,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("stress_client: {e}");
+            log::error!("{e}");
             ExitCode::FAILURE
         }
     }
@@ -314,11 +321,11 @@ fn run(o: &Options) -> Result<bool, Error> {
             Ok(ptk::PtStatus::Ended(Outcome::Finished)) => {}
             Ok(ptk::PtStatus::Ended(Outcome::Failed(e))) => {
                 failed += 1;
-                eprintln!("client {id}: {e}");
+                log::warn!("client {id}: {e}");
             }
             other => {
                 failed += 1;
-                eprintln!("client {id}: {other:?}");
+                log::warn!("client {id}: {other:?}");
             }
         }
     }

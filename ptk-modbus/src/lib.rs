@@ -94,6 +94,15 @@
 //! assert!(values.iter().eq([555, 0, 100]));
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! * `std` (default): the `server` and `client` drivers, on the ptk event loop. Without
+//!   it the crate is the `no_std`, allocation-free codec alone.
+//! * `log`: the drivers log through the [`log`](https://docs.rs/log) facade what an
+//!   operator needs to see: a connection closed on a malformed frame (with the peer and the
+//!   violation), idle and request timeouts, refusals (once when they start and once when
+//!   they end). Off by default, and then compiled out.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -125,3 +134,8 @@ pub use mbap::{Frame, Header};
 pub use registers::{Registers, RegistersIter};
 pub use request::Request;
 pub use response::Response;
+
+/// The README's examples, run as documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -22,8 +22,18 @@
 //!   buffer.
 //!
 //! Without default features the crate is `#![no_std]` and uses no `alloc`.
+//!
+//! With the `log` feature the loop logs through the [`log`](https://docs.rs/log) facade what
+//! an operator needs to see: connections refused for want of room (once when refusals start,
+//! once when they end), an exhausted buffer pool (once per episode), a fallback that
+//! degrades service. Nothing is logged per message, and without the feature (the default)
+//! no logging code is compiled in.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
+
+// First, so every module below sees the logging macros.
+#[macro_use]
+mod logging;
 
 mod cx;
 mod error;
@@ -72,6 +82,10 @@ pub mod kind {
 }
 pub use framing::{FrameReader, FrameWriter, HEADER_LEN};
 pub use future::PtFuture;
+/// The `log` crate, for the logging macros (see `logging.rs`); not an API.
+#[cfg(feature = "log")]
+#[doc(hidden)]
+pub use log as __log;
 pub use pool::{Pool, Slot};
 #[cfg(feature = "std")]
 pub use pooled::{PooledFrameReader, PooledFrameWriter};
@@ -79,3 +93,8 @@ pub use pooled::{PooledFrameReader, PooledFrameWriter};
 pub use pt::{settle, spawned, take_slot, FromTryResidual, Transition, TryBranch};
 pub use pt::{Protothread, Pt, Site, Status, Step};
 pub use status::{Outcome, PtPool, PtStatus};
+
+/// The README's examples, run as documentation tests.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

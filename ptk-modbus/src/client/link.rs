@@ -114,6 +114,11 @@ impl Link {
                     }
                     Poll::Ready(Err(e)) => {
                         self.down(cx, Some(stream));
+                        ptk_runtime::ptk_info!(
+                            "modbus client: cannot connect to {}: {e} (next try in {} ms)",
+                            self.addr,
+                            self.backoff_ms
+                        );
                         return Poll::Ready(Err(e));
                     }
                 },

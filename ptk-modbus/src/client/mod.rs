@@ -337,6 +337,12 @@ impl<const N: usize> Client<N> {
             let deadline = slot.deadline;
             if cx.now_ms() >= deadline {
                 slot.state = SlotState::Free;
+                ptk_runtime::ptk_warn!(
+                    "modbus client: request {} to {} timed out after {} ms",
+                    ticket.transaction_id,
+                    self.link.addr,
+                    self.link.config.request_timeout_ms
+                );
                 return Poll::Ready(Err(ClientError::Timeout));
             }
             if let Err(e) = cx.set_deadline(Some(deadline)) {
@@ -406,6 +412,13 @@ impl<const N: usize> Client<N> {
 
     /// Closes the connection after a failure and fails every request in flight with `e`.
     fn fail_link(&mut self, cx: &mut Cx<'_>, e: ClientError) {
+        match e {
+            ClientError::Protocol(_) => ptk_runtime::ptk_warn!(
+                "modbus client: closing the connection to {}: {e}",
+                self.link.addr
+            ),
+            _ => ptk_runtime::ptk_info!("modbus client: {}: {e}", self.link.addr),
+        }
         self.link.fail(cx);
         self.fail_all(e);
     }

@@ -29,7 +29,7 @@
 use core::net::{Ipv4Addr, SocketAddr};
 use core::task::Poll;
 
-use ptk_runtime::{Buffer, Cx, Error, Handle, Pt, TcpStream};
+use ptk_runtime::{ptk_debug, ptk_info, ptk_warn, Buffer, Cx, Error, Handle, Pt, TcpStream};
 
 use super::answer::{answer, Workspace};
 use super::{ConnectionEvent, DataModel, Server};
@@ -136,7 +136,10 @@ impl<M: 'static> Connection<M> {
         let need = match cx.buf(rx).map(Frame::check_len) {
             Ok(Ok(len)) => len,
             Ok(Err(crate::Error::Incomplete { needed })) => needed,
-            Ok(Err(e)) => return Poll::Ready(Err(e.into())),
+            Ok(Err(e)) => {
+                malformed(self.peer, e);
+                return Poll::Ready(Err(e.into()));
+            }
             Err(e) => return Poll::Ready(Err(e)),
         };
         match cx.read_more(stream, rx, need) {
@@ -267,6 +270,7 @@ impl<M: DataModel + 'static> Connection<M> {
                 Ok(len) if len <= bytes.len() => len,
                 Ok(_) | Err(crate::Error::Incomplete { .. }) => break,
                 Err(e) => {
+                    malformed(self.peer, e);
                     self.closing = Some(e.into());
                     break;
                 }
@@ -352,6 +356,7 @@ impl<M: DataModel + 'static> Connection<M> {
 
     /// Gives the buffers back, closes the socket and reports why.
     fn close(&mut self, cx: &mut Cx<'_>, reason: Result<(), Error>) {
+        self.log_close(reason);
         let _ = cx.set_deadline(None);
         self.release(cx);
         if let Some(stream) = self.stream.take() {
@@ -366,6 +371,44 @@ impl<M: DataModel + 'static> Connection<M> {
             }
         }
     }
+}
+
+impl<M: 'static> Connection<M> {
+    /// Why the connection closes, for the operator: a protocol error was logged where it was
+    /// found (with the violation), an idle timeout and a frame cut short are worth a line,
+    /// the rest is routine.
+    fn log_close(&self, reason: Result<(), Error>) {
+        let peer = self.peer;
+        let requests = self.requests;
+        match reason {
+            Ok(()) => ptk_debug!("modbus server: {peer} closed after {requests} requests"),
+            Err(Error::ProtocolError | Error::MessageTooLarge) => {}
+            Err(Error::Timeout) => ptk_info!(
+                "modbus server: closing the connection from {peer}: idle for {} ms, after \
+                 {requests} requests",
+                self.server
+                    .as_ref()
+                    .and_then(|s| s.config().idle_timeout_ms)
+                    .unwrap_or(0)
+            ),
+            Err(Error::Closed) => ptk_info!(
+                "modbus server: {peer} closed the connection in the middle of a frame, after \
+                 {requests} requests"
+            ),
+            Err(e) => ptk_debug!(
+                "modbus server: closing the connection from {peer} after {requests} requests: \
+                 {e}"
+            ),
+        }
+    }
+}
+
+/// A frame whose header cannot be trusted: the connection closes (once the answers before it
+/// are sent), and the operator hears which peer sent what.
+#[cold]
+#[inline(never)]
+fn malformed(peer: SocketAddr, e: crate::Error) {
+    ptk_warn!("modbus server: closing the connection from {peer}: {e}");
 }
 
 /// Serves one connection until the client closes it, it idles past the timeout, or it sends a

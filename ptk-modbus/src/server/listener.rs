@@ -7,7 +7,8 @@ use core::task::Poll;
 use std::boxed::Box;
 
 use ptk_runtime::{
-    kind, Capacity, Cx, Error, EventLoop, Handle, Pt, PtPool, TcpListener, TcpStream,
+    kind, ptk_info, ptk_warn, Capacity, Cx, Error, EventLoop, Handle, Pt, PtPool, TcpListener,
+    TcpStream,
 };
 
 use super::connection::Connection;
@@ -22,6 +23,9 @@ pub(crate) struct Acceptor<M: 'static> {
     server: Option<Server<M>>,
     /// The loop's pool has fewer small buffers than two per connection.
     short_pool: bool,
+    /// Connections refused since the last one admitted: an episode, logged when it starts
+    /// and when it ends rather than once per connection.
+    refusing: u64,
 }
 
 impl<M: 'static> Acceptor<M> {
@@ -52,9 +56,27 @@ impl<M: DataModel + 'static> Acceptor<M> {
             })
         };
         match spawned {
-            Ok(_) => server.opened(&ConnectionEvent::Accepted { stream, peer }),
+            Ok(_) => {
+                if self.refusing > 0 {
+                    ptk_info!(
+                        "modbus server: accepting connections again after refusing {}",
+                        self.refusing
+                    );
+                    self.refusing = 0;
+                }
+                server.opened(&ConnectionEvent::Accepted { stream, peer });
+            }
             Err(reason) => {
                 let _ = cx.close(stream.raw());
+                if self.refusing == 0 {
+                    ptk_warn!(
+                        "modbus server: refusing connections ({} open, {} at most), starting \
+                         with {peer}: {reason}",
+                        server.stats().open,
+                        server.config().max_connections
+                    );
+                }
+                self.refusing += 1;
                 server.refused(&ConnectionEvent::Refused { peer, reason });
             }
         }
@@ -110,6 +132,7 @@ impl<M: DataModel + 'static> ServerStorage<M> {
                 connections: None,
                 server: None,
                 short_pool: false,
+                refusing: 0,
             }],
         }
     }
@@ -186,6 +209,7 @@ impl<M: DataModel + 'static> Server<M> {
             a.connections = Some(connections);
             a.server = Some(self.clone());
             a.short_pool = short_pool;
+            a.refusing = 0;
         })
     }
 }

@@ -297,6 +297,10 @@ pub(crate) struct Buffers<'s> {
     queued: u32,
     pool_pauses: u64,
     cap_pauses: u64,
+    /// Reads have paused for the pool since it was last at least half free: an episode of
+    /// exhaustion, logged once when it starts and once when it ends.
+    #[cfg(feature = "log")]
+    dry: bool,
     /// The queue of streams paused for want of a free chunk (their slot indices), oldest
     /// first; the links are in the streams' [`StreamBufs`].
     pub(crate) parked_head: u32,
@@ -401,6 +405,8 @@ impl<'s> Buffers<'s> {
             queued: 0,
             pool_pauses: 0,
             cap_pauses: 0,
+            #[cfg(feature = "log")]
+            dry: false,
             parked_head: NIL,
             parked_tail: NIL,
             parked: 0,
@@ -485,7 +491,14 @@ impl<'s> Buffers<'s> {
 
     pub(crate) fn count_pause(&mut self, park: Park) {
         match park {
-            Park::Pool => self.pool_pauses += 1,
+            Park::Pool => {
+                self.pool_pauses += 1;
+                #[cfg(feature = "log")]
+                if !self.dry {
+                    self.dry = true;
+                    self.log_dry();
+                }
+            }
             Park::Cap => self.cap_pauses += 1,
             Park::No => {}
         }
@@ -543,6 +556,47 @@ impl<'s> Buffers<'s> {
             *slot = chunk;
             c.top += 1;
         }
+    }
+
+    /// Once an iteration: ends an episode of exhaustion once half the pool is free again
+    /// (checked here rather than per buffer given back, to keep that path as it was).
+    #[cfg(feature = "log")]
+    #[inline]
+    pub(crate) fn note_refilled(&mut self) {
+        if self.dry && 2 * (self.classes[0].top + self.classes[1].top) >= self.n {
+            self.dry = false;
+            self.log_refilled();
+        }
+    }
+
+    /// The start of an episode of exhaustion: reads pause until buffers are freed.
+    #[cfg(feature = "log")]
+    #[cold]
+    #[inline(never)]
+    fn log_dry(&self) {
+        let [s, l] = self.classes;
+        ptk_warn!(
+            "buffer pool exhausted: reads pause until buffers are freed ({} of {} small and {} \
+             of {} large buffers in use; give `Capacities::buffers` more if this recurs)",
+            s.count - s.top,
+            s.count,
+            l.count - l.top,
+            l.count
+        );
+    }
+
+    /// The end of an episode of exhaustion: half the pool is free again.
+    #[cfg(feature = "log")]
+    #[cold]
+    #[inline(never)]
+    fn log_refilled(&self) {
+        ptk_info!(
+            "buffer pool half free again ({} reads paused for it so far, peak {} of {} buffers \
+             in use)",
+            self.pool_pauses,
+            self.peak,
+            self.n
+        );
     }
 
     /// Makes a buffer of chunk `c` holding `len` bytes (there is a free slot for every free

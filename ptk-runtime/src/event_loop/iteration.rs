@@ -26,6 +26,8 @@ impl<A: 'static> EventLoop<'_, A> {
         if core.buffers.parked != 0 {
             core.let_paused_reads_go();
         }
+        #[cfg(feature = "log")]
+        core.buffers.note_refilled();
         let mut wait = timeout;
         if core.has_immediate_work() {
             wait = Some(Duration::ZERO);

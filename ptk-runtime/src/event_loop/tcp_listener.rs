@@ -34,6 +34,9 @@ pub(crate) struct Listeners<'s> {
     /// A descriptor kept in reserve so an `accept` that hits `EMFILE` can still take the
     /// pending connection off the queue (and close it) instead of spinning on it.
     spare_fd: Option<std::fs::File>,
+    /// Connections refused for want of room since the last one accepted: an episode, logged
+    /// when it starts and when it ends rather than once per connection.
+    refusing: u64,
 }
 
 fn listener_socket(addr: SocketAddr, o: &ListenOptions) -> std::io::Result<Socket> {
@@ -59,6 +62,19 @@ fn open_spare() -> Option<std::fs::File> {
     std::fs::File::open("/dev/null").ok()
 }
 
+/// [`open_spare`], saying so when there is none: out of descriptors, `accept` then cannot
+/// take a pending connection off the queue to refuse it.
+fn spare_or_warn() -> Option<std::fs::File> {
+    let spare = open_spare();
+    if spare.is_none() {
+        ptk_warn!(
+            "cannot open /dev/null for the reserve descriptor: when out of file descriptors, \
+             listeners cannot refuse pending connections and stay readable"
+        );
+    }
+    spare
+}
+
 impl<'s> Listeners<'s> {
     pool_accessors!(ListenerEntry: len, capacity, get, get_mut, contains, handle_at, generations, grow);
 
@@ -71,8 +87,41 @@ impl<'s> Listeners<'s> {
                 loop_id,
                 Capacity::TcpListeners,
             ),
-            spare_fd: if spare { open_spare() } else { None },
+            spare_fd: if spare { spare_or_warn() } else { None },
+            refusing: 0,
         }
+    }
+
+    /// A connection was taken off a queue and closed for want of room (`peer`, when it is
+    /// known): logs the first of an episode.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refused(&mut self, peer: Option<SocketAddr>, why: Error) {
+        if self.refusing == 0 {
+            match peer {
+                Some(peer) => ptk_warn!("refusing connections, starting with {peer}: {why}"),
+                None => ptk_warn!("refusing connections: {why}"),
+            }
+        }
+        self.refusing += 1;
+    }
+
+    /// A connection was accepted: ends an episode of refusals.
+    #[inline]
+    pub(crate) fn accepted(&mut self) {
+        if self.refusing > 0 {
+            self.end_refusals();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_refusals(&mut self) {
+        ptk_info!(
+            "accepting connections again after refusing {}",
+            self.refusing
+        );
+        self.refusing = 0;
     }
 
     /// Binds, listens and registers a listener on `addr`.
@@ -127,8 +176,11 @@ impl<'s> Listeners<'s> {
             }
             Err(e) => {
                 let err = Error::from(e);
-                if err == Error::OutOfResources(Capacity::FileDescriptors) && self.shed_one(h) {
-                    return Attempt::WouldBlock;
+                if err == Error::OutOfResources(Capacity::FileDescriptors) {
+                    if self.shed_one(h) {
+                        return Attempt::WouldBlock;
+                    }
+                    self.refused(None, err);
                 }
                 Attempt::Failed(err)
             }

@@ -66,11 +66,19 @@ impl Cx<'_> {
         };
         if full {
             drop(sock); // closes: the peer sees end-of-stream or a reset
-            return Poll::Ready(Err(core.fail(Error::OutOfResources(Capacity::TcpStreams))));
+            let e = Error::OutOfResources(Capacity::TcpStreams);
+            core.listeners.refused(Some(peer), e);
+            return Poll::Ready(Err(core.fail(e)));
         }
         match core.streams.open(sock, false, backend) {
-            Ok(s) => Poll::Ready(Ok((Handle::from_raw_unchecked(s), peer))),
-            Err(e) => Poll::Ready(Err(core.fail(e))),
+            Ok(s) => {
+                core.listeners.accepted();
+                Poll::Ready(Ok((Handle::from_raw_unchecked(s), peer)))
+            }
+            Err(e) => {
+                core.listeners.refused(Some(peer), e);
+                Poll::Ready(Err(core.fail(e)))
+            }
         }
     }
 
