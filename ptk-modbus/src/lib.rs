@@ -114,6 +114,9 @@ mod device_id;
 mod error;
 mod exception;
 mod function;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 mod mbap;
 mod registers;

@@ -159,6 +159,17 @@ impl<const N: usize> FrameReader<N> {
         cx: &mut Cx<'_>,
         stream: Handle<TcpStream>,
     ) -> Poll<Result<Option<usize>>> {
+        self.poll_frame_from(|room| cx.read(stream, room))
+    }
+
+    /// [`poll_frame`](Self::poll_frame) over any source of reads: `read` fills the room it is
+    /// given and answers as [`Cx::read`] does (0 bytes at end-of-stream).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn poll_frame_from(
+        &mut self,
+        mut read: impl FnMut(&mut [u8]) -> Poll<Result<usize>>,
+    ) -> Poll<Result<Option<usize>>> {
         loop {
             if let Some(n) = self.front {
                 return Poll::Ready(Ok(Some(n)));
@@ -175,7 +186,7 @@ impl<const N: usize> FrameReader<N> {
                 // Only reachable when N < HEADER_LEN: no frame can ever fit.
                 return Poll::Ready(Err(Error::MessageTooLarge));
             }
-            match cx.read(stream, &mut self.buf[self.len..]) {
+            match read(&mut self.buf[self.len..]) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(0)) if self.len == 0 => return Poll::Ready(Ok(None)),

@@ -42,6 +42,9 @@ mod event;
 mod event_loop;
 mod framing;
 mod future;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod pool;
 #[cfg(feature = "std")]

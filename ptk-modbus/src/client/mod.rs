@@ -73,6 +73,8 @@
 
 mod calls;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod link;
 mod slot;
 
@@ -218,6 +220,18 @@ impl<const N: usize> Client<N> {
         if self.link.stream().is_none() {
             return Err(ClientError::Io(Error::NotConnected));
         }
+        let deadline = cx.after_ms(self.link.config.request_timeout_ms);
+        self.queue(unit_id, request, deadline)
+    }
+
+    /// [`send`](Self::send) once connected: the request waits for its answer until
+    /// `deadline` (loop milliseconds).
+    fn queue(
+        &mut self,
+        unit_id: u8,
+        request: &Request<'_>,
+        deadline: u64,
+    ) -> Result<Ticket, ClientError> {
         let slot = self
             .slots
             .iter()
@@ -239,7 +253,7 @@ impl<const N: usize> Client<N> {
         s.state = SlotState::Sent;
         s.transaction_id = transaction_id;
         s.unit_id = unit_id;
-        s.deadline = cx.after_ms(self.link.config.request_timeout_ms);
+        s.deadline = deadline;
         self.tx_len += n;
         Ok(Ticket {
             slot: slot as u8,
@@ -314,26 +328,10 @@ impl<const N: usize> Client<N> {
     fn poll_outcome(&mut self, cx: &mut Cx<'_>, ticket: Ticket) -> Poll<Result<(), ClientError>> {
         let i = usize::from(ticket.slot);
         loop {
-            let Some(slot) = self.slots.get_mut(i) else {
-                return Poll::Ready(Err(ClientError::Io(Error::InvalidHandle)));
-            };
-            if slot.transaction_id != ticket.transaction_id {
-                return Poll::Ready(Err(ClientError::Io(Error::InvalidHandle)));
+            if let Some(outcome) = self.take_outcome(ticket) {
+                return Poll::Ready(outcome);
             }
-            match slot.state {
-                SlotState::Answered => {
-                    slot.state = SlotState::Delivered;
-                    return Poll::Ready(Ok(()));
-                }
-                SlotState::Failed(e) => {
-                    slot.state = SlotState::Free;
-                    return Poll::Ready(Err(e));
-                }
-                SlotState::Free | SlotState::Delivered => {
-                    return Poll::Ready(Err(ClientError::Io(Error::InvalidHandle)));
-                }
-                SlotState::Sent => {}
-            }
+            let slot = &mut self.slots[i];
             let deadline = slot.deadline;
             if cx.now_ms() >= deadline {
                 slot.state = SlotState::Free;
@@ -375,18 +373,48 @@ impl<const N: usize> Client<N> {
         }
     }
 
+    /// The outcome of `ticket` once it has one, delivered once: `None` while the request
+    /// waits for its answer.
+    fn take_outcome(&mut self, ticket: Ticket) -> Option<Result<(), ClientError>> {
+        let Some(slot) = self.slots.get_mut(usize::from(ticket.slot)) else {
+            return Some(Err(ClientError::Io(Error::InvalidHandle)));
+        };
+        if slot.transaction_id != ticket.transaction_id {
+            return Some(Err(ClientError::Io(Error::InvalidHandle)));
+        }
+        match slot.state {
+            SlotState::Answered => {
+                slot.state = SlotState::Delivered;
+                Some(Ok(()))
+            }
+            SlotState::Failed(e) => {
+                slot.state = SlotState::Free;
+                Some(Err(e))
+            }
+            SlotState::Free | SlotState::Delivered => {
+                Some(Err(ClientError::Io(Error::InvalidHandle)))
+            }
+            SlotState::Sent => None,
+        }
+    }
+
     /// Hands every complete answer in the receive buffer to its request.
     fn route(&mut self, cx: &mut Cx<'_>) {
+        if let Err(e) = self.route_buffered() {
+            self.fail_link(cx, e);
+        }
+    }
+
+    /// [`route`](Self::route) up to the socket: `Err` for a frame whose header cannot be
+    /// trusted (the connection must close).
+    fn route_buffered(&mut self) -> Result<(), ClientError> {
         let mut consumed = 0;
         loop {
             let buffered = &self.rx[consumed..self.rx_len];
             let len = match Frame::check_len(buffered) {
                 Ok(len) if len <= buffered.len() => len,
                 Ok(_) | Err(crate::Error::Incomplete { .. }) => break,
-                Err(e) => {
-                    self.fail_link(cx, ClientError::Protocol(e));
-                    return;
-                }
+                Err(e) => return Err(ClientError::Protocol(e)),
             };
             let frame = Frame::new_unchecked(&buffered[..len]);
             let (id, unit) = (frame.transaction_id(), frame.unit_id());
@@ -408,6 +436,7 @@ impl<const N: usize> Client<N> {
         }
         self.rx.copy_within(consumed..self.rx_len, 0);
         self.rx_len -= consumed;
+        Ok(())
     }
 
     /// Closes the connection after a failure and fails every request in flight with `e`.

@@ -133,9 +133,8 @@ impl<M: 'static> Connection<M> {
             };
         };
         // The front frame is partial (complete ones were answered): room for all of it.
-        let need = match cx.buf(rx).map(Frame::check_len) {
-            Ok(Ok(len)) => len,
-            Ok(Err(crate::Error::Incomplete { needed })) => needed,
+        let need = match cx.buf(rx).map(front) {
+            Ok(Ok(Front::Request(len) | Front::Partial(len))) => len,
             Ok(Err(e)) => {
                 malformed(self.peer, e);
                 return Poll::Ready(Err(e.into()));
@@ -170,6 +169,27 @@ impl<M: 'static> Connection<M> {
         for b in [self.rx.take(), self.tx.take()].into_iter().flatten() {
             let _ = cx.buf_release(b);
         }
+    }
+}
+
+/// What the front of a connection's unanswered request bytes holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    /// A whole request frame of this many bytes.
+    Request(usize),
+    /// The start of a frame that takes this many bytes in all.
+    Partial(usize),
+}
+
+/// What the front of `bytes` holds: how a connection splits its byte stream into requests.
+/// `Err` for a header that cannot be trusted (protocol id not 0, length field out of range):
+/// the stream cannot be resynchronised, the connection closes.
+pub fn front(bytes: &[u8]) -> Result<Front, crate::Error> {
+    match Frame::check_len(bytes) {
+        Ok(len) if len <= bytes.len() => Ok(Front::Request(len)),
+        Ok(len) => Ok(Front::Partial(len)),
+        Err(crate::Error::Incomplete { needed }) => Ok(Front::Partial(needed)),
+        Err(e) => Err(e),
     }
 }
 
@@ -266,9 +286,9 @@ impl<M: DataModel + 'static> Connection<M> {
                 }
             };
             let bytes = v.as_slice();
-            let len = match Frame::check_len(bytes) {
-                Ok(len) if len <= bytes.len() => len,
-                Ok(_) | Err(crate::Error::Incomplete { .. }) => break,
+            let len = match front(bytes) {
+                Ok(Front::Request(len)) => len,
+                Ok(Front::Partial(_)) => break,
                 Err(e) => {
                     malformed(self.peer, e);
                     self.closing = Some(e.into());

@@ -65,6 +65,8 @@
 mod answer;
 mod config;
 mod connection;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod listener;
 mod memory;
 mod model;

@@ -810,7 +810,8 @@ impl<'s> Buffers<'s> {
             e.chunk = c.chunk;
             e.start = 0;
             e.end = (end - start) as u32;
-        } else if start + need > cap {
+        } else if start + need > cap || (end == cap && start != 0) {
+            // As in `rx_room`: contents at the chunk's end leave no room after them.
             self.memory
                 .copy_within(e.base + start..e.base + end, e.base);
             let e = &mut self.entries[i];
@@ -1013,7 +1014,9 @@ impl<'s> Buffers<'s> {
     #[inline]
     pub(crate) fn rx_room(&mut self, rx: &mut Rx, need: usize) -> Result<&mut [u8]> {
         let need = need.max(rx.len());
-        if rx.start as usize + need > rx.cap as usize {
+        // Contents that end at the chunk's end leave no room after them: move them to the
+        // front even when they are all `need` asks for, or the read would get no room.
+        if rx.start as usize + need > rx.cap as usize || (rx.end == rx.cap && rx.start != 0) {
             self.rx_make_room(rx, need)?;
         }
         self.memory
@@ -1297,5 +1300,47 @@ impl BufMut<'_> {
             *self.end -= *self.start;
             *self.start = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASSES: [BufferClass; 2] = [
+        BufferClass { count: 2, size: 8 },
+        BufferClass { count: 1, size: 32 },
+    ];
+
+    #[test]
+    fn a_receive_buffer_whose_contents_end_at_its_end_moves_them_to_make_room() {
+        let (mut entries, mut free, mut memory) = ([BufferEntry::EMPTY; 3], [0; 6], [0; 48]);
+        let mut pool = Buffers::new(&mut entries, &mut free, &mut memory, CLASSES, 0, 4);
+        let mut rx = Rx::NONE;
+        pool.rx_attach(&mut rx, 8).unwrap();
+        pool.rx_room(&mut rx, 8)
+            .unwrap()
+            .copy_from_slice(b"abcdefgh");
+        rx.grow(8);
+        assert!(!pool.rx_consume(&mut rx, 3));
+        // Five bytes are in, at the end of the chunk: three are free at its front.
+        let room = pool.rx_room(&mut rx, 1).unwrap();
+        assert_eq!(room.len(), 3);
+        assert_eq!(pool.rx_bytes(&rx), b"defgh");
+    }
+
+    #[test]
+    fn a_buffer_whose_contents_end_at_its_end_moves_them_to_make_room() {
+        let (mut entries, mut free, mut memory) = ([BufferEntry::EMPTY; 3], [0; 6], [0; 48]);
+        let mut pool = Buffers::new(&mut entries, &mut free, &mut memory, CLASSES, 0, 4);
+        let h = pool.alloc(8).unwrap();
+        pool.view(h)
+            .unwrap()
+            .extend_from_slice(b"abcdefgh")
+            .unwrap();
+        pool.view(h).unwrap().consume(3);
+        let room = pool.room(h, 1).unwrap();
+        assert_eq!(room.bytes.len(), 3);
+        assert_eq!(pool.bytes(h), Ok(&b"defgh"[..]));
     }
 }

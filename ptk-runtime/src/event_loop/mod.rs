@@ -59,6 +59,8 @@ use self::semaphores::SharedSems;
 use self::user_events::SharedSources;
 
 pub use self::buffers::{BufMut, BufferClass, BufferEntry, BufferStats};
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::buffers::{Buffers, StreamBufs};
 pub(crate) use self::core::Core;
 pub use self::managed::{LoopThreads, ThreadsConfig};
 pub use self::ready::Ready;
