@@ -74,9 +74,10 @@ impl Tour {
 }
 
 const BITS: [bool; 9] = [true, false, true, true, false, false, true, false, true];
+/// An identification object the model does not have.
 const IDENTIFY: Request<'static> = Request::ReadDeviceIdentification {
-    code: ReadDeviceIdCode::Basic,
-    object_id: 0,
+    code: ReadDeviceIdCode::Individual,
+    object_id: 0x42,
 };
 
 #[protothread(crate = ::ptk_runtime)]
@@ -112,7 +113,7 @@ fn tour(ctx: &mut Tour, cx: &mut Cx<'_>) -> Result<(), ClientError> {
         4,
         &[40, 50]
     ))?;
-    // Exceptions: outside the model, and a function code the server does not implement.
+    // Exceptions: outside the model, and an identification object it does not have.
     let r = pt_await!(ctx.client.as_mut().unwrap().poll_read_holding_registers(
         cx,
         999,
@@ -214,7 +215,7 @@ fn every_function_code_round_trips_from_our_client_to_our_server() {
         [
             Err(ClientError::Exception(ExceptionCode::IllegalDataAddress)),
             Err(ClientError::Exception(ExceptionCode::IllegalDataAddress)),
-            Err(ClientError::Exception(ExceptionCode::IllegalFunction)),
+            Err(ClientError::Exception(ExceptionCode::IllegalDataAddress)),
         ]
     );
     assert!(matches!(

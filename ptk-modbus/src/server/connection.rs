@@ -136,7 +136,12 @@ impl<M: 'static> Connection<M> {
         let need = match cx.buf(rx).map(Frame::check_len) {
             Ok(Ok(len)) => len,
             Ok(Err(crate::Error::Incomplete { needed })) => needed,
-            Ok(Err(e)) => return Poll::Ready(Err(e.into())),
+            Ok(Err(e)) => {
+                if let Some(server) = &self.server {
+                    server.count_broken_frame();
+                }
+                return Poll::Ready(Err(e.into()));
+            }
             Err(e) => return Poll::Ready(Err(e)),
         };
         match cx.read_more(stream, rx, need) {
@@ -248,7 +253,11 @@ impl<M: DataModel + 'static> Connection<M> {
             return Poll::Ready(());
         };
         let mut work = server.workspace();
-        let Workspace { request, scratch } = &mut *work;
+        let Workspace {
+            request,
+            scratch,
+            counters,
+        } = &mut *work;
         let units = &server.config().units;
         let mut answered = 0;
         // Room left in `tx` (none is held on entry: answers are sent as soon as built).
@@ -267,6 +276,7 @@ impl<M: DataModel + 'static> Connection<M> {
                 Ok(len) if len <= bytes.len() => len,
                 Ok(_) | Err(crate::Error::Incomplete { .. }) => break,
                 Err(e) => {
+                    counters.broken_frame();
                     self.closing = Some(e.into());
                     break;
                 }
@@ -277,11 +287,11 @@ impl<M: DataModel + 'static> Connection<M> {
             if last && self.tx.is_none() {
                 // The request was all the read buffer held: the buffer takes its answer.
                 v.clear();
-                let written =
-                    match answer(&mut *server.model(), units, &frame, v.spare_mut(), scratch) {
-                        Ok(n) => v.advance(n),
-                        Err(e) => Err(e.into()),
-                    };
+                let model = &mut *server.model();
+                let written = match answer(model, units, &frame, v.spare_mut(), scratch, counters) {
+                    Ok(n) => v.advance(n),
+                    Err(e) => Err(e.into()),
+                };
                 if let Err(e) = written {
                     self.closing = Some(e);
                 }
@@ -311,7 +321,8 @@ impl<M: DataModel + 'static> Connection<M> {
             };
             let written = match cx.buf_mut(tx) {
                 Ok(mut v) => {
-                    let r = answer(&mut *server.model(), units, &frame, v.spare_mut(), scratch);
+                    let model = &mut *server.model();
+                    let r = answer(model, units, &frame, v.spare_mut(), scratch, counters);
                     let r = match r {
                         Ok(n) => v.advance(n),
                         Err(e) => Err(e.into()),
