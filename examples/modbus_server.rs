@@ -7,9 +7,12 @@
 //!
 //! One protothread accepts; one protothread per connection answers requests in order from the
 //! shared in-memory model. Coils and holding registers are written by clients (function codes
-//! 5, 6, 15, 16, 23); discrete inputs and input registers are read-only on the wire and start
+//! 5, 6, 15, 16, 22, 23); discrete inputs and input registers are read-only on the wire and start
 //! with a pattern (input `i` is on when `i` is odd, input register `i` holds `i`) so reads show
-//! something. Ctrl-C (or `kill`) stops the loop through signal watchers, on the loop's own
+//! something. Files 1 to 4 of 10,000 records each serve read and write file record (20, 21);
+//! read FIFO queue (24) at address `a` reads holding register `a` as the count and the ones
+//! after it as the queue; read exception status (7), diagnostics (8), the comm event counter
+//! and log (11, 12), report server id (17) and device identification (43 / 14) answer too. Ctrl-C (or `kill`) stops the loop through signal watchers, on the loop's own
 //! thread, and the server closes every connection before it exits.
 //!
 //! Requests and answers live in the loop's buffer pool (`--buffers` buffers of 1 KiB, by
@@ -26,6 +29,8 @@ use ptk_modbus::server::{ConnectionEvent, MemoryModel, Server, ServerConfig, Ser
 
 /// Entries of each table.
 const TABLE: usize = 10_000;
+/// Files of 10,000 records (numbered 1..=FILES).
+const FILES: usize = 4;
 
 struct Options {
     bind: SocketAddr,
@@ -143,7 +148,7 @@ fn serve(o: &Options) -> Result<(), Error> {
         on_connection: (!o.quiet).then_some(report as fn(&ConnectionEvent)),
         ..ServerConfig::default()
     };
-    let mut model = MemoryModel::new(TABLE);
+    let mut model = MemoryModel::new(TABLE).with_files(FILES, 10_000);
     for (i, input) in model.discrete_inputs_mut().iter_mut().enumerate() {
         *input = i % 2 == 1;
     }
@@ -187,7 +192,8 @@ fn serve(o: &Options) -> Result<(), Error> {
     println!(
         "  coils 0..{TABLE} and holding registers 0..{TABLE}: read/write, all 0 at start\n  \
          discrete inputs 0..{TABLE}: read-only, odd addresses on\n  \
-         input registers 0..{TABLE}: read-only, register i holds i\n\
+         input registers 0..{TABLE}: read-only, register i holds i\n  \
+         files 1..={FILES}: records 0..10000, all 0 at start\n\
          Ctrl-C stops"
     );
     ev.run()?;

@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use ptk_modbus::client::ClientError;
 use ptk_modbus::fuzzing::Routing;
 use ptk_modbus::limits::MAX_FRAME_LEN;
-use ptk_modbus::{Error, Frame, Registers, Request, Response, Violation};
+use ptk_modbus::{Error, Frame, Registers, Request, Response};
 use ptk_runtime::Error as IoError;
 
 const N: usize = 3;
@@ -238,9 +238,10 @@ fuzz_target!(|input: Input| {
                             }) {
                                 let request = Request::parse(&s.request).expect("sent");
                                 s.state = if s.unit != f.unit_id() {
-                                    State::Failed(ClientError::Protocol(Error::Malformed(
-                                        Violation::EchoMismatch,
-                                    )))
+                                    State::Failed(ClientError::UnitIdMismatch {
+                                        request: s.unit,
+                                        reply: f.unit_id(),
+                                    })
                                 } else {
                                     match Response::parse(f.pdu(), &request) {
                                         Ok(Response::Exception { code, .. }) => {

@@ -105,7 +105,9 @@ pub enum Violation {
     CoilValue,
     /// A response carries another function code than the request it answers.
     FunctionMismatch,
-    /// A write response does not echo the address, value or quantity of its request.
+    /// A response does not echo what it must of its request: the address, value or quantity
+    /// of a write, the sub-function (and, for return query data, the data) of diagnostics,
+    /// the groups of a write file record.
     EchoMismatch,
     /// The function code of an exception response has its high bit set already (it must be
     /// below 0x80 before the codec adds it).
@@ -120,6 +122,12 @@ pub enum Violation {
     /// conformity level outside 0x01..=0x03 and 0x81..=0x83, or an individual access answered
     /// with other than exactly one object.
     DeviceIdentification,
+    /// A file record group (function codes 20 and 21) has a reference type other than 6, file
+    /// number 0, or records outside 0..=9999.
+    FileRecord,
+    /// A communication event status word (function codes 11 and 12) is neither 0x0000 nor
+    /// 0xFFFF.
+    StatusWord,
 }
 
 impl Violation {
@@ -139,7 +147,7 @@ impl Violation {
             Violation::AddressRange => "address plus quantity passes 0x10000",
             Violation::CoilValue => "coil value is neither 0xFF00 nor 0x0000",
             Violation::FunctionMismatch => "response function code differs from the request's",
-            Violation::EchoMismatch => "write response does not echo its request",
+            Violation::EchoMismatch => "response does not echo its request",
             Violation::ExceptionFunction => "exception function code must be below 0x80",
             Violation::MeiType => "MEI type is not 14 (read device identification)",
             Violation::ReadDeviceIdCode => "read device ID code is not 1, 2, 3 or 4",
@@ -147,6 +155,11 @@ impl Violation {
                 "device identification response is inconsistent (objects, more follows, \
                  conformity level)"
             }
+            Violation::FileRecord => {
+                "file record group has a reference type other than 6, file number 0 or records \
+                 outside 0..=9999"
+            }
+            Violation::StatusWord => "status word is neither 0x0000 nor 0xFFFF",
         }
     }
 }

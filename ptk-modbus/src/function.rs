@@ -10,7 +10,8 @@
 ///
 /// assert_eq!(FunctionCode::from_u8(0x10), Some(FunctionCode::WriteMultipleRegisters));
 /// assert_eq!(FunctionCode::ReadWriteMultipleRegisters.as_u8(), 23);
-/// assert_eq!(FunctionCode::from_u8(0x08), None); // diagnostics: serial line only
+/// assert_eq!(FunctionCode::from_u8(0x08), Some(FunctionCode::Diagnostics));
+/// assert_eq!(FunctionCode::from_u8(0x09), None); // not a public function code
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -28,12 +29,30 @@ pub enum FunctionCode {
     WriteSingleCoil = 0x05,
     /// 0x06: write one holding register.
     WriteSingleRegister = 0x06,
+    /// 0x07: read the eight exception status outputs.
+    ReadExceptionStatus = 0x07,
+    /// 0x08: diagnostics, a sub-function and its data.
+    Diagnostics = 0x08,
+    /// 0x0B (11): get the communication event counter.
+    GetCommEventCounter = 0x0B,
+    /// 0x0C (12): get the communication event log.
+    GetCommEventLog = 0x0C,
     /// 0x0F (15): write 1 to 1968 coils.
     WriteMultipleCoils = 0x0F,
     /// 0x10 (16): write 1 to 123 holding registers.
     WriteMultipleRegisters = 0x10,
+    /// 0x11 (17): report the server id and run indicator.
+    ReportServerId = 0x11,
+    /// 0x14 (20): read groups of records from files.
+    ReadFileRecord = 0x14,
+    /// 0x15 (21): write groups of records to files.
+    WriteFileRecord = 0x15,
+    /// 0x16 (22): change bits of one holding register through an AND and an OR mask.
+    MaskWriteRegister = 0x16,
     /// 0x17 (23): write 1 to 121 holding registers, then read 1 to 125, in one transaction.
     ReadWriteMultipleRegisters = 0x17,
+    /// 0x18 (24): read a first-in-first-out queue of up to 31 registers.
+    ReadFifoQueue = 0x18,
     /// 0x2B (43): encapsulated interface transport; the codec implements its MEI type 14,
     /// Read Device Identification.
     EncapsulatedInterfaceTransport = 0x2B,
@@ -49,9 +68,18 @@ impl FunctionCode {
             0x04 => FunctionCode::ReadInputRegisters,
             0x05 => FunctionCode::WriteSingleCoil,
             0x06 => FunctionCode::WriteSingleRegister,
+            0x07 => FunctionCode::ReadExceptionStatus,
+            0x08 => FunctionCode::Diagnostics,
+            0x0B => FunctionCode::GetCommEventCounter,
+            0x0C => FunctionCode::GetCommEventLog,
             0x0F => FunctionCode::WriteMultipleCoils,
             0x10 => FunctionCode::WriteMultipleRegisters,
+            0x11 => FunctionCode::ReportServerId,
+            0x14 => FunctionCode::ReadFileRecord,
+            0x15 => FunctionCode::WriteFileRecord,
+            0x16 => FunctionCode::MaskWriteRegister,
             0x17 => FunctionCode::ReadWriteMultipleRegisters,
+            0x18 => FunctionCode::ReadFifoQueue,
             0x2B => FunctionCode::EncapsulatedInterfaceTransport,
             _ => return None,
         })
@@ -76,6 +104,6 @@ mod tests {
                 known += 1;
             }
         }
-        assert_eq!(known, 10);
+        assert_eq!(known, 19);
     }
 }

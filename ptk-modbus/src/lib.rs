@@ -23,9 +23,12 @@
 //! and a write echo against what was written.
 //!
 //! Function codes: 1 read coils, 2 read discrete inputs, 3 read holding registers, 4 read input
-//! registers, 5 write single coil, 6 write single register, 15 write multiple coils, 16 write
-//! multiple registers, 23 read/write multiple registers, and 43 / MEI type 14 read device
-//! identification; exception responses to any function code, with unknown exception codes kept.
+//! registers, 5 write single coil, 6 write single register, 7 read exception status, 8
+//! diagnostics, 11 get comm event counter, 12 get comm event log, 15 write multiple coils, 16
+//! write multiple registers, 17 report server id, 20 read file record, 21 write file record, 22
+//! mask write register, 23 read/write multiple registers, 24 read FIFO queue, and 43 / MEI type
+//! 14 read device identification; exception responses to any function code, with unknown
+//! exception codes kept.
 //!
 //! # Errors and what to do with them
 //!
@@ -111,8 +114,10 @@ mod bits;
 #[cfg(feature = "std")]
 pub mod client;
 mod device_id;
+mod diagnostics;
 mod error;
 mod exception;
+mod file_record;
 mod function;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -130,8 +135,13 @@ pub use bits::{Bits, BitsIter};
 pub use device_id::{
     DeviceIdentification, DeviceObject, DeviceObjects, DeviceObjectsIter, ReadDeviceIdCode,
 };
+pub use diagnostics::{CommEventCounter, CommEventLog, Diagnostic};
 pub use error::{Error, Result, Violation};
 pub use exception::ExceptionCode;
+pub use file_record::{
+    FileRecord, FileRecordData, FileRecordDataIter, FileRecordRef, FileRecordRefs,
+    FileRecordRefsIter, FileRecords, FileRecordsIter,
+};
 pub use function::FunctionCode;
 pub use mbap::{Frame, Header};
 pub use registers::{Registers, RegistersIter};

@@ -43,6 +43,31 @@ pub const MAX_WRITE_REGISTERS: u16 = 123;
 /// may carry.
 pub const MAX_READ_WRITE_REGISTERS: u16 = 121;
 
+/// Most registers a read FIFO queue response (function code 24) may carry.
+pub const MAX_FIFO_COUNT: u16 = 31;
+
+/// Most event bytes a get comm event log response (function code 12) may carry.
+pub const MAX_COMM_EVENTS: usize = 64;
+
+/// Most registers of diagnostics data (function code 8): a 253-byte PDU less the function code
+/// and the sub-function.
+pub const MAX_DIAGNOSTIC_DATA: usize = 125;
+
+/// The highest record number of a file (function codes 20 and 21): files have records
+/// 0..=9999.
+pub const MAX_FILE_RECORD_NUMBER: u16 = 0x270F;
+
+/// The byte count range of a read file record request: one to 35 groups of seven bytes.
+pub const READ_FILE_BYTE_COUNT: core::ops::RangeInclusive<u8> = 0x07..=0xF5;
+
+/// The byte count range of a write file record request: one group of one record, to a full
+/// PDU.
+pub const WRITE_FILE_BYTE_COUNT: core::ops::RangeInclusive<u8> = 0x09..=0xFB;
+
+/// Most bytes of a report server id response's data: a 253-byte PDU less the function code and
+/// the byte count.
+pub const MAX_SERVER_ID_LEN: usize = 251;
+
 /// Bytes needed to pack `bits` coils, eight to a byte.
 pub const fn bit_bytes(bits: u16) -> usize {
     (bits as usize).div_ceil(8)

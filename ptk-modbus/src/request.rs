@@ -2,13 +2,17 @@
 
 use crate::device_id::MEI_READ_DEVICE_ID;
 use crate::error::{Error, Result, Violation};
+use crate::file_record::{GROUP_HEADER_LEN, REFERENCE_TYPE};
 use crate::limits::{
-    bit_bytes, fits_address_space, MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS,
-    MAX_READ_WRITE_REGISTERS, MAX_WRITE_BITS, MAX_WRITE_REGISTERS,
+    bit_bytes, fits_address_space, MAX_DIAGNOSTIC_DATA, MAX_FILE_RECORD_NUMBER, MAX_PDU_LEN,
+    MAX_READ_BITS, MAX_READ_REGISTERS, MAX_READ_WRITE_REGISTERS, MAX_WRITE_BITS,
+    MAX_WRITE_REGISTERS, READ_FILE_BYTE_COUNT, WRITE_FILE_BYTE_COUNT,
 };
 use crate::mbap::Header;
 use crate::wire::{be16, Writer};
-use crate::{Bits, ExceptionCode, FunctionCode, ReadDeviceIdCode, Registers};
+use crate::{
+    Bits, ExceptionCode, FileRecordRefs, FileRecords, FunctionCode, ReadDeviceIdCode, Registers,
+};
 
 /// The on-the-wire value of a coil that is on, in write single coil.
 pub(crate) const COIL_ON: u16 = 0xFF00;
@@ -116,6 +120,42 @@ pub enum Request<'a> {
         /// The values to write.
         values: Registers<'a>,
     },
+    /// 0x07: read the eight exception status outputs.
+    ReadExceptionStatus,
+    /// 0x08: diagnostics `sub_function` (see [`Diagnostic`](crate::Diagnostic)) with `data`
+    /// (0..=125 registers).
+    Diagnostics {
+        /// The sub-function code.
+        sub_function: u16,
+        /// The request data.
+        data: Registers<'a>,
+    },
+    /// 0x0B: get the communication event counter.
+    GetCommEventCounter,
+    /// 0x0C: get the communication event log.
+    GetCommEventLog,
+    /// 0x11: report the server id.
+    ReportServerId,
+    /// 0x14: read the groups of records `refs` names (1..=35 groups, whose answer fits one
+    /// PDU).
+    ReadFileRecord(FileRecordRefs<'a>),
+    /// 0x15: write the groups of records `records` carries (1 or more, in 9..=251 bytes).
+    WriteFileRecord(FileRecords<'a>),
+    /// 0x16: set the holding register at `address` to `(current AND and_mask) OR (or_mask
+    /// AND NOT and_mask)`.
+    MaskWriteRegister {
+        /// The register's address.
+        address: u16,
+        /// The bits of the current value to keep.
+        and_mask: u16,
+        /// The bits to set among those not kept.
+        or_mask: u16,
+    },
+    /// 0x18: read the FIFO queue whose count register is at `address`.
+    ReadFifoQueue {
+        /// The address of the FIFO's count register.
+        address: u16,
+    },
     /// 0x2B / 0x0E: read the device identification objects `code` selects, starting at (or,
     /// for [`ReadDeviceIdCode::Individual`], only) `object_id`.
     ReadDeviceIdentification {
@@ -145,7 +185,9 @@ impl<'a> Request<'a> {
     ///     inconsistent with the quantity, a PDU whose length does not fit its function code,
     ///     a write single coil value other than 0xFF00 and 0x0000, or a Read Device ID code
     ///     outside 1..=4;
-    ///   - [`ExceptionCode::IllegalDataAddress`] when address plus quantity passes 0x10000.
+    ///   - [`ExceptionCode::IllegalDataAddress`] when address plus quantity passes 0x10000, or
+    ///     for a file record group of reference type other than 6, file number 0 or records
+    ///     outside 0..=9999 ([`Violation::FileRecord`]).
     pub fn parse(pdu: &'a [u8]) -> Result<Request<'a>> {
         let Some((&function, body)) = pdu.split_first() else {
             return Err(Error::Malformed(Violation::EmptyPdu));
@@ -250,6 +292,74 @@ impl<'a> Request<'a> {
                     values,
                 }
             }
+            F::ReadExceptionStatus
+            | F::GetCommEventCounter
+            | F::GetCommEventLog
+            | F::ReportServerId => {
+                if !body.is_empty() {
+                    return Err(BAD_LENGTH);
+                }
+                match code {
+                    F::ReadExceptionStatus => Request::ReadExceptionStatus,
+                    F::GetCommEventCounter => Request::GetCommEventCounter,
+                    F::GetCommEventLog => Request::GetCommEventLog,
+                    _ => Request::ReportServerId,
+                }
+            }
+            F::Diagnostics => {
+                let [s0, s1, ref data @ ..] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                Request::Diagnostics {
+                    sub_function: be16(s0, s1),
+                    data: Registers::new(data).ok_or(BAD_LENGTH)?,
+                }
+            }
+            F::ReadFileRecord => {
+                let [count, ref groups @ ..] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                if !READ_FILE_BYTE_COUNT.contains(&count)
+                    || usize::from(count) % GROUP_HEADER_LEN != 0
+                {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::ByteCount));
+                }
+                if groups.len() != usize::from(count) {
+                    return Err(BAD_LENGTH);
+                }
+                let refs = FileRecordRefs::new(groups).ok_or(BAD_FILE_RECORD)?;
+                Request::ReadFileRecord(refs)
+            }
+            F::WriteFileRecord => {
+                let [count, ref groups @ ..] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                if !WRITE_FILE_BYTE_COUNT.contains(&count) {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::ByteCount));
+                }
+                if groups.len() != usize::from(count) {
+                    return Err(BAD_LENGTH);
+                }
+                Request::WriteFileRecord(parse_write_groups(groups)?)
+            }
+            F::MaskWriteRegister => {
+                let [a0, a1, n0, n1, o0, o1] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                Request::MaskWriteRegister {
+                    address: be16(a0, a1),
+                    and_mask: be16(n0, n1),
+                    or_mask: be16(o0, o1),
+                }
+            }
+            F::ReadFifoQueue => {
+                let [a0, a1] = *body else {
+                    return Err(BAD_LENGTH);
+                };
+                Request::ReadFifoQueue {
+                    address: be16(a0, a1),
+                }
+            }
             F::EncapsulatedInterfaceTransport => {
                 let [mei, ref rest @ ..] = *body else {
                     return Err(BAD_LENGTH);
@@ -282,7 +392,53 @@ impl<'a> Request<'a> {
             }
             Request::WriteSingleCoil { .. }
             | Request::WriteSingleRegister { .. }
-            | Request::ReadDeviceIdentification { .. } => Ok(()),
+            | Request::ReadDeviceIdentification { .. }
+            | Request::ReadExceptionStatus
+            | Request::GetCommEventCounter
+            | Request::GetCommEventLog
+            | Request::ReportServerId
+            | Request::MaskWriteRegister { .. }
+            | Request::ReadFifoQueue { .. } => Ok(()),
+            Request::Diagnostics { data, .. } => {
+                if data.len() <= MAX_DIAGNOSTIC_DATA {
+                    Ok(())
+                } else {
+                    Err((ExceptionCode::IllegalDataValue, Violation::Quantity))
+                }
+            }
+            Request::ReadFileRecord(refs) => {
+                let count = refs.as_bytes().len();
+                if count == 0 || !READ_FILE_BYTE_COUNT.contains(&(count.min(255) as u8)) {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::ByteCount));
+                }
+                // The answer: function code, byte count, and per group a length, the
+                // reference type and the registers.
+                let mut answer_len = 2;
+                for r in refs.iter() {
+                    if r.record_length == 0 {
+                        return Err((ExceptionCode::IllegalDataValue, Violation::Quantity));
+                    }
+                    check_records(r.file_number, r.record_number, r.record_length)?;
+                    answer_len += 2 + 2 * usize::from(r.record_length);
+                }
+                if answer_len > MAX_PDU_LEN {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::Quantity));
+                }
+                Ok(())
+            }
+            Request::WriteFileRecord(records) => {
+                let count = records.as_bytes().len();
+                if count > 255 || !WRITE_FILE_BYTE_COUNT.contains(&(count as u8)) {
+                    return Err((ExceptionCode::IllegalDataValue, Violation::ByteCount));
+                }
+                for r in records.iter() {
+                    if r.values.is_empty() {
+                        return Err((ExceptionCode::IllegalDataValue, Violation::Quantity));
+                    }
+                    check_records(r.file_number, r.record_number, count_of(r.values.len()))?;
+                }
+                Ok(())
+            }
             Request::WriteMultipleCoils { address, values } => {
                 check_range(address, count(values.len()), MAX_WRITE_BITS)
             }
@@ -319,6 +475,15 @@ impl<'a> Request<'a> {
             Request::ReadDeviceIdentification { .. } => {
                 FunctionCode::EncapsulatedInterfaceTransport
             }
+            Request::ReadExceptionStatus => FunctionCode::ReadExceptionStatus,
+            Request::Diagnostics { .. } => FunctionCode::Diagnostics,
+            Request::GetCommEventCounter => FunctionCode::GetCommEventCounter,
+            Request::GetCommEventLog => FunctionCode::GetCommEventLog,
+            Request::ReportServerId => FunctionCode::ReportServerId,
+            Request::ReadFileRecord(_) => FunctionCode::ReadFileRecord,
+            Request::WriteFileRecord(_) => FunctionCode::WriteFileRecord,
+            Request::MaskWriteRegister { .. } => FunctionCode::MaskWriteRegister,
+            Request::ReadFifoQueue { .. } => FunctionCode::ReadFifoQueue,
         }
     }
 
@@ -329,6 +494,15 @@ impl<'a> Request<'a> {
             Request::WriteMultipleRegisters { values, .. } => 6 + values.as_bytes().len(),
             Request::ReadWriteMultipleRegisters { values, .. } => 10 + values.as_bytes().len(),
             Request::ReadDeviceIdentification { .. } => 4,
+            Request::ReadExceptionStatus
+            | Request::GetCommEventCounter
+            | Request::GetCommEventLog
+            | Request::ReportServerId => 1,
+            Request::Diagnostics { data, .. } => 3 + data.as_bytes().len(),
+            Request::ReadFileRecord(refs) => 2 + refs.as_bytes().len(),
+            Request::WriteFileRecord(records) => 2 + records.as_bytes().len(),
+            Request::MaskWriteRegister { .. } => 7,
+            Request::ReadFifoQueue { .. } => 3,
             _ => 5,
         }
     }
@@ -386,6 +560,27 @@ impl<'a> Request<'a> {
             Request::ReadDeviceIdentification { code, object_id } => {
                 w.u8(MEI_READ_DEVICE_ID).u8(code.as_u8()).u8(object_id)
             }
+            Request::ReadExceptionStatus
+            | Request::GetCommEventCounter
+            | Request::GetCommEventLog
+            | Request::ReportServerId => &mut w,
+            Request::Diagnostics { sub_function, data } => {
+                w.u16(sub_function).bytes(data.as_bytes())
+            }
+            Request::ReadFileRecord(refs) => {
+                let bytes = refs.as_bytes();
+                w.u8(bytes.len() as u8).bytes(bytes)
+            }
+            Request::WriteFileRecord(records) => {
+                let bytes = records.as_bytes();
+                w.u8(bytes.len() as u8).bytes(bytes)
+            }
+            Request::MaskWriteRegister {
+                address,
+                and_mask,
+                or_mask,
+            } => w.u16(address).u16(and_mask).u16(or_mask),
+            Request::ReadFifoQueue { address } => w.u16(address),
         };
         Ok(w.finish())
     }
@@ -415,6 +610,46 @@ impl<'a> Request<'a> {
 /// A count of values as a quantity field; counts past `u16::MAX` cannot be valid anyway.
 fn count(len: usize) -> u16 {
     u16::try_from(len).unwrap_or(u16::MAX)
+}
+
+const fn count_of(len: usize) -> u16 {
+    if len > u16::MAX as usize {
+        u16::MAX
+    } else {
+        len as u16
+    }
+}
+
+const BAD_FILE_RECORD: Reject = (ExceptionCode::IllegalDataAddress, Violation::FileRecord);
+
+/// Checks the file and records of a file record group: file 1..=0xFFFF, records within
+/// 0..=9999.
+fn check_records(file_number: u16, record_number: u16, length: u16) -> Result<(), Reject> {
+    let last = u32::from(record_number) + u32::from(length) - 1;
+    if file_number == 0 || last > u32::from(MAX_FILE_RECORD_NUMBER) {
+        Err(BAD_FILE_RECORD)
+    } else {
+        Ok(())
+    }
+}
+
+/// The groups of a write file record request, whose byte count was checked: they must fill
+/// `groups` exactly (a byte count that does not is an illegal data value) and be of reference
+/// type 6 (an illegal data address, as the specification's state diagram has it).
+fn parse_write_groups(groups: &[u8]) -> Result<FileRecords<'_>, Reject> {
+    let mut rest = groups;
+    while !rest.is_empty() {
+        let [kind, _, _, _, _, l0, l1, ref tail @ ..] = *rest else {
+            return Err((ExceptionCode::IllegalDataValue, Violation::ByteCount));
+        };
+        if kind != REFERENCE_TYPE {
+            return Err(BAD_FILE_RECORD);
+        }
+        rest = tail
+            .get(2 * usize::from(be16(l0, l1))..)
+            .ok_or((ExceptionCode::IllegalDataValue, Violation::ByteCount))?;
+    }
+    FileRecords::new(groups).ok_or((ExceptionCode::IllegalDataValue, Violation::ByteCount))
 }
 
 fn check_quantity(quantity: u16, max: u16) -> Result<(), Reject> {

@@ -1,15 +1,20 @@
 //! Responses: the PDUs a server sends and a client parses against the request it sent.
 
 use crate::device_id::{DeviceIdentification, MEI_READ_DEVICE_ID};
+use crate::diagnostics::{status_word, STATUS_BUSY, STATUS_READY};
 use crate::error::{Error, Result, Violation};
 use crate::limits::{
-    bit_bytes, fits_address_space, MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_BITS,
+    bit_bytes, fits_address_space, MAX_COMM_EVENTS, MAX_DIAGNOSTIC_DATA, MAX_FIFO_COUNT,
+    MAX_PDU_LEN, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_SERVER_ID_LEN, MAX_WRITE_BITS,
     MAX_WRITE_REGISTERS,
 };
 use crate::mbap::Header;
 use crate::request::{COIL_OFF, COIL_ON};
 use crate::wire::{be16, Writer};
-use crate::{Bits, ExceptionCode, Registers, Request};
+use crate::{
+    Bits, CommEventCounter, CommEventLog, Diagnostic, ExceptionCode, FileRecordData, FileRecords,
+    Registers, Request,
+};
 
 /// The bit a server sets in the function code of an exception response.
 const EXCEPTION_BIT: u8 = 0x80;
@@ -88,6 +93,38 @@ pub enum Response<'a> {
     ReadWriteMultipleRegisters(Registers<'a>),
     /// 0x2B / 0x0E: device identification objects.
     ReadDeviceIdentification(DeviceIdentification<'a>),
+    /// 0x07: the eight exception status outputs, output 0 in the lowest bit.
+    ReadExceptionStatus(u8),
+    /// 0x08: the echo of the sub-function and the data it returns (0..=125 registers; for
+    /// return query data, the request's data).
+    Diagnostics {
+        /// The sub-function code of the request.
+        sub_function: u16,
+        /// The response data.
+        data: Registers<'a>,
+    },
+    /// 0x0B: the status word and the event counter.
+    GetCommEventCounter(CommEventCounter),
+    /// 0x0C: the status word, the counters and up to 64 events.
+    GetCommEventLog(CommEventLog<'a>),
+    /// 0x11: the server id, the run indicator status (0x00 off, 0xFF on) and any additional
+    /// data, as the device lays them out (1..=251 bytes).
+    ReportServerId(&'a [u8]),
+    /// 0x14: the registers of each group asked for, in the order asked.
+    ReadFileRecord(FileRecordData<'a>),
+    /// 0x15: the echo of a write file record request.
+    WriteFileRecord(FileRecords<'a>),
+    /// 0x16: the echo of a mask write register request.
+    MaskWriteRegister {
+        /// The register's address.
+        address: u16,
+        /// The AND mask.
+        and_mask: u16,
+        /// The OR mask.
+        or_mask: u16,
+    },
+    /// 0x18: the registers queued (0..=31), the oldest first.
+    ReadFifoQueue(Registers<'a>),
     /// An exception response: `function | 0x80` and `code` on the wire.
     Exception {
         /// The function code of the request, below 0x80.
@@ -112,7 +149,9 @@ impl<'a> Response<'a> {
     ///   [`Violation::CoilValue`] for a write single coil echo other than 0xFF00 or 0x0000,
     ///   [`Violation::EmptyPdu`] or [`Violation::LengthTooLong`] for a PDU outside 1..=253
     ///   bytes; for Read Device Identification, [`Violation::MeiType`],
-    ///   [`Violation::ReadDeviceIdCode`] and [`Violation::DeviceIdentification`] (see there).
+    ///   [`Violation::ReadDeviceIdCode`] and [`Violation::DeviceIdentification`] (see there);
+    ///   [`Violation::StatusWord`] for a comm event status word other than 0x0000 and 0xFFFF;
+    ///   [`Violation::Quantity`] for a FIFO count above 31 or more than 64 events.
     pub fn parse(pdu: &'a [u8], request: &Request<'_>) -> Result<Response<'a>> {
         let Some((&function, body)) = pdu.split_first() else {
             return Err(Error::Malformed(Violation::EmptyPdu));
@@ -185,6 +224,125 @@ impl<'a> Response<'a> {
                 check_echo(identification.code == code)?;
                 Response::ReadDeviceIdentification(identification)
             }
+            Request::ReadExceptionStatus => {
+                let [status] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                Response::ReadExceptionStatus(status)
+            }
+            Request::Diagnostics { sub_function, data } => {
+                let [s0, s1, ref rest @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                let echo = Registers::new(rest).ok_or(malformed(Violation::PduLength))?;
+                check_echo(be16(s0, s1) == sub_function)?;
+                if sub_function == Diagnostic::ReturnQueryData.as_u16() {
+                    check_echo(echo == data)?;
+                }
+                Response::Diagnostics {
+                    sub_function,
+                    data: echo,
+                }
+            }
+            Request::GetCommEventCounter => {
+                let [s0, s1, e0, e1] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                Response::GetCommEventCounter(CommEventCounter {
+                    busy: parse_status(be16(s0, s1))?,
+                    event_count: be16(e0, e1),
+                })
+            }
+            Request::GetCommEventLog => {
+                let [count, s0, s1, e0, e1, m0, m1, ref events @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                if usize::from(count) != 6 + events.len() {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                if events.len() > MAX_COMM_EVENTS {
+                    return Err(malformed(Violation::Quantity));
+                }
+                Response::GetCommEventLog(CommEventLog {
+                    busy: parse_status(be16(s0, s1))?,
+                    event_count: be16(e0, e1),
+                    message_count: be16(m0, m1),
+                    events,
+                })
+            }
+            Request::ReportServerId => {
+                let [count, ref data @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                if count == 0 || usize::from(count) != data.len() {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                Response::ReportServerId(data)
+            }
+            Request::ReadFileRecord(refs) => {
+                let [count, ref groups @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                if usize::from(count) != groups.len() {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                let data = FileRecordData::new(groups).ok_or(malformed(Violation::FileRecord))?;
+                let answers = data.len() == refs.len()
+                    && data
+                        .iter()
+                        .zip(refs.iter())
+                        .all(|(got, asked)| got.len() == usize::from(asked.record_length));
+                if !answers {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                Response::ReadFileRecord(data)
+            }
+            Request::WriteFileRecord(records) => {
+                let [count, ref groups @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                if usize::from(count) != groups.len() {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                check_echo(groups == records.as_bytes())?;
+                let echo = FileRecords::new(groups).ok_or(malformed(Violation::FileRecord))?;
+                Response::WriteFileRecord(echo)
+            }
+            Request::MaskWriteRegister {
+                address,
+                and_mask,
+                or_mask,
+            } => {
+                let [a0, a1, n0, n1, o0, o1] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                check_echo(
+                    (be16(a0, a1), be16(n0, n1), be16(o0, o1)) == (address, and_mask, or_mask),
+                )?;
+                Response::MaskWriteRegister {
+                    address,
+                    and_mask,
+                    or_mask,
+                }
+            }
+            Request::ReadFifoQueue { .. } => {
+                let [c0, c1, f0, f1, ref data @ ..] = *body else {
+                    return Err(malformed(Violation::PduLength));
+                };
+                let fifo_count = be16(f0, f1);
+                if fifo_count > MAX_FIFO_COUNT {
+                    return Err(malformed(Violation::Quantity));
+                }
+                if usize::from(be16(c0, c1)) != 2 + 2 * usize::from(fifo_count) {
+                    return Err(malformed(Violation::ByteCount));
+                }
+                if data.len() != 2 * usize::from(fifo_count) {
+                    return Err(malformed(Violation::PduLength));
+                }
+                Response::ReadFifoQueue(
+                    Registers::new(data).ok_or(malformed(Violation::PduLength))?,
+                )
+            }
         })
     }
 
@@ -202,6 +360,15 @@ impl<'a> Response<'a> {
             Response::WriteMultipleRegisters { .. } => 0x10,
             Response::ReadWriteMultipleRegisters(_) => 0x17,
             Response::ReadDeviceIdentification(_) => 0x2B,
+            Response::ReadExceptionStatus(_) => 0x07,
+            Response::Diagnostics { .. } => 0x08,
+            Response::GetCommEventCounter(_) => 0x0B,
+            Response::GetCommEventLog(_) => 0x0C,
+            Response::ReportServerId(_) => 0x11,
+            Response::ReadFileRecord(_) => 0x14,
+            Response::WriteFileRecord(_) => 0x15,
+            Response::MaskWriteRegister { .. } => 0x16,
+            Response::ReadFifoQueue(_) => 0x18,
             Response::Exception { function, .. } => *function,
         }
     }
@@ -251,6 +418,30 @@ impl<'a> Response<'a> {
                 }
                 Ok(())
             }
+            Response::ReadExceptionStatus(_)
+            | Response::GetCommEventCounter(_)
+            | Response::MaskWriteRegister { .. } => Ok(()),
+            Response::Diagnostics { data, .. } => at_most(data.len(), MAX_DIAGNOSTIC_DATA),
+            Response::GetCommEventLog(log) => at_most(log.events.len(), MAX_COMM_EVENTS),
+            Response::ReportServerId(data) => {
+                if data.is_empty() {
+                    return Err(Violation::Quantity);
+                }
+                at_most(data.len(), MAX_SERVER_ID_LEN)
+            }
+            Response::ReadFileRecord(data) => {
+                if data.is_empty() {
+                    return Err(Violation::Quantity);
+                }
+                at_most(self.buffer_len(), MAX_PDU_LEN).map_err(|_| Violation::LengthTooLong)
+            }
+            Response::WriteFileRecord(records) => {
+                // What a request accepts; the echo is checked against it.
+                Request::WriteFileRecord(records)
+                    .check()
+                    .map_err(|(_, violation)| violation)
+            }
+            Response::ReadFifoQueue(values) => at_most(values.len(), usize::from(MAX_FIFO_COUNT)),
             Response::Exception { function, .. } if function & EXCEPTION_BIT != 0 => {
                 Err(Violation::ExceptionFunction)
             }
@@ -268,7 +459,14 @@ impl<'a> Response<'a> {
             | Response::ReadInputRegisters(regs)
             | Response::ReadWriteMultipleRegisters(regs) => 2 + regs.as_bytes().len(),
             Response::ReadDeviceIdentification(identification) => 1 + identification.body_len(),
-            Response::Exception { .. } => 2,
+            Response::Exception { .. } | Response::ReadExceptionStatus(_) => 2,
+            Response::Diagnostics { data, .. } => 3 + data.as_bytes().len(),
+            Response::GetCommEventLog(log) => 8 + log.events.len(),
+            Response::ReportServerId(data) => 2 + data.len(),
+            Response::ReadFileRecord(data) => 2 + data.as_bytes().len(),
+            Response::WriteFileRecord(records) => 2 + records.as_bytes().len(),
+            Response::MaskWriteRegister { .. } => 7,
+            Response::ReadFifoQueue(values) => 5 + values.as_bytes().len(),
             _ => 5,
         }
     }
@@ -323,6 +521,49 @@ impl<'a> Response<'a> {
             Response::Exception { function, code } => {
                 w.u8(function | EXCEPTION_BIT).u8(code.as_u8())
             }
+            Response::ReadExceptionStatus(status) => w.u8(self.function()).u8(status),
+            Response::Diagnostics { sub_function, data } => w
+                .u8(self.function())
+                .u16(sub_function)
+                .bytes(data.as_bytes()),
+            Response::GetCommEventCounter(counter) => w
+                .u8(self.function())
+                .u16(status_word(counter.busy))
+                .u16(counter.event_count),
+            Response::GetCommEventLog(log) => w
+                .u8(self.function())
+                .u8(6 + log.events.len() as u8)
+                .u16(status_word(log.busy))
+                .u16(log.event_count)
+                .u16(log.message_count)
+                .bytes(log.events),
+            Response::ReportServerId(data) => {
+                w.u8(self.function()).u8(data.len() as u8).bytes(data)
+            }
+            Response::ReadFileRecord(data) => {
+                let bytes = data.as_bytes();
+                w.u8(self.function()).u8(bytes.len() as u8).bytes(bytes)
+            }
+            Response::WriteFileRecord(records) => {
+                let bytes = records.as_bytes();
+                w.u8(self.function()).u8(bytes.len() as u8).bytes(bytes)
+            }
+            Response::MaskWriteRegister {
+                address,
+                and_mask,
+                or_mask,
+            } => w
+                .u8(self.function())
+                .u16(address)
+                .u16(and_mask)
+                .u16(or_mask),
+            Response::ReadFifoQueue(values) => {
+                let bytes = values.as_bytes();
+                w.u8(self.function())
+                    .u16(2 + bytes.len() as u16)
+                    .u16(values.len() as u16)
+                    .bytes(bytes)
+            }
         };
         Ok(w.finish())
     }
@@ -340,6 +581,23 @@ impl<'a> Response<'a> {
 
 const fn malformed(violation: Violation) -> Error {
     Error::Malformed(violation)
+}
+
+fn at_most(len: usize, max: usize) -> Result<(), Violation> {
+    if len <= max {
+        Ok(())
+    } else {
+        Err(Violation::Quantity)
+    }
+}
+
+/// Whether a comm event status word says busy.
+fn parse_status(word: u16) -> Result<bool> {
+    match word {
+        STATUS_READY => Ok(false),
+        STATUS_BUSY => Ok(true),
+        _ => Err(malformed(Violation::StatusWord)),
+    }
 }
 
 fn parse_bits(body: &[u8], quantity: u16) -> Result<Bits<'_>> {

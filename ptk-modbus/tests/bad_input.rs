@@ -16,9 +16,9 @@ use ptk_modbus::server::{Server, ServerConfig};
 /// Requests that must be answered with an exception, and the exact answers.
 const EXCEPTIONS: &[(&str, &[u8], &[u8])] = &[
     (
-        "unknown function code 0x08",
-        &[0, 1, 0, 0, 0, 6, 1, 0x08, 0, 0, 0, 0],
-        &[0, 1, 0, 0, 0, 3, 1, 0x88, 0x01],
+        "unknown function code 0x09",
+        &[0, 1, 0, 0, 0, 6, 1, 0x09, 0, 0, 0, 0],
+        &[0, 1, 0, 0, 0, 3, 1, 0x89, 0x01],
     ),
     (
         "unknown function code 0x41",
@@ -75,6 +75,71 @@ const EXCEPTIONS: &[(&str, &[u8], &[u8])] = &[
         &[0, 12, 0, 0, 0, 5, 1, 0x03, 0, 0, 0],
         &[0, 12, 0, 0, 0, 3, 1, 0x83, 0x03],
     ),
+    (
+        "diagnostics sub-function 0x04 (force listen only) is not served",
+        &[0, 13, 0, 0, 0, 6, 1, 0x08, 0, 0x04, 0, 0],
+        &[0, 13, 0, 0, 0, 3, 1, 0x88, 0x03],
+    ),
+    (
+        "diagnostics bus message count with data 1",
+        &[0, 14, 0, 0, 0, 6, 1, 0x08, 0, 0x0B, 0, 1],
+        &[0, 14, 0, 0, 0, 3, 1, 0x88, 0x03],
+    ),
+    (
+        "diagnostics with an odd data length",
+        &[0, 15, 0, 0, 0, 5, 1, 0x08, 0, 0, 0xA5],
+        &[0, 15, 0, 0, 0, 3, 1, 0x88, 0x03],
+    ),
+    (
+        "read exception status with data",
+        &[0, 16, 0, 0, 0, 3, 1, 0x07, 0],
+        &[0, 16, 0, 0, 0, 3, 1, 0x87, 0x03],
+    ),
+    (
+        "read file record byte count 6",
+        &[0, 17, 0, 0, 0, 9, 1, 0x14, 6, 6, 0, 1, 0, 0, 0],
+        &[0, 17, 0, 0, 0, 3, 1, 0x94, 0x03],
+    ),
+    (
+        "read file record reference type 5",
+        &[0, 18, 0, 0, 0, 10, 1, 0x14, 7, 5, 0, 1, 0, 0, 0, 1],
+        &[0, 18, 0, 0, 0, 3, 1, 0x94, 0x02],
+    ),
+    (
+        "read file record past record 9999",
+        &[0, 19, 0, 0, 0, 10, 1, 0x14, 7, 6, 0, 1, 0x27, 0x0F, 0, 2],
+        &[0, 19, 0, 0, 0, 3, 1, 0x94, 0x02],
+    ),
+    (
+        "read file record of a file the model does not have",
+        &[0, 20, 0, 0, 0, 10, 1, 0x14, 7, 6, 0, 9, 0, 0, 0, 1],
+        &[0, 20, 0, 0, 0, 3, 1, 0x94, 0x02],
+    ),
+    (
+        "write file record whose group overruns its byte count",
+        &[0, 21, 0, 0, 0, 12, 1, 0x15, 9, 6, 0, 1, 0, 0, 0, 2, 0, 1],
+        &[0, 21, 0, 0, 0, 3, 1, 0x95, 0x03],
+    ),
+    (
+        "mask write past the model",
+        &[0, 22, 0, 0, 0, 8, 1, 0x16, 0x03, 0xE8, 0, 0xF2, 0, 0x25],
+        &[0, 22, 0, 0, 0, 3, 1, 0x96, 0x02],
+    ),
+    (
+        "read FIFO queue with a count of 32",
+        &[0, 23, 0, 0, 0, 4, 1, 0x18, 0x03, 0xE6],
+        &[0, 23, 0, 0, 0, 3, 1, 0x98, 0x03],
+    ),
+    (
+        "read device identification code 5",
+        &[0, 24, 0, 0, 0, 5, 1, 0x2B, 0x0E, 5, 0],
+        &[0, 24, 0, 0, 0, 3, 1, 0xAB, 0x03],
+    ),
+    (
+        "read device identification of an object that does not exist",
+        &[0, 25, 0, 0, 0, 5, 1, 0x2B, 0x0E, 4, 0x42],
+        &[0, 25, 0, 0, 0, 3, 1, 0xAB, 0x02],
+    ),
 ];
 
 /// Frames after which the server must close the connection.
@@ -92,7 +157,10 @@ const CLOSES: &[(&str, &[u8])] = &[
 
 #[test]
 fn bad_input_is_refused_or_closed_while_a_good_client_is_served() {
-    let server = Server::new(model(), ServerConfig::default());
+    let mut m = model().with_files(2, 100);
+    // A FIFO at 998 that claims 32 values: more than a response may carry.
+    m.holding_registers_mut()[998] = 32;
+    let server = Server::new(m, ServerConfig::default());
     let results = serve_while(&server, |addr| {
         let done = Arc::new(AtomicBool::new(false));
         let good_done = Arc::clone(&done);
@@ -154,7 +222,13 @@ fn bad_input_is_refused_or_closed_while_a_good_client_is_served() {
     );
     let stats = server.stats();
     assert_eq!(stats.open, 0);
-    // 12 exception cases, 6 bad headers, 1 pipelined, 5 truncated, the good client.
-    assert_eq!(stats.accepted, 12 + 6 + 1 + 5 + 1);
+    let cases = EXCEPTIONS.len() as u64;
+    assert_eq!(cases, 25);
+    // The exception cases, 6 bad headers, 1 pipelined, 5 truncated, the good client.
+    assert_eq!(stats.accepted, cases + 6 + 1 + 5 + 1);
+    // Every bad header and the protocol id after a good request broke a frame; the
+    // truncated ones never had a whole header to judge.
+    assert_eq!(server.counters().bus_communication_errors, 6 + 1);
+    assert_eq!(server.counters().bus_exception_errors, cases as u16);
     assert_eq!(stats.dropped, 6 + 1 + 5);
 }

@@ -7,8 +7,9 @@ use ptk_modbus::limits::{
     MAX_WRITE_BITS, MAX_WRITE_REGISTERS,
 };
 use ptk_modbus::{
-    Bits, DeviceIdentification, DeviceObject, DeviceObjects, Error, ExceptionCode, Frame, Header,
-    ReadDeviceIdCode, Registers, Request, Response,
+    Bits, CommEventCounter, CommEventLog, DeviceIdentification, DeviceObject, DeviceObjects, Error,
+    ExceptionCode, FileRecord, FileRecordData, FileRecordRef, FileRecordRefs, FileRecords, Frame,
+    Header, ReadDeviceIdCode, Registers, Request, Response,
 };
 
 /// The owned material a request borrows from; the request is rebuilt from it in each case.
@@ -45,6 +46,29 @@ enum RequestSpec {
         code: u8,
         object_id: u8,
     },
+    /// Function codes 7, 11, 12 and 17: no data.
+    NoData(u8),
+    Diagnostics {
+        sub_function: u16,
+        data: Vec<u16>,
+    },
+    MaskWrite {
+        address: u16,
+        and_mask: u16,
+        or_mask: u16,
+    },
+    Fifo {
+        address: u16,
+    },
+    /// File, first record and length of each group.
+    ReadFile(Vec<(u16, u16, u16)>),
+    /// File, first record and values of each group.
+    WriteFile(Vec<(u16, u16, Vec<u16>)>),
+}
+
+/// A file number and a first record that leave room for `len` records below 10000.
+fn file_group(len: u16) -> impl Strategy<Value = (u16, u16)> {
+    (1..=u16::MAX, 0..=(10_000 - len))
 }
 
 /// An address that leaves room for `quantity` items below 0x10000.
@@ -106,6 +130,29 @@ fn request_spec() -> impl Strategy<Value = RequestSpec> {
         read_write,
         (1u8..=4, any::<u8>())
             .prop_map(|(code, object_id)| RequestSpec::DeviceId { code, object_id }),
+        prop::sample::select(vec![0x07u8, 0x0B, 0x0C, 0x11]).prop_map(RequestSpec::NoData),
+        (any::<u16>(), prop::collection::vec(any::<u16>(), 0..=125))
+            .prop_map(|(sub_function, data)| RequestSpec::Diagnostics { sub_function, data }),
+        (any::<u16>(), any::<u16>(), any::<u16>()).prop_map(|(address, and_mask, or_mask)| {
+            RequestSpec::MaskWrite {
+                address,
+                and_mask,
+                or_mask,
+            }
+        }),
+        any::<u16>().prop_map(|address| RequestSpec::Fifo { address }),
+        prop::collection::vec(
+            (1u16..=20).prop_flat_map(|len| file_group(len).prop_map(move |(f, r)| (f, r, len))),
+            1..=5,
+        )
+        .prop_map(RequestSpec::ReadFile),
+        prop::collection::vec(
+            prop::collection::vec(any::<u16>(), 1..=30).prop_flat_map(|values| {
+                file_group(values.len() as u16).prop_map(move |(f, r)| (f, r, values.clone()))
+            }),
+            1..=3,
+        )
+        .prop_map(RequestSpec::WriteFile),
     ]
 }
 
@@ -154,6 +201,58 @@ fn build<'a>(spec: &RequestSpec, storage: &'a mut [u8; 256]) -> Request<'a> {
             code: ReadDeviceIdCode::from_u8(code).unwrap(),
             object_id,
         },
+        RequestSpec::NoData(function) => match function {
+            0x07 => Request::ReadExceptionStatus,
+            0x0B => Request::GetCommEventCounter,
+            0x0C => Request::GetCommEventLog,
+            _ => Request::ReportServerId,
+        },
+        RequestSpec::Diagnostics {
+            sub_function,
+            ref data,
+        } => Request::Diagnostics {
+            sub_function,
+            data: Registers::encode(data, storage).unwrap(),
+        },
+        RequestSpec::MaskWrite {
+            address,
+            and_mask,
+            or_mask,
+        } => Request::MaskWriteRegister {
+            address,
+            and_mask,
+            or_mask,
+        },
+        RequestSpec::Fifo { address } => Request::ReadFifoQueue { address },
+        RequestSpec::ReadFile(ref groups) => {
+            let refs: Vec<FileRecordRef> = groups
+                .iter()
+                .map(
+                    |&(file_number, record_number, record_length)| FileRecordRef {
+                        file_number,
+                        record_number,
+                        record_length,
+                    },
+                )
+                .collect();
+            Request::ReadFileRecord(FileRecordRefs::encode(&refs, storage).unwrap())
+        }
+        RequestSpec::WriteFile(ref groups) => {
+            let packed: Vec<Vec<u8>> = groups
+                .iter()
+                .map(|(_, _, values)| values.iter().flat_map(|v| v.to_be_bytes()).collect())
+                .collect();
+            let records: Vec<FileRecord<'_>> = groups
+                .iter()
+                .zip(&packed)
+                .map(|(&(file_number, record_number, _), bytes)| FileRecord {
+                    file_number,
+                    record_number,
+                    values: Registers::new(bytes).unwrap(),
+                })
+                .collect();
+            Request::WriteFileRecord(FileRecords::encode(&records, storage).unwrap())
+        }
     }
 }
 
@@ -213,12 +312,14 @@ fn identification<'a>(
     }
 }
 
-/// A response that answers `request`, with data from `seed`.
+/// A response that answers `request`, with data from `seed` (and file record groups encoded
+/// into `files`).
 fn answer<'a>(
-    request: &Request<'_>,
+    request: &Request<'a>,
     seed: &'a [u8; 256],
     identification: DeviceIdentification<'a>,
     exception: Option<u8>,
+    files: &'a mut [u8; 256],
 ) -> Response<'a> {
     if let Some(code) = exception {
         return Response::Exception {
@@ -257,6 +358,49 @@ fn answer<'a>(
         Request::ReadDeviceIdentification { .. } => {
             Response::ReadDeviceIdentification(identification)
         }
+        Request::ReadExceptionStatus => Response::ReadExceptionStatus(seed[0]),
+        Request::GetCommEventCounter => Response::GetCommEventCounter(CommEventCounter {
+            busy: seed[0] % 2 == 1,
+            event_count: u16::from_be_bytes([seed[1], seed[2]]),
+        }),
+        Request::GetCommEventLog => Response::GetCommEventLog(CommEventLog {
+            busy: seed[0] % 2 == 1,
+            event_count: u16::from_be_bytes([seed[1], seed[2]]),
+            message_count: u16::from_be_bytes([seed[3], seed[4]]),
+            events: &seed[..usize::from(seed[5]) % 65],
+        }),
+        Request::ReportServerId => {
+            Response::ReportServerId(&seed[..1 + usize::from(seed[0]) % 251])
+        }
+        Request::Diagnostics { sub_function, data } => Response::Diagnostics {
+            sub_function,
+            data: if sub_function == 0 {
+                data
+            } else {
+                registers(u16::from(seed[0]) % 126)
+            },
+        },
+        Request::MaskWriteRegister {
+            address,
+            and_mask,
+            or_mask,
+        } => Response::MaskWriteRegister {
+            address,
+            and_mask,
+            or_mask,
+        },
+        Request::ReadFifoQueue { .. } => {
+            Response::ReadFifoQueue(registers(u16::from(seed[0]) % 32))
+        }
+        Request::ReadFileRecord(refs) => {
+            let groups: Vec<Vec<u16>> = refs
+                .iter()
+                .map(|r| registers(r.record_length).iter().collect())
+                .collect();
+            let slices: Vec<&[u16]> = groups.iter().map(Vec::as_slice).collect();
+            Response::ReadFileRecord(FileRecordData::encode(&slices, files).unwrap())
+        }
+        Request::WriteFileRecord(records) => Response::WriteFileRecord(records),
         _ => unreachable!("the generator makes no other requests"),
     }
 }
@@ -298,7 +442,8 @@ proptest! {
         };
         let mut object_storage = [0u8; 256];
         let identification = identification(code, &id_spec, &mut object_storage);
-        let response = answer(&request, &data, identification, exception);
+        let mut files = [0u8; 256];
+        let response = answer(&request, &data, identification, exception, &mut files);
         let mut pdu = [0u8; MAX_PDU_LEN];
         let n = response.emit(&mut pdu).unwrap();
         prop_assert_eq!(n, response.buffer_len());

@@ -260,7 +260,7 @@ fn fixed_size_pdus_one_byte_short_or_long_are_refused_with_illegal_data_value() 
 
 #[test]
 fn unknown_function_codes_are_refused_with_illegal_function() {
-    for function in [0x00, 0x07, 0x08, 0x11, 0x14, 0x18, 0x7F, 0x80, 0x81, 0xFF] {
+    for function in [0x00, 0x09, 0x0A, 0x0D, 0x12, 0x19, 0x7F, 0x80, 0x81, 0xFF] {
         let err = Request::parse(&[function, 0, 0, 0, 1]).unwrap_err();
         assert_eq!(
             err,
@@ -274,6 +274,99 @@ fn unknown_function_codes_are_refused_with_illegal_function() {
         assert_eq!(err.exception_response().unwrap().emit(&mut answer), Ok(2));
         assert_eq!(answer, [function | 0x80, 0x01]);
     }
+}
+
+#[test]
+fn functions_without_data_take_none() {
+    for function in [0x07, 0x0B, 0x0C, 0x11] {
+        assert!(Request::parse(&[function]).is_ok(), "{function:#04x}");
+        assert_eq!(
+            Request::parse(&[function, 0]),
+            Err(refused(function, VALUE, Violation::PduLength))
+        );
+    }
+}
+
+#[test]
+fn new_function_layouts_are_checked() {
+    let address = ExceptionCode::IllegalDataAddress;
+    let cases: &[(&[u8], ExceptionCode, Violation)] = &[
+        // Diagnostics: a sub-function of two bytes and whole registers of data.
+        (&[0x08, 0], VALUE, Violation::PduLength),
+        (&[0x08, 0, 0, 1], VALUE, Violation::PduLength),
+        // Mask write: address and two masks, exactly.
+        (&[0x16, 0, 1, 0, 2, 0], VALUE, Violation::PduLength),
+        (&[0x16, 0, 1, 0, 2, 0, 3, 0], VALUE, Violation::PduLength),
+        // Read FIFO queue: an address, exactly.
+        (&[0x18, 0], VALUE, Violation::PduLength),
+        (&[0x18, 0, 0, 0], VALUE, Violation::PduLength),
+        // Read file record: byte count 7..=245 in groups of 7, all present.
+        (&[0x14], VALUE, Violation::PduLength),
+        (&[0x14, 0], VALUE, Violation::ByteCount),
+        (
+            &[0x14, 8, 6, 0, 1, 0, 0, 0, 1, 0],
+            VALUE,
+            Violation::ByteCount,
+        ),
+        (&[0x14, 7, 6, 0, 1, 0, 0, 0], VALUE, Violation::PduLength),
+        (&[0x14, 7, 6, 0, 1, 0, 0, 0, 0], VALUE, Violation::Quantity),
+        (
+            &[0x14, 7, 6, 0, 0, 0, 0, 0, 1],
+            address,
+            Violation::FileRecord,
+        ),
+        (
+            &[0x14, 7, 6, 0, 1, 0x27, 0x10, 0, 1],
+            address,
+            Violation::FileRecord,
+        ),
+        (
+            &[0x14, 7, 6, 0, 1, 0, 0, 0, 125],
+            VALUE,
+            Violation::Quantity,
+        ),
+        // Write file record: byte count 9..=251, groups that fill it, reference type 6.
+        (
+            &[0x15, 8, 6, 0, 1, 0, 0, 0, 0, 0],
+            VALUE,
+            Violation::ByteCount,
+        ),
+        (
+            &[0x15, 9, 6, 0, 1, 0, 0, 0, 1, 0, 1, 0],
+            VALUE,
+            Violation::PduLength,
+        ),
+        (
+            &[0x15, 9, 6, 0, 1, 0, 0, 0, 2, 0, 1],
+            VALUE,
+            Violation::ByteCount,
+        ),
+        (
+            &[0x15, 9, 7, 0, 1, 0, 0, 0, 1, 0, 1],
+            address,
+            Violation::FileRecord,
+        ),
+        (
+            &[0x15, 11, 6, 0, 1, 0x27, 0x0F, 0, 2, 0, 1, 0, 2],
+            address,
+            Violation::FileRecord,
+        ),
+    ];
+    for (pdu, code, violation) in cases {
+        assert_eq!(
+            Request::parse(pdu),
+            Err(refused(pdu[0], *code, *violation)),
+            "{pdu:02x?}"
+        );
+    }
+    // The last record, 9999, is fine.
+    assert!(Request::parse(&[0x15, 9, 6, 0, 1, 0x27, 0x0F, 0, 1, 0, 1]).is_ok());
+    // 35 groups of one record each: the largest byte count, 245.
+    let mut pdu = vec![0x14, 245];
+    for _ in 0..35 {
+        pdu.extend_from_slice(&[6, 0, 1, 0, 0, 0, 1]);
+    }
+    assert!(Request::parse(&pdu).is_ok());
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! same bytes.
 
 use ptk_modbus::{
-    Bits, DeviceIdentification, DeviceObject, DeviceObjects, ExceptionCode, Frame, Header,
-    ReadDeviceIdCode, Registers, Request, Response,
+    Bits, CommEventCounter, CommEventLog, DeviceIdentification, DeviceObject, DeviceObjects,
+    ExceptionCode, FileRecord, FileRecordData, FileRecordRef, FileRecordRefs, FileRecords, Frame,
+    Header, ReadDeviceIdCode, Registers, Request, Response,
 };
 
 /// Parses `pdu` as a request, checks it is `expected`, and that it emits back to `pdu`.
@@ -335,5 +336,174 @@ fn read_device_identification_individual_object() {
             function: 0x2B,
             code: ExceptionCode::IllegalDataAddress,
         },
+    );
+}
+
+#[test]
+fn read_exception_status_0x6d() {
+    let request = Request::ReadExceptionStatus;
+    request_round_trip(&[0x07], request);
+    response_round_trip(&[0x07, 0x6D], &request, Response::ReadExceptionStatus(0x6D));
+}
+
+#[test]
+fn diagnostics_return_query_data() {
+    let data = Registers::new(&[0xA5, 0x37]).unwrap();
+    let request = Request::Diagnostics {
+        sub_function: 0x0000,
+        data,
+    };
+    request_round_trip(&[0x08, 0x00, 0x00, 0xA5, 0x37], request);
+    response_round_trip(
+        &[0x08, 0x00, 0x00, 0xA5, 0x37],
+        &request,
+        Response::Diagnostics {
+            sub_function: 0x0000,
+            data,
+        },
+    );
+    // Return query data must come back as it went.
+    assert!(Response::parse(&[0x08, 0x00, 0x00, 0xA5, 0x38], &request).is_err());
+    assert!(Response::parse(&[0x08, 0x00, 0x01, 0xA5, 0x37], &request).is_err());
+}
+
+#[test]
+fn get_comm_event_counter_busy_0x108() {
+    let request = Request::GetCommEventCounter;
+    request_round_trip(&[0x0B], request);
+    response_round_trip(
+        &[0x0B, 0xFF, 0xFF, 0x01, 0x08],
+        &request,
+        Response::GetCommEventCounter(CommEventCounter {
+            busy: true,
+            event_count: 0x0108,
+        }),
+    );
+}
+
+#[test]
+fn get_comm_event_log_two_events() {
+    let request = Request::GetCommEventLog;
+    request_round_trip(&[0x0C], request);
+    response_round_trip(
+        &[0x0C, 0x08, 0x00, 0x00, 0x01, 0x08, 0x01, 0x21, 0x20, 0x00],
+        &request,
+        Response::GetCommEventLog(CommEventLog {
+            busy: false,
+            event_count: 0x0108,
+            message_count: 0x0121,
+            events: &[0x20, 0x00],
+        }),
+    );
+}
+
+#[test]
+fn report_server_id() {
+    // The specification gives the layout only: byte count, server id, run indicator (0xFF
+    // on), additional data.
+    let request = Request::ReportServerId;
+    request_round_trip(&[0x11], request);
+    response_round_trip(
+        &[0x11, 0x03, 0x2A, 0xFF, 0x01],
+        &request,
+        Response::ReportServerId(&[0x2A, 0xFF, 0x01]),
+    );
+}
+
+#[test]
+fn read_file_record_two_groups() {
+    let mut storage = [0u8; 14];
+    let refs = FileRecordRefs::encode(
+        &[
+            FileRecordRef {
+                file_number: 4,
+                record_number: 1,
+                record_length: 2,
+            },
+            FileRecordRef {
+                file_number: 3,
+                record_number: 9,
+                record_length: 2,
+            },
+        ],
+        &mut storage,
+    )
+    .unwrap();
+    let request = Request::ReadFileRecord(refs);
+    request_round_trip(
+        &[
+            0x14, 0x0E, 0x06, 0x00, 0x04, 0x00, 0x01, 0x00, 0x02, 0x06, 0x00, 0x03, 0x00, 0x09,
+            0x00, 0x02,
+        ],
+        request,
+    );
+    let answer = [
+        0x05, 0x06, 0x0D, 0xFE, 0x00, 0x20, 0x05, 0x06, 0x33, 0xCD, 0x00, 0x40,
+    ];
+    let mut pdu = vec![0x14, 0x0C];
+    pdu.extend_from_slice(&answer);
+    let data = FileRecordData::new(&answer).unwrap();
+    response_round_trip(&pdu, &request, Response::ReadFileRecord(data));
+    let groups: Vec<Vec<u16>> = data.iter().map(|g| g.iter().collect()).collect();
+    assert_eq!(groups, vec![vec![0x0DFE, 0x0020], vec![0x33CD, 0x0040]]);
+    // Groups of another length than asked for do not answer the request.
+    let mut short = vec![
+        0x14, 0x0A, 0x05, 0x06, 0x0D, 0xFE, 0x00, 0x20, 0x03, 0x06, 0x33,
+    ];
+    short.push(0xCD);
+    assert!(Response::parse(&short, &request).is_err());
+}
+
+#[test]
+fn write_file_record_one_group() {
+    let pdu = [
+        0x15, 0x0D, 0x06, 0x00, 0x04, 0x00, 0x07, 0x00, 0x03, 0x06, 0xAF, 0x04, 0xBE, 0x10, 0x0D,
+    ];
+    let values = Registers::new(&[0x06, 0xAF, 0x04, 0xBE, 0x10, 0x0D]).unwrap();
+    let mut storage = [0u8; 13];
+    let records = FileRecords::encode(
+        &[FileRecord {
+            file_number: 4,
+            record_number: 7,
+            values,
+        }],
+        &mut storage,
+    )
+    .unwrap();
+    let request = Request::WriteFileRecord(records);
+    request_round_trip(&pdu, request);
+    // The response is an echo of the request.
+    response_round_trip(&pdu, &request, Response::WriteFileRecord(records));
+}
+
+#[test]
+fn mask_write_register_4() {
+    let request = Request::MaskWriteRegister {
+        address: 0x0004,
+        and_mask: 0x00F2,
+        or_mask: 0x0025,
+    };
+    let pdu = [0x16, 0x00, 0x04, 0x00, 0xF2, 0x00, 0x25];
+    request_round_trip(&pdu, request);
+    response_round_trip(
+        &pdu,
+        &request,
+        Response::MaskWriteRegister {
+            address: 0x0004,
+            and_mask: 0x00F2,
+            or_mask: 0x0025,
+        },
+    );
+}
+
+#[test]
+fn read_fifo_queue_at_0x4de() {
+    let request = Request::ReadFifoQueue { address: 0x04DE };
+    request_round_trip(&[0x18, 0x04, 0xDE], request);
+    let values = Registers::new(&[0x01, 0xB8, 0x12, 0x84]).unwrap();
+    response_round_trip(
+        &[0x18, 0x00, 0x06, 0x00, 0x02, 0x01, 0xB8, 0x12, 0x84],
+        &request,
+        Response::ReadFifoQueue(values),
     );
 }

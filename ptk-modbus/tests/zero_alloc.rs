@@ -1,6 +1,6 @@
 //! The server allocates nothing on the loop's thread once started: a counting global
 //! allocator, switched on for the loop's thread only, while 10 connections are accepted and
-//! send 15,000 requests of every function code (exceptions included), 5 pipelined at a time
+//! send 33,000 requests of many function codes (exceptions included), 11 pipelined at a time
 //! in two writes that cut a frame (so the server reads requests into pool buffers, completes
 //! partial frames and builds answers in pool buffers), and every buffer goes back to the pool.
 
@@ -19,11 +19,11 @@ use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
 const CONNECTIONS: usize = 10;
 const BATCHES: usize = 300;
 
-/// Five requests of different function codes and their exact answers.
-fn batch(id: u16, conn: u16) -> ([u8; 60], Vec<Vec<u8>>) {
+/// Eleven requests of different function codes and their exact answers.
+fn batch(id: u16, conn: u16) -> (Vec<u8>, Vec<Vec<u8>>) {
     let [t0, t1] = id.to_be_bytes();
     let [c0, c1] = conn.to_be_bytes();
-    let mut frames = [0u8; 60];
+    let mut frames = vec![0u8; 60];
     let requests: [[u8; 12]; 5] = [
         [t0, t1, 0, 0, 0, 6, 1, 0x06, c0, c1, t0, t1], // write register `conn` = id
         [t0, t1, 0, 0, 0, 6, 1, 0x03, c0, c1, 0, 1],   // read it back
@@ -38,13 +38,52 @@ fn batch(id: u16, conn: u16) -> ([u8; 60], Vec<Vec<u8>>) {
     for r in conn..conn + 125 {
         largest.extend_from_slice(&r.to_be_bytes());
     }
-    let answers = vec![
+    let mut answers = vec![
         requests[0].to_vec(),
         vec![t0, t1, 0, 0, 0, 5, 1, 0x03, 2, t0, t1],
         vec![t0, t1, 0, 0, 0, 3, 1, 0x81, 0x02],
         vec![t0, t1, 0, 0, 0, 5, 1, 0x02, 2, 0b1010_1010, 0],
         largest,
     ];
+    let version = env!("CARGO_PKG_VERSION").as_bytes();
+    let mut identification = vec![t0, t1, 0, 0];
+    identification.extend_from_slice(&(27 + version.len() as u16).to_be_bytes());
+    identification.extend_from_slice(&[1, 0x2B, 0x0E, 1, 0x81, 0, 0, 3, 0, 3]);
+    identification.extend_from_slice(b"ptk\x01\x0Aptk-modbus\x02");
+    identification.push(version.len() as u8);
+    identification.extend_from_slice(version);
+    let mask_write = [t0, t1, 0, 0, 0, 8, 1, 0x16, c0, c1, 0xFF, 0xFF, 0, 0];
+    let return_query_data = [t0, t1, 0, 0, 0, 6, 1, 0x08, 0, 0, t0, t1];
+    let more: [(Vec<u8>, Vec<u8>); 6] = [
+        // Read exception status: 0.
+        (
+            vec![t0, t1, 0, 0, 0, 2, 1, 0x07],
+            vec![t0, t1, 0, 0, 0, 3, 1, 0x07, 0],
+        ),
+        // Mask write that keeps every bit: an echo.
+        (mask_write.to_vec(), mask_write.to_vec()),
+        // Diagnostics, return query data: an echo.
+        (return_query_data.to_vec(), return_query_data.to_vec()),
+        // An empty FIFO at 999.
+        (
+            vec![t0, t1, 0, 0, 0, 4, 1, 0x18, 0x03, 0xE7],
+            vec![t0, t1, 0, 0, 0, 6, 1, 0x18, 0, 2, 0, 0],
+        ),
+        // A file the model does not have.
+        (
+            vec![t0, t1, 0, 0, 0, 10, 1, 0x14, 7, 6, 0, 1, 0, 0, 0, 1],
+            vec![t0, t1, 0, 0, 0, 3, 1, 0x94, 0x02],
+        ),
+        // The basic identification objects.
+        (
+            vec![t0, t1, 0, 0, 0, 5, 1, 0x2B, 0x0E, 1, 0],
+            identification,
+        ),
+    ];
+    for (request, answer) in more {
+        frames.extend_from_slice(&request);
+        answers.push(answer);
+    }
     (frames, answers)
 }
 
@@ -115,7 +154,7 @@ fn serve_counting(buffers: usize) {
         c.join().unwrap();
     }
     let requests = server.stats().requests;
-    assert_eq!(requests, (CONNECTIONS * BATCHES * 5) as u64);
+    assert_eq!(requests, (CONNECTIONS * BATCHES * 11) as u64);
     assert_eq!(server.stats().accepted, CONNECTIONS as u64);
     let pool = ev.buffer_stats();
     assert_eq!(

@@ -15,6 +15,9 @@ use crate::ExceptionCode;
 /// let e = ClientError::Exception(ExceptionCode::IllegalDataAddress);
 /// assert_eq!(e.to_string(), "the server answered with exception illegal data address (2)");
 /// assert_eq!(ptk_runtime::Error::from(e), ptk_runtime::Error::ProtocolError);
+///
+/// let e = ClientError::UnitIdMismatch { request: 1, reply: 7 };
+/// assert_eq!(e.to_string(), "reply unit id 7 does not match request unit id 1");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -36,6 +39,14 @@ pub enum ClientError {
     /// Every request slot is taken by a request in flight (or the send buffer is full): wait
     /// for an answer first.
     Busy,
+    /// The reply to a request came from another unit id than the request went to (a gateway
+    /// or server that answers for the wrong device). The connection stays up.
+    UnitIdMismatch {
+        /// The unit id of the request.
+        request: u8,
+        /// The unit id of the reply.
+        reply: u8,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -51,22 +62,29 @@ impl fmt::Display for ClientError {
             ClientError::Busy => {
                 f.write_str("every request slot is in flight: wait for an answer first")
             }
+            ClientError::UnitIdMismatch { request, reply } => {
+                write!(
+                    f,
+                    "reply unit id {reply} does not match request unit id {request}"
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for ClientError {}
 
-/// `Exception` and `Protocol` are [`ProtocolError`](ptk_runtime::Error::ProtocolError),
+/// `Exception`, `Protocol` and `UnitIdMismatch` are
+/// [`ProtocolError`](ptk_runtime::Error::ProtocolError),
 /// `Timeout` is [`Timeout`](ptk_runtime::Error::Timeout), `Io` is the error itself,
 /// `InvalidRequest` is [`InvalidArgument`](ptk_runtime::Error::InvalidArgument) and `Busy` is
 /// [`WouldBlock`](ptk_runtime::Error::WouldBlock).
 impl From<ClientError> for ptk_runtime::Error {
     fn from(e: ClientError) -> ptk_runtime::Error {
         match e {
-            ClientError::Exception(_) | ClientError::Protocol(_) => {
-                ptk_runtime::Error::ProtocolError
-            }
+            ClientError::Exception(_)
+            | ClientError::Protocol(_)
+            | ClientError::UnitIdMismatch { .. } => ptk_runtime::Error::ProtocolError,
             ClientError::Timeout => ptk_runtime::Error::Timeout,
             ClientError::Io(e) => e,
             ClientError::InvalidRequest(_) => ptk_runtime::Error::InvalidArgument,

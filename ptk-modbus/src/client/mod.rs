@@ -86,6 +86,7 @@ use ptk_runtime::{Cx, Error};
 use crate::limits::MAX_FRAME_LEN;
 use crate::{Frame, Header, Request, Response};
 
+pub use calls::CommEventLogCounts;
 pub use error::ClientError;
 pub use link::ClientConfig;
 
@@ -311,7 +312,7 @@ impl<const N: usize> Client<N> {
     ///
     /// [`ClientError::Exception`] for an exception response, [`ClientError::Timeout`] when the
     /// request's timeout passed, [`ClientError::Protocol`] for an answer that does not answer
-    /// the request, [`ClientError::Io`] when the connection failed, and
+    /// the request, [`ClientError::UnitIdMismatch`] for an answer from another unit id, [`ClientError::Io`] when the connection failed, and
     /// `Io(`[`Error::InvalidHandle`]`)` for a ticket whose outcome was delivered already.
     pub fn poll_response(
         &mut self,
@@ -427,9 +428,10 @@ impl<const N: usize> Client<N> {
                 if slot.unit_id == unit {
                     slot.answer(frame.pdu());
                 } else {
-                    slot.state = SlotState::Failed(ClientError::Protocol(crate::Error::Malformed(
-                        crate::Violation::EchoMismatch,
-                    )));
+                    slot.state = SlotState::Failed(ClientError::UnitIdMismatch {
+                        request: slot.unit_id,
+                        reply: unit,
+                    });
                 }
             }
             consumed += len;

@@ -137,6 +137,9 @@ impl<M: 'static> Connection<M> {
             Ok(Ok(Front::Request(len) | Front::Partial(len))) => len,
             Ok(Err(e)) => {
                 malformed(self.peer, e);
+                if let Some(server) = &self.server {
+                    server.count_broken_frame();
+                }
                 return Poll::Ready(Err(e.into()));
             }
             Err(e) => return Poll::Ready(Err(e)),
@@ -271,7 +274,11 @@ impl<M: DataModel + 'static> Connection<M> {
             return Poll::Ready(());
         };
         let mut work = server.workspace();
-        let Workspace { request, scratch } = &mut *work;
+        let Workspace {
+            request,
+            scratch,
+            counters,
+        } = &mut *work;
         let units = &server.config().units;
         let mut answered = 0;
         // Room left in `tx` (none is held on entry: answers are sent as soon as built).
@@ -291,6 +298,7 @@ impl<M: DataModel + 'static> Connection<M> {
                 Ok(Front::Partial(_)) => break,
                 Err(e) => {
                     malformed(self.peer, e);
+                    counters.broken_frame();
                     self.closing = Some(e.into());
                     break;
                 }
@@ -301,11 +309,11 @@ impl<M: DataModel + 'static> Connection<M> {
             if last && self.tx.is_none() {
                 // The request was all the read buffer held: the buffer takes its answer.
                 v.clear();
-                let written =
-                    match answer(&mut *server.model(), units, &frame, v.spare_mut(), scratch) {
-                        Ok(n) => v.advance(n),
-                        Err(e) => Err(e.into()),
-                    };
+                let model = &mut *server.model();
+                let written = match answer(model, units, &frame, v.spare_mut(), scratch, counters) {
+                    Ok(n) => v.advance(n),
+                    Err(e) => Err(e.into()),
+                };
                 if let Err(e) = written {
                     self.closing = Some(e);
                 }
@@ -335,7 +343,8 @@ impl<M: DataModel + 'static> Connection<M> {
             };
             let written = match cx.buf_mut(tx) {
                 Ok(mut v) => {
-                    let r = answer(&mut *server.model(), units, &frame, v.spare_mut(), scratch);
+                    let model = &mut *server.model();
+                    let r = answer(model, units, &frame, v.spare_mut(), scratch, counters);
                     let r = match r {
                         Ok(n) => v.advance(n),
                         Err(e) => Err(e.into()),

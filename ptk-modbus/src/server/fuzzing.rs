@@ -2,7 +2,7 @@
 
 use super::answer::{answer, Workspace};
 pub use super::connection::{front, Front};
-use super::{MemoryModel, UnitIds};
+use super::{DiagnosticCounters, MemoryModel, UnitIds};
 use crate::Frame;
 
 /// What a connection answers requests with: a [`MemoryModel`], the unit ids served and the
@@ -11,6 +11,7 @@ pub struct Answerer {
     model: MemoryModel,
     units: UnitIds,
     work: Box<Workspace>,
+    counters: DiagnosticCounters,
 }
 
 impl core::fmt::Debug for Answerer {
@@ -28,7 +29,13 @@ impl Answerer {
             model,
             units,
             work: Box::new(Workspace::new()),
+            counters: DiagnosticCounters::new(),
         }
+    }
+
+    /// The diagnostic counters, as the requests so far left them.
+    pub fn counters(&self) -> &DiagnosticCounters {
+        &self.counters
     }
 
     /// The model, as the requests so far left it.
@@ -47,6 +54,13 @@ impl Answerer {
     pub fn answer(&mut self, request: &[u8], out: &mut [u8]) -> Result<usize, crate::Error> {
         let Workspace { scratch, .. } = &mut *self.work;
         let frame = Frame::new_unchecked(request);
-        answer(&mut self.model, &self.units, &frame, out, scratch)
+        answer(
+            &mut self.model,
+            &self.units,
+            &frame,
+            out,
+            scratch,
+            &mut self.counters,
+        )
     }
 }

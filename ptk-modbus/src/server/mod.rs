@@ -65,6 +65,7 @@
 mod answer;
 mod config;
 mod connection;
+mod counters;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing;
 mod listener;
@@ -76,6 +77,7 @@ use std::rc::Rc;
 
 use answer::Workspace;
 pub use config::{ConnectionEvent, ServerConfig, UnitIds};
+pub use counters::DiagnosticCounters;
 pub use listener::ServerStorage;
 pub use memory::MemoryModel;
 pub use model::DataModel;
@@ -161,6 +163,21 @@ impl<M> Server<M> {
     /// What the server has done so far.
     pub fn stats(&self) -> ServerStats {
         self.shared.stats.get()
+    }
+
+    /// The diagnostics counters and comm event log, as diagnostics (function code 8), get
+    /// comm event counter (11) and get comm event log (12) report them.
+    ///
+    /// # Panics
+    ///
+    /// If called while the server answers a request (from a [`DataModel`] method).
+    pub fn counters(&self) -> DiagnosticCounters {
+        self.shared.work.borrow().counters
+    }
+
+    /// Counts a frame whose header could not be trusted.
+    fn count_broken_frame(&self) {
+        self.workspace().counters.broken_frame();
     }
 
     fn workspace(&self) -> RefMut<'_, Workspace> {

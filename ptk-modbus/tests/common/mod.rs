@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ptk_modbus::server::{MemoryModel, Server, ServerStorage};
+use ptk_modbus::server::{MemoryModel, Server, ServerConfig, ServerStorage};
 use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
 
 /// No test waits longer than this for anything.
@@ -219,4 +219,49 @@ pub fn read_holding(transaction_id: u16, address: u16, quantity: u16) -> Vec<u8>
     let [a0, a1] = address.to_be_bytes();
     let [q0, q1] = quantity.to_be_bytes();
     vec![t0, t1, 0, 0, 0, 6, 1, 0x03, a0, a1, q0, q1]
+}
+
+/// Runs a loop with a server over `model` and the protothreads `contexts` until one stops
+/// it; returns the server.
+pub fn run_with<C, F>(
+    model: MemoryModel,
+    config: ServerConfig,
+    contexts: &mut [C],
+    start: F,
+) -> Server<MemoryModel>
+where
+    C: ptk_runtime::Protothread + 'static,
+    C::Output: Into<ptk_runtime::Outcome>,
+    F: Fn(SocketAddr, &mut C),
+{
+    let server = Server::new(model, config);
+    let mut memory = OwnedStorage::new(capacities(config.max_connections, contexts.len()));
+    let mut storage = ServerStorage::new(&config);
+    let loop_config = Config {
+        protothreads: config.max_connections + 1 + contexts.len(),
+        ..Config::default()
+    };
+    let n = contexts.len();
+    let mut ev = EventLoop::new(memory.storage(), loop_config, ()).unwrap();
+    let listener = ev
+        .tcp_listen("127.0.0.1:0".parse().unwrap(), &ListenOptions::default())
+        .unwrap();
+    let addr = ev.local_addr(listener.raw()).unwrap();
+    server.start(&mut ev, listener, &mut storage).unwrap();
+    let pool = ev.add_protothreads(contexts).unwrap();
+    for _ in 0..n {
+        ev.cx().spawn_with(pool, |c| start(addr, c)).unwrap();
+    }
+    let began = Instant::now();
+    loop {
+        assert!(
+            began.elapsed() < BOUND,
+            "the loop did not stop in {BOUND:?}"
+        );
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+        if ev.pool_usage(pool).0 == 0 {
+            break;
+        }
+    }
+    server
 }
