@@ -252,6 +252,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// The data, borrowed for as long as the buffer rather than the view.
+    pub fn into_data(self) -> &'a [u8] {
+        let end = self.packet_len();
+        &self.buffer[ENCAP_HEADER_LEN..end]
+    }
+}
+
 impl Packet<&[u8]> {
     /// The length of the packet at the start of `buf`, header included, as soon as its
     /// header is in: this is how a stream reader knows how many bytes to wait for.
