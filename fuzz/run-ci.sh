@@ -21,7 +21,7 @@ runs="${FUZZ_RUNS:-5000000}"
 # after $seconds. The outer limit only catches a wedged process.
 step_limit="${FUZZ_STEP_LIMIT:-900}"
 targets=(modbus_request modbus_response modbus_server modbus_client frame_reader handle_pool
-    buffer_pool)
+    buffer_pool enip_encap enip_cip enip_reply)
 
 # rustup must not install a toolchain on its own while we only ask whether one exists.
 export RUSTUP_AUTO_INSTALL=0

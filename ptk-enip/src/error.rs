@@ -106,7 +106,7 @@ pub enum Violation {
     /// A Multiple Service Packet has no service, or an offset outside its data or out of order.
     ServiceOffset,
     /// A Get_Instance_Attribute_List asks for an attribute whose layout the codec does not
-    /// know.
+    /// know, or for one attribute twice.
     UnknownAttribute,
     /// A string is longer than its type holds.
     StringLength,

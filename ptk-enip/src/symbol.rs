@@ -136,14 +136,15 @@ impl<'a> AttributeList<'a> {
     ///
     /// [`Violation::Truncated`] or [`Violation::TrailingBytes`] if the ids do not fill the
     /// data as the count says; [`Violation::UnknownAttribute`] for an id whose layout the
-    /// codec does not know (a server answers 0x14, attribute not supported) or a count of 0.
+    /// codec does not know (a server answers 0x14, attribute not supported), an id listed
+    /// twice, or a count of 0.
     pub fn parse(data: &'a [u8]) -> Result<AttributeList<'a>> {
         let mut r = Reader::new(data);
         let count = r.u16()?;
         r.bytes(2 * usize::from(count))?;
         r.finish()?;
         let list = AttributeList { bytes: data };
-        if count == 0 || !list.iter().all(attribute::is_known) {
+        if count == 0 || !valid_ids(list.iter()) {
             return Err(Error::Malformed(Violation::UnknownAttribute));
         }
         Ok(list)
@@ -153,11 +154,11 @@ impl<'a> AttributeList<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] with [`Violation::UnknownAttribute`] for no ids or an id whose
-    /// layout the codec does not know; [`Error::BufferTooSmall`].
+    /// [`Error::Invalid`] with [`Violation::UnknownAttribute`] for no ids, an id whose
+    /// layout the codec does not know or an id listed twice; [`Error::BufferTooSmall`].
     pub fn encode(ids: &[u16], storage: &'a mut [u8]) -> Result<AttributeList<'a>> {
         let count = len_u16(ids.len(), Violation::UnknownAttribute)?;
-        if ids.is_empty() || !ids.iter().all(|&id| attribute::is_known(id)) {
+        if ids.is_empty() || !valid_ids(ids.iter().copied()) {
             return Err(Error::Invalid(Violation::UnknownAttribute));
         }
         let needed = 2 + 2 * ids.len();
@@ -195,6 +196,19 @@ impl<'a> AttributeList<'a> {
     pub const fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
+}
+
+/// Whether every id is known and listed once.
+fn valid_ids(ids: impl Iterator<Item = u16>) -> bool {
+    // The known ids are all below 16: one bit each.
+    let mut seen = 0u16;
+    for id in ids {
+        if !attribute::is_known(id) || seen & (1 << id) != 0 {
+            return false;
+        }
+        seen |= 1 << id;
+    }
+    true
 }
 
 /// One instance of the Symbol class (one tag) in a Get_Instance_Attribute_List reply.
@@ -413,6 +427,10 @@ mod tests {
     fn unknown_attributes_are_refused() {
         assert_eq!(
             AttributeList::parse(&[1, 0, 9, 0]),
+            Err(Error::Malformed(Violation::UnknownAttribute))
+        );
+        assert_eq!(
+            AttributeList::parse(&[2, 0, 8, 0, 8, 0]),
             Err(Error::Malformed(Violation::UnknownAttribute))
         );
         assert_eq!(
