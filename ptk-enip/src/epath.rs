@@ -5,7 +5,8 @@ use core::iter::FusedIterator;
 
 use crate::error::{Error, Result, Violation};
 use crate::limits::MAX_EPATH_LEN;
-use crate::segment::{LogicalSegment, LogicalType, Segment};
+use crate::logical::{LogicalSegment, LogicalType};
+use crate::segment::Segment;
 use crate::wire::Reader;
 
 /// A checked view of a padded EPATH: the segments of a request path, route path or

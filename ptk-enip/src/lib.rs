@@ -116,6 +116,7 @@ mod forward_open;
 mod identity;
 pub mod limits;
 mod list_services;
+mod logical;
 mod message;
 mod multiple;
 mod request;
@@ -142,13 +143,12 @@ pub use forward_close::{ForwardClose, ForwardCloseReply};
 pub use forward_open::{ForwardOpen, ForwardOpenReply};
 pub use identity::{attribute as identity_attribute, Identity, IdentityItem, Revision};
 pub use list_services::ServiceEntry;
+pub use logical::{LogicalFormat, LogicalSegment, LogicalType};
 pub use message::{ExtendedStatus, ExtendedStatusIter, MessageRequest, MessageResponse};
 pub use multiple::{MultipleServices, MultipleServicesBuilder, MultipleServicesIter};
 pub use request::Request;
 pub use route::{RoutePath, RouteSegments};
-pub use segment::{
-    ElectronicKey, Link, LogicalFormat, LogicalSegment, LogicalType, PortSegment, Segment,
-};
+pub use segment::{ElectronicKey, Link, PortSegment, Segment};
 pub use send_data::{ConnectedMessage, SendData};
 pub use session::RegisterSession;
 pub use status::GeneralStatus;

@@ -5,8 +5,9 @@ use core::iter::FusedIterator;
 
 use crate::error::{Error, Result, Violation};
 use crate::limits::{MAX_EPATH_LEN, MAX_SYMBOL_LEN};
+use crate::logical::LogicalSegment;
 use crate::route::decimal;
-use crate::segment::{LogicalSegment, Segment};
+use crate::segment::Segment;
 use crate::PathBuilder;
 
 /// One step of a tag name: a symbol (the tag, or a member of a structure) or an array index.
