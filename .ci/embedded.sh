@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The no_std builds for a bare-metal target (thumbv7em-none-eabihf, a Cortex-M4F): the runtime
-# core and the Modbus codec without default features, each with and without `log`, and the
-# bare-metal example (a protothread over the codec, without the event loop). A crate that
+# core, the Modbus codec and the EtherNet/IP codec without default features, each with and
+# without `log`, and the bare-metal example (a protothread over the codec, without the event loop). A crate that
 # pulled in `std` would fail here, as the target has none. Adds the target with rustup when
 # it is missing, and fails if it cannot.
 set -euo pipefail
@@ -26,4 +26,6 @@ build -p ptk-runtime --no-default-features
 build -p ptk-runtime --no-default-features --features log
 build -p ptk-modbus --no-default-features
 build -p ptk-modbus --no-default-features --features log
+build -p ptk-enip --no-default-features
+build -p ptk-enip --no-default-features --features log
 build -p ptk-bare-metal-example
