@@ -282,8 +282,10 @@ class Server:
             raise CipError(GENERAL_ERROR, BEYOND_END)
         if service == 0x4D and len(payload) < count * tag.elem_size:
             raise CipError(NOT_ENOUGH_DATA)
-        if service == 0x4D and len(payload) > count * tag.elem_size:
-            raise CipError(TOO_MUCH_DATA)
+        if service == 0x4D:
+            # pycomm3 sends a single Write Tag twice over in one request (its message is built
+            # twice): a controller takes the first count * size bytes and ignores the rest.
+            payload = payload[:count * tag.elem_size]
         if start + offset + len(payload) > end:
             raise CipError(TOO_MUCH_DATA)
         with self.store.lock:
