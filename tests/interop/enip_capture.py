@@ -190,6 +190,9 @@ TYPE_OF = {
 }
 
 
+RECOVER = []  # how to reconnect the library under test after the server dropped it
+
+
 def step(rec, label, note, fn):
     rec.start(label, note)
     try:
@@ -199,6 +202,15 @@ def step(rec, label, note, fn):
     except Exception as err:  # record what the client sent even when the server refuses
         rec.notes[label] += f" -- library raised {type(err).__name__}: {str(err)[:200]}"
     time.sleep(0.05)  # let the pump threads record the last reply before the label changes
+    dropped = any(d == "!" for d, _ in rec.records[label])
+    rec.label = None  # reconnecting is not part of any operation's file
+    if dropped and RECOVER and label != "close":  # servers close the socket after Unregister
+        rec.notes[label] += " (the server closed the connection; the capture reconnected)"
+        try:
+            RECOVER[-1]()
+        except Exception as err:
+            print(f"reconnect after {label} failed: {err}", file=sys.stderr)
+        time.sleep(0.05)
 
 
 def run_pylogix(rec, port, server):
@@ -211,6 +223,12 @@ def run_pylogix(rec, port, server):
         return (responses.TagName, responses.Status, responses.Value)
 
     plc = pylogix.PLC("127.0.0.1", port=port, timeout=5.0)
+
+    def reconnect():
+        plc.conn.close()
+        plc.Read("D")
+
+    RECOVER.append(reconnect)
     step(rec, "connect", "pylogix: TCP connect, Register Session, Forward Open (Large first, "
          "then the 504-byte Forward Open if the Large one is refused); triggered by the first "
          "Read of D", lambda: status(plc.Read("D")))
@@ -296,6 +314,15 @@ def run_pycomm3(rec, port, server):
 
     plc = LogixDriver(f"127.0.0.1:{port}", init_tags=False)
     plc.socket_timeout = 5.0
+
+    def reconnect():
+        try:
+            plc.close()
+        except Exception:
+            pass
+        plc.open()
+
+    RECOVER.append(reconnect)
     step(rec, "open", "pycomm3: LogixDriver(init_tags=False).open(): Register Session, "
          "ListIdentity over TCP, Get Attributes All of the Identity object by Unconnected "
          "Send, Large Forward Open (then Forward Open if refused), Get Attributes All of class "
@@ -408,9 +435,7 @@ def main():
     else:
         cmd = [sys.executable, os.path.join(here, "enip_mock_server.py"), "--bind",
                f"127.0.0.1:{port}"] + MOCK_TAGS
-    log = open(os.path.join(args.outdir, f".{args.server}.log"), "w") if os.path.isdir(
-        args.outdir) else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=here)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=here)
     try:
         wait_listening(port, proc)
         for lib, run in (("pylogix", run_pylogix), ("pycomm3", run_pycomm3)):

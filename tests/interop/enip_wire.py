@@ -90,6 +90,9 @@ def cip_request(msg):
             end = offsets[k + 1] if k + 1 < count else len(rest)
             parts.append(cip_request(rest[off:end]))
         return f"{head} {count} services: " + "; ".join(parts)
+    if service == 0x4C and path[:2] == b"\x20\x6c" and len(rest) >= 6:
+        offset, count = struct.unpack_from("<IH", rest, 0)
+        return f"{head} (template read) offset {offset} bytes {count}"
     if service in (0x4C, 0x52) and not on_cm and len(rest) >= 2:
         extra = f" offset {struct.unpack_from('<I', rest, 2)[0]}" if len(rest) >= 6 else ""
         return f"{head} elements {struct.unpack_from('<H', rest, 0)[0]}{extra}"
