@@ -10,8 +10,8 @@ use super::tags::{ready, Progress, MISSING};
 use super::{cip_error, Client, ClientError};
 use crate::limits::MAX_EPATH_LEN;
 use crate::{
-    class, service, symbol_attribute, AttributeList, DataType, GeneralStatus, LogicalSegment,
-    PathBuilder, Segment, SymbolInstances, SymbolType, LOGIX_STRING_HANDLE,
+    class, service, symbol_attribute, AttributeList, GeneralStatus, LogicalSegment, PathBuilder,
+    Segment, SymbolInstances, SymbolType, LOGIX_STRING_HANDLE,
 };
 
 /// The attributes the client asks for: name, type and dimensions (as pylogix does).
@@ -25,6 +25,9 @@ const ATTRIBUTES: [u8; 8] = [
     symbol_attribute::DIMENSIONS as u8,
     0,
 ];
+
+/// The low byte of the symbol type of a program entry (`Program:Main`, 0x1068).
+const PROGRAM: u16 = 0x68;
 
 /// One tag of the tag list: its Symbol instance, name, type and dimensions.
 ///
@@ -59,7 +62,7 @@ impl TagEntry<'_> {
     }
 
     /// The type's name: the atomic type's (`DINT`; BOOL arrays are `DWORD` arrays), `STRING`,
-    /// `STRUCT:0x0ABC` (the template instance) for other structures.
+    /// `STRUCT:0x0abc` (the template instance) for other structures, `PROGRAM` for a program.
     pub fn type_name(&self) -> TypeName {
         TypeName(self.symbol_type)
     }
@@ -100,9 +103,9 @@ impl fmt::Display for TypeName {
             (Some(t), _) => f.write_str(t.name()),
             (None, Some(LOGIX_STRING_HANDLE)) => f.write_str("STRING"),
             (None, Some(template)) => write!(f, "STRUCT:{template:#06x}"),
-            (None, None) => match DataType::from_code(self.0 .0 as u8) {
-                Some(t) => f.write_str(t.name()),
-                None => write!(f, "TYPE:{:#06x}", self.0 .0),
+            (None, None) => match self.0 .0 & 0xFF {
+                PROGRAM => f.write_str("PROGRAM"),
+                _ => write!(f, "TYPE:{:#06x}", self.0 .0),
             },
         }
     }
