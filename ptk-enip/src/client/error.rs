@@ -119,7 +119,12 @@ impl fmt::Display for ClientError {
             ClientError::BufferTooSmall { needed } => {
                 write!(f, "the data needs a buffer of {needed} bytes")
             }
-            ClientError::UnexpectedType(t) => write!(f, "unexpected tag type {t:?}"),
+            ClientError::UnexpectedType(t) => match t {
+                TagType::Atomic(t) => write!(f, "unexpected tag type {}", t.name()),
+                TagType::LOGIX_STRING => f.write_str("unexpected tag type STRING"),
+                TagType::Structure(h) => write!(f, "unexpected tag type: structure {h:#06x}"),
+                TagType::Other(code) => write!(f, "unexpected tag type {code:#06x}"),
+            },
         }
     }
 }
