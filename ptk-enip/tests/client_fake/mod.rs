@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use std::task::Poll;
 
-use ptk_enip::client::{Client, ClientConfig, ClientError, TagRead};
+use ptk_enip::client::{Client, ClientConfig, ClientError, Device, Discovery, TagRead};
 use ptk_enip::{
     Epath, LogicalType, MessageRequest, MultipleServices, Packet, ReadModifyWrite, Request,
     Segment, SendData, UnconnectedSend,
@@ -528,6 +528,8 @@ pub enum Step {
     ReadMany(Vec<String>, usize),
     WriteMany(Vec<(String, Value)>),
     List(Option<&'static str>),
+    /// ListIdentity to the address, replies collected for the milliseconds.
+    Discover(SocketAddr, u64),
 }
 
 /// What a step gave.
@@ -539,6 +541,7 @@ pub enum Done {
     Many(Vec<Result<Value, ClientError>>),
     WroteMany(Vec<Result<(), ClientError>>),
     List(Vec<String>),
+    Devices(Vec<Device>),
     Failed(ClientError),
 }
 
@@ -553,6 +556,8 @@ pub struct Script {
     values: Vec<Result<Value, ClientError>>,
     writes: Vec<Result<(), ClientError>>,
     listed: Vec<String>,
+    discovery: Option<Discovery>,
+    devices: Vec<Device>,
     pub requests_sent: u64,
     pub connection_size: Option<u16>,
 }
@@ -569,6 +574,8 @@ impl Script {
             values: Vec::new(),
             writes: Vec::new(),
             listed: Vec::new(),
+            discovery: None,
+            devices: Vec::new(),
             requests_sent: 0,
             connection_size: None,
         }
@@ -611,6 +618,27 @@ impl Script {
                 let listed = &mut self.listed;
                 c.poll_list_tags(cx, *program, |e| listed.push(e.to_string()))
                     .map(|r| r.map(|_| Done::List(std::mem::take(listed))))
+            }
+            Step::Discover(target, window_ms) => {
+                let discovery = self
+                    .discovery
+                    .get_or_insert_with(|| Discovery::new(*target, *window_ms));
+                loop {
+                    match discovery.poll_next(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(Some(device))) => self.devices.push(device),
+                        Poll::Ready(Ok(None)) => {
+                            self.discovery = None;
+                            break Poll::Ready(Ok(Done::Devices(std::mem::take(
+                                &mut self.devices,
+                            ))));
+                        }
+                        Poll::Ready(Err(e)) => {
+                            self.discovery = None;
+                            break Poll::Ready(Err(e));
+                        }
+                    }
+                }
             }
         };
         r.map(|r| r.unwrap_or_else(Done::Failed))
