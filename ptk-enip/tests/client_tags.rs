@@ -503,3 +503,75 @@ fn the_tag_list_pages_and_lists_program_tags() {
         b"\x55\x09\x91\x0CProgram:Main\x20\x6B\x24\x00\x03\x00\x01\x00\x02\x00\x08\x00"
     );
 }
+
+/// Three requests in flight at once, their replies taken in reverse order.
+struct Pipelined {
+    pt: ptk_runtime::Pt,
+    client: Box<ptk_enip::client::Client<3>>,
+    tickets: Vec<ptk_enip::client::Ticket>,
+    replies: Vec<Vec<u8>>,
+    in_flight: usize,
+    outcome: Option<Result<(), ClientError>>,
+}
+
+#[ptk_macros::protothread(crate = ::ptk_runtime)]
+fn pipelined(ctx: &mut Pipelined, cx: &mut ptk_runtime::Cx<'_>) {
+    let r = pt_await!(ctx.client.poll_connect(cx));
+    if let Err(e) = r {
+        ctx.outcome = Some(Err(e));
+        return;
+    }
+    for name in ["Counts[1]", "Counts[2]", "Counts[3]"] {
+        let mut buf = [0u8; 32];
+        let n = ptk_enip::TagName::parse(name)
+            .unwrap()
+            .emit(&mut buf)
+            .unwrap();
+        let path = ptk_enip::Epath::new_checked(&buf[..n]).unwrap();
+        let ticket = ctx.client.send(cx, 0x4C, &path, 2, |o| {
+            o[..2].copy_from_slice(&[1, 0]);
+            Ok(2)
+        });
+        ctx.tickets.push(ticket.unwrap());
+    }
+    ctx.in_flight = ctx.client.in_flight();
+    while !ctx.tickets.is_empty() {
+        let r = pt_await!(ctx.client.poll_response(cx, *ctx.tickets.last().unwrap()));
+        if let Err(e) = r {
+            ctx.outcome = Some(Err(e));
+            return;
+        }
+        let reply = ctx.client.response(*ctx.tickets.last().unwrap()).unwrap();
+        ctx.replies.push(reply.data.to_vec());
+        ctx.tickets.pop();
+    }
+    ctx.outcome = Some(Ok(()));
+    ctx.client.close(cx);
+}
+
+#[test]
+fn requests_in_flight_are_matched_to_their_replies_in_any_order() {
+    let fake = Fake::start(controller(), Options::default());
+    let mut jobs = [Pipelined {
+        pt: ptk_runtime::Pt::new(),
+        client: Box::new(ptk_enip::client::Client::new(
+            fake.addr,
+            ClientConfig::default(),
+        )),
+        tickets: Vec::new(),
+        replies: Vec::new(),
+        in_flight: 0,
+        outcome: None,
+    }];
+    client_fake::run(&mut jobs);
+    assert_eq!(jobs[0].outcome, Some(Ok(())));
+    assert_eq!(jobs[0].in_flight, 3);
+    let mut expected: Vec<Vec<u8>> = [1, 2, 42]
+        .iter()
+        .map(|v: &i32| [&[0xC4, 0][..], &v.to_le_bytes()].concat())
+        .collect();
+    expected.reverse();
+    assert_eq!(jobs[0].replies, expected);
+    // All three were written before the first reply was read: one sequence count each.
+    assert_eq!(fake.log().sequences, [1, 2, 3]);
+}

@@ -460,8 +460,9 @@ fn list(
     entries.sort_by_key(|e| e.0);
     let mut out = Vec::new();
     let mut partial = false;
-    let mut n = 0;
-    for (id, name, symbol_type, dims) in entries.into_iter().filter(|e| e.0 >= start) {
+    for (n, (id, name, symbol_type, dims)) in
+        entries.into_iter().filter(|e| e.0 >= start).enumerate()
+    {
         let mut entry = id.to_le_bytes().to_vec();
         entry.extend_from_slice(&(name.len() as u16).to_le_bytes());
         entry.extend_from_slice(name.as_bytes());
@@ -473,7 +474,6 @@ fn list(
             break;
         }
         out.extend_from_slice(&entry);
-        n += 1;
     }
     let mut r = status(0x55, if partial { 6 } else { 0 }, None);
     r.extend_from_slice(&out);
