@@ -60,7 +60,12 @@ impl Slot {
             SlotState::Failed(ClientError::ReplyTooLarge { len: message.len() })
         } else {
             match MessageResponse::parse(message) {
-                Ok(reply) if reply.service == self.service => {
+                // A routing failure of an Unconnected_Send comes back as its own reply.
+                Ok(reply)
+                    if reply.service == self.service
+                        || (reply.service == crate::service::UNCONNECTED_SEND
+                            && !reply.status.is_success()) =>
+                {
                     self.reply[..message.len()].copy_from_slice(message);
                     self.reply_len = message.len();
                     SlotState::Answered
