@@ -105,6 +105,8 @@
 #![deny(missing_docs)]
 
 pub mod class;
+#[cfg(feature = "std")]
+pub mod client;
 mod connection;
 mod cpf;
 mod data_type;
