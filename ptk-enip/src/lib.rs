@@ -104,6 +104,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attribute_list;
 pub mod class;
 mod connection;
 mod cpf;
@@ -129,10 +130,15 @@ mod status;
 mod symbol;
 mod tag;
 mod tag_name;
+mod template;
 mod unconnected_send;
 mod value;
 mod wire;
 
+#[cfg(feature = "std")]
+pub mod server;
+
+pub use attribute_list::GetAttributeList;
 pub use connection::{ConnectionFailure, ConnectionTriad, ConnectionType, NetworkParameters};
 pub use cpf::{CommonPacket, Item, ItemType, Items, RawItem, SocketAddress};
 pub use data_type::{DataType, TagType, LOGIX_STRING_HANDLE, STRUCTURE_MARKER};
@@ -158,6 +164,7 @@ pub use symbol::{
 };
 pub use tag::{ReadModifyWrite, ReadTag, ReadTagFragmented, TagData, WriteTag, WriteTagFragmented};
 pub use tag_name::{TagName, TagSegment, TagSegments};
+pub use template::{attribute as template_attribute, ReadTemplate, Template, TemplateMember};
 pub use unconnected_send::UnconnectedSend;
 pub use value::{Elements, ElementsIter, LogixString, Value};
 
