@@ -263,7 +263,7 @@ mod tests {
             Template::LOGIX_STRING.read_definition(36, 8, &mut buf),
             Ok(8)
         );
-        assert_eq!(buf, [b'A', 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(buf, [b'T', b'A', 0, 0, 0, 0, 0, 0]);
         assert_eq!(
             Template::LOGIX_STRING.read_definition(u32::MAX, 2, &mut buf),
             Ok(2)

@@ -2,10 +2,14 @@
 //! connection's receive buffer, answers each in a pool buffer, and hands the reply to the
 //! loop to send before it looks at the next packet.
 //!
-//! The packet is copied out of the receive buffer into the server's one request buffer
-//! before it is answered (the reply's buffer and the receive buffer cannot be borrowed at
-//! once), and consumed; nothing waits between the copy and the answer, so the connections
-//! share that buffer.
+//! When the packet is all the receive buffer holds (clients wait for each reply, so this is
+//! the usual case), that buffer takes the reply: an exchange holds one buffer, and never
+//! waits for a second while holding the first. Otherwise (a client that pipelines) the reply
+//! gets a buffer of its own, waiting for one when none is free.
+//!
+//! The packet is copied into the server's one request buffer before it is answered (a
+//! packet and the reply replacing it cannot be borrowed at once); nothing waits between the
+//! copy and the answer, so the connections share that buffer.
 
 use core::net::{Ipv4Addr, SocketAddr};
 use core::task::Poll;
@@ -28,6 +32,9 @@ pub(crate) struct Connection<T: 'static> {
     session: Session,
     /// The reply being built or handed over.
     tx: Option<Handle<Buffer>>,
+    /// `tx` is the buffer the packet was read into, taken out of the receive buffer: the
+    /// packet is answered in place.
+    in_place: bool,
     requests: u64,
     /// Why the connection closes once the reply built is sent.
     closing: Option<Result<(), Error>>,
@@ -65,6 +72,7 @@ impl<T: 'static> Connection<T> {
             local: nowhere,
             session: Session::default(),
             tx: None,
+            in_place: false,
             requests: 0,
             closing: None,
         }
@@ -84,6 +92,7 @@ impl<T: 'static> Connection<T> {
         self.local = local;
         self.session = Session::default();
         self.tx = None;
+        self.in_place = false;
         self.requests = 0;
         self.closing = None;
     }
@@ -134,7 +143,10 @@ impl<T: 'static> Connection<T> {
         }
     }
 
-    /// A pool buffer for the reply, waiting for one when none is free.
+    /// A pool buffer for the reply: the one the packet was read into when the packet is
+    /// all it holds (the usual exchange takes one buffer, and a connection never waits for a
+    /// second one while holding the first), else a new one, waiting for one when none is
+    /// free.
     fn poll_reply_buffer(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
         if self.tx.is_some() {
             return Poll::Ready(Ok(()));
@@ -143,6 +155,20 @@ impl<T: 'static> Connection<T> {
             Ok(s) => s,
             Err(e) => return Poll::Ready(Err(e)),
         };
+        let whole = match cx.rx(stream) {
+            Ok(bytes) => match front(bytes, self.max_packet_len()) {
+                Front::Packet(len) if len == bytes.len() => Some(len),
+                _ => None,
+            },
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if let Some(len) = whole {
+            if let Ok(b) = cx.rx_take(stream, len) {
+                self.tx = Some(b);
+                self.in_place = true;
+                return Poll::Ready(Ok(()));
+            }
+        }
         let got = match cx.buf_alloc(REPLY_BUFFER_LEN) {
             Ok(b) => Poll::Ready(Ok(b)),
             Err(_) => cx.poll_buf_alloc(stream, REPLY_BUFFER_LEN),
@@ -180,6 +206,7 @@ impl<T: 'static> Connection<T> {
         if let Some(tx) = self.tx.take() {
             let _ = cx.buf_release(tx);
         }
+        self.in_place = false;
         if let Some(stream) = self.stream.take() {
             let _ = cx.close(stream.raw());
             if let Some(server) = self.server.take() {
@@ -239,8 +266,14 @@ impl<T: TagTable + 'static> Connection<T> {
         let server = self.server.clone().ok_or(Error::InvalidHandle)?;
         let shared = &*server.shared;
         let mut request = shared.request.borrow_mut();
-        let bytes = cx.rx(stream)?;
+        let in_place = core::mem::take(&mut self.in_place);
+        let bytes = if in_place {
+            cx.buf(tx)?
+        } else {
+            cx.rx(stream)?
+        };
         let len = match front(bytes, shared.config.max_packet_len) {
+            Front::Packet(len) if in_place => len,
             Front::Packet(len) => len,
             Front::TooLong => {
                 let mut head = [0u8; ENCAP_HEADER_LEN];
@@ -266,7 +299,9 @@ impl<T: TagTable + 'static> Connection<T> {
             Front::Partial(_) => return Err(Error::InvalidArgument),
         };
         request[..len].copy_from_slice(&bytes[..len]);
-        cx.rx_consume(stream, len)?;
+        if !in_place {
+            cx.rx_consume(stream, len)?;
+        }
         self.requests += 1;
         let mut tags = shared.tags.borrow_mut();
         let mut context = Context {

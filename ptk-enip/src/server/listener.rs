@@ -165,12 +165,13 @@ impl<T: TagTable + 'static> Server<T> {
     ///
     /// Packets are read into, and replies sent from, the loop's buffer pool: its small
     /// buffers must hold the largest reply, [`REPLY_BUFFER_LEN`] (4,048) bytes, and there
-    /// must be at least 2. A connection holds none while idle, one for a packet and one for
-    /// its reply. A request longer than a small buffer (pycomm3 sends Write Tag requests of
+    /// must be at least 2. A connection holds none while idle, and one for a packet and its
+    /// reply (the buffer the packet was read into takes the reply; a client that pipelines
+    /// makes it two). A request longer than a small buffer (pycomm3 sends Write Tag requests of
     /// nearly twice the connection size) needs a large buffer of up to
     /// [`max_packet_len`](ServerConfig::max_packet_len) bytes; without one the connection
-    /// closes with [`Error::MessageTooLarge`]. With `2 * max_connections` small buffers no
-    /// connection waits for one; with fewer, replies wait for a free buffer.
+    /// closes with [`Error::MessageTooLarge`]. With `max_connections` small buffers no
+    /// connection waits for one; with fewer, reads wait for a free buffer.
     ///
     /// # Errors
     ///
