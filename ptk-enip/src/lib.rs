@@ -37,6 +37,7 @@
 //! | values | [`DataType`], [`TagType`], [`Value`], [`Elements`], [`LogixString`] |
 //! | Connection Manager | [`UnconnectedSend`], [`ForwardOpen`], [`ForwardOpenReply`], [`ForwardClose`], [`ForwardCloseReply`], [`ConnectionFailure`] |
 //! | Identity object | [`Identity`], [`IdentityItem`] |
+//! | Template object | [`Template`], [`TemplateMember`], [`ReadTemplate`], [`GetAttributeList`] |
 //!
 //! # Errors and what to do with them
 //!
@@ -96,8 +97,8 @@
 //!
 //! # Features
 //!
-//! * `std` (default): reserved for the server and client drivers on the ptk event loop.
-//!   Without it the crate is the `no_std`, allocation-free codec alone.
+//! * `std` (default): the drivers on the ptk event loop: [`server`], a Logix-like tag
+//!   server. Without it the crate is the `no_std`, allocation-free codec alone.
 //! * `log`: the drivers log through the [`log`](https://docs.rs/log) facade. Off by default,
 //!   and then compiled out.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
