@@ -37,6 +37,7 @@
 //! | values | [`DataType`], [`TagType`], [`Value`], [`Elements`], [`LogixString`] |
 //! | Connection Manager | [`UnconnectedSend`], [`ForwardOpen`], [`ForwardOpenReply`], [`ForwardClose`], [`ForwardCloseReply`], [`ConnectionFailure`] |
 //! | Identity object | [`Identity`], [`IdentityItem`] |
+//! | Template object | [`Template`], [`TemplateMember`], [`ReadTemplate`], [`GetAttributeList`] |
 //!
 //! # Errors and what to do with them
 //!
@@ -96,14 +97,15 @@
 //!
 //! # Features
 //!
-//! * `std` (default): reserved for the server and client drivers on the ptk event loop.
-//!   Without it the crate is the `no_std`, allocation-free codec alone.
+//! * `std` (default): the drivers on the ptk event loop: [`server`], a Logix-like tag
+//!   server. Without it the crate is the `no_std`, allocation-free codec alone.
 //! * `log`: the drivers log through the [`log`](https://docs.rs/log) facade. Off by default,
 //!   and then compiled out.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attribute_list;
 pub mod class;
 #[cfg(feature = "std")]
 pub mod client;
@@ -131,10 +133,15 @@ mod status;
 mod symbol;
 mod tag;
 mod tag_name;
+mod template;
 mod unconnected_send;
 mod value;
 mod wire;
 
+#[cfg(feature = "std")]
+pub mod server;
+
+pub use attribute_list::GetAttributeList;
 pub use connection::{ConnectionFailure, ConnectionTriad, ConnectionType, NetworkParameters};
 pub use cpf::{CommonPacket, Item, ItemType, Items, RawItem, SocketAddress};
 pub use data_type::{DataType, TagType, LOGIX_STRING_HANDLE, STRUCTURE_MARKER};
@@ -160,6 +167,7 @@ pub use symbol::{
 };
 pub use tag::{ReadModifyWrite, ReadTag, ReadTagFragmented, TagData, WriteTag, WriteTagFragmented};
 pub use tag_name::{TagName, TagSegment, TagSegments};
+pub use template::{attribute as template_attribute, ReadTemplate, Template, TemplateMember};
 pub use unconnected_send::UnconnectedSend;
 pub use value::{Elements, ElementsIter, LogixString, Value};
 

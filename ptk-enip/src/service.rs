@@ -10,6 +10,8 @@ pub const REPLY: u8 = 0x80;
 
 /// 0x01: read all attributes of an instance (or of a class, at instance 0).
 pub const GET_ATTRIBUTE_ALL: u8 = 0x01;
+/// 0x03: read a list of attributes of an instance.
+pub const GET_ATTRIBUTE_LIST: u8 = 0x03;
 /// 0x0A: several requests in one message, to the Message Router.
 pub const MULTIPLE_SERVICE_PACKET: u8 = 0x0A;
 /// 0x0E: read one attribute.
