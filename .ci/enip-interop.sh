@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# EtherNet/IP + CIP interoperability (ptk-enip/tests/interop.rs): our client against cpppo's
-# simulator, pylogix and pycomm3 against our server, and the read benchmark.
+# EtherNet/IP + CIP interoperability: pylogix and pycomm3 against our server
+# (ptk-enip/tests/interop.rs), our client against cpppo's simulator and the Python stand-in
+# server (ptk-enip/tests/interop_client.rs).
 # Installs the three Python packages into a venv under target/ (once, reused after), then runs
 # the interop tests, which `cargo test` alone ignores, with `--ignored`.
 # When python3, its venv module or the pip install is missing: with CI=true the script fails
@@ -50,10 +51,12 @@ if ! versions=$(installed); then
 fi
 echo "enip-interop: $versions"
 
-# The test target must exist: a missing tests/interop.rs is a failure, never a silent pass.
-if [ ! -f ptk-enip/tests/interop.rs ]; then
-    echo "enip-interop: FAILED (ptk-enip/tests/interop.rs does not exist)" >&2
-    exit 1
-fi
+# The test targets must exist: a missing one is a failure, never a silent pass.
+for t in interop interop_client; do
+    if [ ! -f "ptk-enip/tests/$t.rs" ]; then
+        echo "enip-interop: FAILED (ptk-enip/tests/$t.rs does not exist)" >&2
+        exit 1
+    fi
+done
 PTK_ENIP_PYTHON="$PWD/$VENV/bin/python" \
-    cargo test -p ptk-enip --test interop -- --ignored --nocapture
+    cargo test -p ptk-enip --test interop --test interop_client -- --ignored --nocapture
