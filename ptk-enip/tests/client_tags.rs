@@ -6,7 +6,7 @@ mod client_fake;
 
 use client_fake::{run_script, Done, Fake, Options, Step, Tag};
 use ptk_enip::client::{ClientConfig, ClientError, Route, TagRead};
-use ptk_enip::{DataType, GeneralStatus, TagType, Value};
+use ptk_enip::{DataType, ForwardOpen, GeneralStatus, MessageRequest, TagType, Value};
 
 const DINT: TagType = TagType::Atomic(DataType::Dint);
 
@@ -376,6 +376,43 @@ fn a_refused_large_forward_open_falls_back_to_forward_open() {
     // The Forward_Open asks for 504 bytes: parameters 0x43F8.
     let open = &log.requests[2].1;
     assert_eq!(&open[6 + 26..6 + 28], &0x43F8u16.to_le_bytes());
+}
+
+#[test]
+fn two_clients_of_one_process_open_connections_with_different_triads() {
+    // A controller refuses a Forward_Open whose triad one of its connections has, and both
+    // clients have the same vendor id and originator serial: the connection serials differ.
+    let fake = Fake::start(controller(), Options::default());
+    for _ in 0..2 {
+        let script = run_script(
+            fake.addr,
+            ClientConfig::default(),
+            vec![Step::ReadValue("Counts[3]")],
+        );
+        assert_eq!(script.done, [Done::Value(Value::Dint(42))]);
+    }
+    let log = fake.log();
+    let opens: Vec<(u16, u16, u32, u32)> = log
+        .requests
+        .iter()
+        .filter(|(c, m)| *c == 0x6F && m.first() == Some(&0x5B))
+        .map(|(_, m)| {
+            let request = MessageRequest::parse(m).unwrap();
+            let open = ForwardOpen::parse(request.data, true).unwrap();
+            (
+                open.triad.connection_serial,
+                open.triad.vendor_id,
+                open.triad.originator_serial,
+                open.t_o_connection_id,
+            )
+        })
+        .collect();
+    assert_eq!(opens.len(), 2);
+    let ((serial_a, vendor_a, origin_a, id_a), (serial_b, vendor_b, origin_b, id_b)) =
+        (opens[0], opens[1]);
+    assert_eq!((vendor_a, origin_a), (vendor_b, origin_b));
+    assert_ne!(serial_a, serial_b);
+    assert_ne!(id_a, id_b);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Setting up a session: TCP, RegisterSession, then Large_Forward_Open, Forward_Open or
 //! unconnected messaging, whichever the target accepts first.
 
+use core::sync::atomic::{AtomicU16, Ordering};
 use core::task::Poll;
 
 use ptk_runtime::{Cx, Error};
@@ -24,6 +25,23 @@ pub(crate) enum Messaging {
     },
     /// In SendRRData, through Unconnected_Send when the route is not empty.
     Unconnected,
+}
+
+/// The connection serial number of the next Forward_Open of any client of this process.
+///
+/// A target refuses a Forward_Open whose connection triad (connection serial, vendor id,
+/// originator serial) is one of its open connections' (status 0x01 / 0x0100), and every
+/// client of a process has the same vendor id and, by default, originator serial: the
+/// connection serial alone must tell their connections apart, so the clients of a process
+/// take it from one counter (never 0, which some targets read as "no connection").
+fn next_connection_serial() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(1);
+    loop {
+        let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+        if serial != 0 {
+            return serial;
+        }
+    }
 }
 
 /// Where the session set-up is.
@@ -175,8 +193,8 @@ impl<const N: usize> Client<N> {
 
     /// Queues a Large_Forward_Open (`large`) or a Forward_Open.
     fn send_forward_open(&mut self, cx: &mut Cx<'_>, large: bool) {
-        self.session.serial = self.session.serial.wrapping_add(1);
-        let serial = self.session.serial;
+        let serial = next_connection_serial();
+        self.session.serial = serial;
         let size = self.asked_size(large);
         let mut path_buf = [0u8; MAX_EPATH_LEN];
         let route = self.config.route;
