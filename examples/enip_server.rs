@@ -7,6 +7,8 @@
 //! Tags are `NAME=TYPE` or `NAME=TYPE[N]`, TYPE one of BOOL SINT INT DINT LINT USINT UINT
 //! UDINT ULINT REAL LREAL STRING (a Logix STRING, 82 characters); a BOOL array holds a
 //! multiple of 32 bits and is served as DWORDs, as a controller does. All start at zero.
+//! `Program:PROGRAM.NAME=TYPE[N]` makes a tag of program PROGRAM (program-scoped, read as
+//! `Program:Main.Counts[3]`); the tag list names each program as a controller does.
 //! pylogix, pycomm3 and the ptk client read, write and list them: sessions, Forward Open and
 //! Large Forward Open (4,002 bytes), connected and unconnected messaging, fragmented reads and
 //! writes, bit writes, multiple service packets, the tag list and the STRING template.
@@ -40,6 +42,7 @@ fn usage() -> &'static str {
      NAME=TYPE[N] ...\n\
      TYPE: BOOL SINT INT DINT LINT USINT UINT UDINT ULINT REAL LREAL STRING, [N] for an \
      array (BOOL: a multiple of 32)\n\
+     Program:PROGRAM.NAME=TYPE[N]: a tag of program PROGRAM (program-scoped)\n\
      defaults: --bind 127.0.0.1:44818 --max-connections 64\n\
      --stats: print the server's counters on stdout at exit (else on stderr)"
 }
@@ -168,6 +171,11 @@ fn serve(o: Options) -> Result<(), Error> {
         ..ServerConfig::default()
     };
     let tag_count = o.tags.len();
+    let programs = o.tags.programs();
+    let program_tags: u32 = (1..=programs)
+        .filter_map(|p| o.tags.program(p))
+        .map(|tags| tags.len())
+        .sum();
     let server = Server::new(o.tags, config);
 
     // Two buffers per connection (a packet and its reply), a few large ones for requests
@@ -203,8 +211,8 @@ fn serve(o: Options) -> Result<(), Error> {
     ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!("listening on {addr}");
     eprintln!(
-        "enip_server: {tag_count} tags, {} connections max, ListIdentity over UDP on the same \
-         port; Ctrl-C stops",
+        "enip_server: {tag_count} controller tags, {program_tags} tags in {programs} programs, \
+         {} connections max, ListIdentity over UDP on the same port; Ctrl-C stops",
         o.max_connections
     );
     ev.run()?;

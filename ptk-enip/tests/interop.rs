@@ -20,7 +20,7 @@ use ptk_enip::server::{MemoryTags, Server, ServerConfig, ServerStats, ServerStor
 use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
 
 /// Every type the server serves, scalars and arrays, and a DINT array that needs
-/// fragmented services.
+/// fragmented services; program-scoped tags in two programs, some named as controller tags.
 const SPECS: &[&str] = &[
     "B=BOOL",
     "SI=SINT",
@@ -39,6 +39,12 @@ const SPECS: &[&str] = &[
     "RA=REAL[4]",
     "SA=STRING[3]",
     "BIG=DINT[2000]",
+    "Program:Main.D=DINT",
+    "Program:Main.DA=DINT[10]",
+    "Program:Main.S=STRING",
+    "Program:Main.BIG=DINT[1500]",
+    "Program:Aux_2.BA=BOOL[64]",
+    "Program:Aux_2.R=REAL",
 ];
 
 /// How long one script may run (it also stops itself a little earlier).

@@ -2,7 +2,7 @@
 //! allocator, switched on for the loop's thread only, while 6 connections each register a
 //! session, open a 4,002-byte connection and make hundreds of requests of every kind
 //! (fragmented reads and writes, multiple service packets, bit writes, the tag list, the
-//! template, refusals), and ListIdentity datagrams arrive on the UDP socket.
+//! template, a program's tags and tag list, refusals), and ListIdentity datagrams arrive on the UDP socket.
 
 #[path = "../../ptk-runtime/tests/alloc_counter/mod.rs"]
 mod alloc_counter;
@@ -121,6 +121,24 @@ fn client(addr: SocketAddr, n: u16) {
             b"\x55\x03\x20\x6B\x25\x00\x00\x00\x03\x00\x01\x00\x02\x00\x08\x00",
         );
         assert_eq!(&list[..4], &[0xD5, 0, 0, 0]);
+        // A program's tag written and read, the program's tag list.
+        let p = b"\x91\x0CProgram:Main\x91\x01P\x00\x28\x02";
+        let write = [&b"\x4D\x0A"[..], p, b"\xC4\x00\x01\x00\x05\x00\x00\x00"].concat();
+        assert_eq!(ask(&mut s, &write), [0xCD, 0, 0, 0]);
+        let read = [&b"\x4C\x0A"[..], p, b"\x01\x00"].concat();
+        assert_eq!(ask(&mut s, &read), [0xCC, 0, 0, 0, 0xC4, 0, 5, 0, 0, 0]);
+        let list = ask(
+            &mut s,
+            b"\x55\x09\x91\x0CProgram:Main\x20\x6B\x24\x00\x03\x00\x01\x00\x02\x00\x08\x00",
+        );
+        assert_eq!(
+            list,
+            [
+                &[0xD5, 0, 0, 0, 1, 0, 0, 0, 1, 0, b'P', 0xC4, 0x20][..],
+                &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            ]
+            .concat()
+        );
         let t = ask(
             &mut s,
             b"\x03\x03\x20\x6C\x25\x00\xCE\x0F\x04\x00\x04\x00\x05\x00\x02\x00\x01\x00",
@@ -162,8 +180,14 @@ fn serve_counting(buffers: usize) {
         max_connections: CONNECTIONS,
         ..ServerConfig::default()
     };
-    let tags =
-        MemoryTags::from_specs(["D=DINT", "S=STRING", "BA=BOOL[64]", "BIG=DINT[2000]"]).unwrap();
+    let tags = MemoryTags::from_specs([
+        "D=DINT",
+        "S=STRING",
+        "BA=BOOL[64]",
+        "BIG=DINT[2000]",
+        "Program:Main.P=DINT[4]",
+    ])
+    .unwrap();
     let server = Server::new(tags, config);
     let mut memory = OwnedStorage::new(Capacities {
         buffers,

@@ -1,6 +1,7 @@
 """Shared pieces of the EtherNet/IP interop scripts (tests/interop/enip_*.py).
 
-- Tag specs: the `NAME=TYPE[N]` strings given to the server (`parse_spec`).
+- Tag specs: the `NAME=TYPE[N]` strings given to the server (`parse_spec`); a program's tag is
+  `Program:PROGRAM.NAME=TYPE[N]` (`Tag.program`, `programs`).
 - Value patterns: a deterministic, non-zero value for every element of every tag, so a read-back
   proves the write reached the server (`pattern`).
 - Discovery on loopback only: pylogix and pycomm3 broadcast ListIdentity to 255.255.255.255
@@ -48,6 +49,13 @@ class Tag:
     def is_bool_array(self):
         return self.type == "BOOL" and self.count is not None
 
+    @property
+    def program(self):
+        """The program of a program-scoped tag (`Main` of `Program:Main.X`), else None."""
+        if not self.name.startswith("Program:"):
+            return None
+        return self.name[len("Program:"):].split(".", 1)[0]
+
     def __repr__(self):
         return f"{self.name}={self.type}" + ("" if self.count is None else f"[{self.count}]")
 
@@ -72,7 +80,14 @@ def parse_spec(text):
         )
     if not name or not (name[0].isalpha() or name[0] == "_"):
         raise ValueError(f"tag spec {text!r}: a tag name starts with a letter or '_'")
+    if name.startswith("Program:") and name.count(".") != 1:
+        raise ValueError(f"tag spec {text!r}: a program's tag is Program:PROGRAM.NAME")
     return Tag(name, type_, count)
+
+
+def programs(tags):
+    """The programs of the tags, as a controller lists them: `Program:NAME`, sorted."""
+    return sorted({f"Program:{t.program}" for t in tags if t.program})
 
 
 def _h(name, index, salt):

@@ -11,7 +11,9 @@ The SPEC strings are the ones the server was started with. Steps, each printing 
    machine; and CIPDriver.list_identity() over TCP.
 2. list: LogixDriver.open() uploads the tag list (get_tag_list(program='*')); it must hold
    exactly the SPEC tags with their types and dimensions as pycomm3 reports a Logix
-   controller's (BOOL[N] as DWORD [N/32, 0, 0], STRING through its template).
+   controller's (BOOL[N] as DWORD [N/32, 0, 0], STRING through its template), program-scoped
+   specs (`Program:Main.X=DINT`) by their full names, and info['programs'] must name exactly
+   their programs; get_tag_list(program='Main') must list exactly that program's tags.
 3. every tag: write a pattern (enip_common.pattern) and read it back, whole arrays in one call
    (fragmented services when they do not fit), the last element alone, BOOL array bits and
    bits of DINTs (Read Modify Write).
@@ -30,7 +32,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import enip_common  # noqa: E402
-from enip_common import first_difference, values  # noqa: E402
+from enip_common import first_difference, programs, values  # noqa: E402
 
 failures = []
 
@@ -100,11 +102,26 @@ def tag_list(plc, tags):
                        f"{got['dimensions']}")
         if t.type == "STRING" and got["tag_type"] != "struct":
             bad.append(f"{t.name}: want a struct, got {got['tag_type']}")
+    want_programs = sorted(p[len("Program:"):] for p in programs(tags))
+    if sorted(plc.info.get("programs", {})) != want_programs:
+        bad.append(f"programs: want {want_programs}, got {sorted(plc.info.get('programs', {}))}")
     if bad:
         fail("list", "; ".join(bad[:10]))
     else:
-        ok(f"list {len(listed)} tags match the spec (controller {plc.info.get('name')!r}, "
-           f"revision {plc.revision_major})")
+        ok(f"list {len(listed)} tags match the spec ({len(want_programs)} programs, controller "
+           f"{plc.info.get('name')!r}, revision {plc.revision_major})")
+
+
+def program_lists(plc, tags):
+    """get_tag_list(program=NAME) of each program: exactly its tags, by their full names."""
+    for p in programs(tags):
+        name = p[len("Program:"):]
+        got = sorted(t["tag_name"] for t in plc.get_tag_list(program=name, cache=False))
+        want = sorted(t.name for t in tags if t.program == name)
+        if got != want:
+            fail(f"list {p}", f"want {want}, got {got}")
+        else:
+            ok(f"list {p}: {len(got)} tags")
 
 
 def whole(tag):
@@ -235,6 +252,8 @@ def main():
        f"symbol instance addressing {'on' if plc._cfg['use_instance_ids'] else 'off'}")
 
     steps = [("list", lambda: tag_list(plc, tags))]
+    if programs(tags):
+        steps.append(("programs", lambda: program_lists(plc, tags)))
     for t in tags:
         steps.append((f"{t!r} write+read", lambda t=t: write_read(plc, t, salt)))
         if t.count is not None:

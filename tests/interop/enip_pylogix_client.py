@@ -9,7 +9,10 @@ The SPEC strings are the ones the server was started with. Steps, each printing 
 1. discover: PLC.Discover(), its UDP ListIdentity redirected to HOST:PORT (or --discover-to,
    e.g. a loopback broadcast address) so nothing leaves the machine; also GetDeviceProperties().
 2. list: GetTagList() must list exactly the SPEC tags, with their types and sizes as pylogix
-   reports a Logix controller's (BOOL[N] as DWORD of N/32, STRING as a struct).
+   reports a Logix controller's (BOOL[N] as DWORD of N/32, STRING as a struct), and for
+   program-scoped specs (`Program:Main.X=DINT`) one `Program:Main` entry per program besides
+   its tags as `Program:Main.X`; GetProgramsList() names the programs and
+   GetProgramTagList('Program:Main') lists exactly that program's tags.
 3. every tag: write a pattern (enip_common.pattern) and read it back, whole arrays in one call
    (Write Tag Fragmented when they do not fit), single elements, BOOL array bits, bits of DINTs.
 4. multi: one Read([...]) of every scalar tag (Multiple Service Packet).
@@ -25,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import enip_common  # noqa: E402
-from enip_common import first_difference, values  # noqa: E402
+from enip_common import first_difference, programs, values  # noqa: E402
 
 failures = []
 # pylogix's own names for some CIP type codes (its table calls 0xC9, ULINT, "LWORD").
@@ -92,7 +95,7 @@ def tag_list(plc, tags):
         fail("list", f"status {r.Status}")
         return
     listed = {t.TagName: t for t in r.Value}
-    want = {t.name for t in tags}
+    want = {t.name for t in tags} | set(programs(tags))
     if set(listed) != want:
         fail("list", f"missing {sorted(want - set(listed))} unexpected "
              f"{sorted(set(listed) - want)}")
@@ -110,10 +113,34 @@ def tag_list(plc, tags):
             bad.append(f"{t.name}: want type {dtype}, got {got.DataType!r}")
         if (got.Array, got.Size) != (dims, size):
             bad.append(f"{t.name}: want dims {dims} size {size}, got {got.Array} {got.Size}")
+    for p in programs(tags):
+        got = listed[p]
+        if (got.Struct, got.Array, got.Size) != (0, 0, 0):
+            bad.append(f"{p}: want a program entry, got struct={got.Struct} dims {got.Array} "
+                       f"size {got.Size}")
     if bad:
         fail("list", "; ".join(bad[:10]))
     else:
-        ok(f"list {len(listed)} tags match the spec")
+        ok(f"list {len(listed)} tags match the spec ({len(programs(tags))} programs)")
+
+
+def program_lists(plc, tags):
+    """GetProgramsList() and each GetProgramTagList(): the programs, and exactly their tags."""
+    r = plc.GetProgramsList()
+    if r.Status != "Success" or sorted(r.Value or []) != programs(tags):
+        fail("programs", f"want {programs(tags)}, got {r.Value!r} (status {r.Status})")
+        return
+    for p in programs(tags):
+        r = plc.GetProgramTagList(p)
+        if r.Status != "Success" or r.Value is None:
+            fail(f"list {p}", f"status {r.Status}")
+            continue
+        got = sorted(t.TagName for t in r.Value)
+        want = sorted(t.name for t in tags if f"Program:{t.program}" == p)
+        if got != want:
+            fail(f"list {p}", f"want {want}, got {got}")
+        else:
+            ok(f"list {p}: {len(got)} tags")
 
 
 def write_read(plc, tag, salt):
@@ -227,6 +254,8 @@ def main():
         plc.ConnectionSize = args.connection_size
     steps.append(("device properties", lambda: device_properties(plc)))
     steps.append(("list", lambda: tag_list(plc, tags)))
+    if programs(tags):
+        steps.append(("programs", lambda: program_lists(plc, tags)))
     for t in tags:
         steps.append((f"{t!r} write+read", lambda t=t: write_read(plc, t, salt)))
         if t.count is not None:

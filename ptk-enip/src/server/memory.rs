@@ -8,7 +8,7 @@ use std::boxed::Box;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::tags::{CipError, ElementType, TagInfo, TagTable};
+use super::tags::{CipError, ElementType, TagInfo, TagTable, PROGRAM_PREFIX};
 use crate::DataType;
 
 /// The types a tag spec names: the Logix atomic types and STRING.
@@ -46,11 +46,12 @@ impl LogixType {
 /// The most elements one array tag may have.
 pub const MAX_ARRAY_LEN: u32 = 1 << 24;
 
-/// The longest tag name (Logix allows 40 characters).
+/// The longest tag or program name (Logix allows 40 characters).
 pub const MAX_NAME_LEN: usize = 40;
 
 /// One tag to serve, as the command line of `enip_server` gives it: `NAME=TYPE` or
-/// `NAME=TYPE[N]`.
+/// `NAME=TYPE[N]` for a controller tag, `Program:PROGRAM.NAME=TYPE[N]` for a tag of program
+/// `PROGRAM` (made when its first tag is added).
 ///
 /// # Examples
 ///
@@ -68,10 +69,16 @@ pub const MAX_NAME_LEN: usize = 40;
 ///     err.to_string(),
 ///     "tag spec \"Flags=BOOL[10]\": a BOOL array holds whole 32-bit words: give a multiple of 32"
 /// );
+///
+/// let spec: TagSpec = "Program:Main.Counts=DINT[10]".parse().unwrap();
+/// assert_eq!(spec.program(), Some("Main"));
+/// assert_eq!(spec.tag_name(), "Counts");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TagSpec {
-    /// The tag's name.
+    /// The tag's name as the spec gives it: `Counts`, or `Program:Main.Counts` for a
+    /// program-scoped tag ([`program`](TagSpec::program) and
+    /// [`tag_name`](TagSpec::tag_name) split it).
     pub name: String,
     /// Its type.
     pub logix_type: LogixType,
@@ -95,6 +102,9 @@ pub enum TagSpecErrorKind {
     /// The name is empty, too long, or not letters, digits and `_` starting with a letter or
     /// `_`.
     BadName,
+    /// A name starting with `Program:` is not `Program:PROGRAM.NAME`, or the program's name
+    /// is empty, too long, or not letters, digits and `_` starting with a letter or `_`.
+    BadProgramName,
     /// The type is not one of the Logix types served.
     UnknownType,
     /// The array size is not a number from 1 to [`MAX_ARRAY_LEN`], or the `]` is missing.
@@ -127,7 +137,12 @@ impl fmt::Display for TagSpecError {
             TagSpecErrorKind::BadName => write!(
                 f,
                 "a tag name is 1 to {MAX_NAME_LEN} letters, digits and '_', starting with a \
-                 letter or '_'"
+                 letter or '_' (Program:PROGRAM.NAME for a program's tag)"
+            ),
+            TagSpecErrorKind::BadProgramName => write!(
+                f,
+                "a program's tag is Program:PROGRAM.NAME, PROGRAM being 1 to {MAX_NAME_LEN} \
+                 letters, digits and '_', starting with a letter or '_'"
             ),
             TagSpecErrorKind::UnknownType => f.write_str(
                 "the type must be one of BOOL, SINT, INT, DINT, LINT, USINT, UINT, UDINT, \
@@ -141,7 +156,7 @@ impl fmt::Display for TagSpecError {
                 f.write_str("a BOOL array holds whole 32-bit words: give a multiple of 32")
             }
             TagSpecErrorKind::DuplicateName => {
-                f.write_str("another tag has this name (names ignore case)")
+                f.write_str("another tag of the same scope has this name (names ignore case)")
             }
         }
     }
@@ -156,6 +171,20 @@ fn valid_name(name: &str) -> bool {
         && name.len() <= MAX_NAME_LEN
 }
 
+/// `Program:PROGRAM.NAME` split into the program's name and the tag's; `None` for a name
+/// without the prefix (ASCII case ignored, as Logix does).
+fn split_program(name: &str) -> Option<(&str, Option<&str>)> {
+    let prefix = name.get(..PROGRAM_PREFIX.len())?;
+    if !prefix.eq_ignore_ascii_case(PROGRAM_PREFIX) {
+        return None;
+    }
+    let scoped = &name[PROGRAM_PREFIX.len()..];
+    Some(match scoped.split_once('.') {
+        Some((program, tag)) => (program, Some(tag)),
+        None => (scoped, None),
+    })
+}
+
 impl FromStr for TagSpec {
     type Err = TagSpecError;
 
@@ -164,7 +193,12 @@ impl FromStr for TagSpec {
         let (name, rest) = text
             .split_once('=')
             .ok_or(err(TagSpecErrorKind::MissingType))?;
-        if !valid_name(name) {
+        let tag_name = match split_program(name) {
+            None => name,
+            Some((program, Some(tag))) if valid_name(program) => tag,
+            Some(_) => return Err(err(TagSpecErrorKind::BadProgramName)),
+        };
+        if !valid_name(tag_name) {
             return Err(err(TagSpecErrorKind::BadName));
         }
         let (type_name, count) = match rest.split_once('[') {
@@ -202,6 +236,21 @@ impl fmt::Display for TagSpec {
 }
 
 impl TagSpec {
+    /// The program of a program-scoped tag (`Main` for `Program:Main.Counts`), `None` for a
+    /// controller tag.
+    pub fn program(&self) -> Option<&str> {
+        split_program(&self.name).map(|(program, _)| program)
+    }
+
+    /// The tag's name within its scope: `Counts` for `Counts` and for
+    /// `Program:Main.Counts`.
+    pub fn tag_name(&self) -> &str {
+        match split_program(&self.name) {
+            Some((_, Some(tag))) => tag,
+            _ => &self.name,
+        }
+    }
+
     /// The element type the wire sees: a `BOOL[N]` is DWORDs, as a controller stores it.
     pub fn element(&self) -> ElementType {
         match (self.logix_type, self.count) {
@@ -232,14 +281,21 @@ struct Entry {
 
 /// A [`TagTable`] in memory: tags made at start-up from [`TagSpec`]s, all bytes zero at
 /// first, with symbol instance ids in the order they were added and a name index for
-/// lookups. Serving allocates nothing.
+/// lookups. Program-scoped specs (`Program:Main.Counts=DINT`) go to the program's own
+/// table, made with its first tag; programs are numbered in that order. Serving allocates
+/// nothing.
 ///
 /// # Examples
 ///
 /// ```
 /// use ptk_enip::server::{MemoryTags, TagTable};
 ///
-/// let mut tags = MemoryTags::from_specs(["Counts=DINT[10]", "Name=STRING", "Flags=BOOL[64]"])?;
+/// let mut tags = MemoryTags::from_specs([
+///     "Counts=DINT[10]",
+///     "Name=STRING",
+///     "Flags=BOOL[64]",
+///     "Program:Main.Counts=INT[4]",
+/// ])?;
 /// assert_eq!(tags.len(), 3);
 /// assert_eq!(tags.find(b"counts"), Some(1));
 /// let flags = tags.tag(3).unwrap();
@@ -247,6 +303,14 @@ struct Entry {
 ///
 /// tags.write(1, 4, &7i32.to_le_bytes()).unwrap();
 /// assert_eq!(tags.bytes(1).unwrap()[4..8], 7i32.to_le_bytes());
+///
+/// // Program:Main, with a Counts of its own.
+/// assert_eq!(tags.programs(), 1);
+/// assert_eq!(tags.find_program(b"MAIN"), Some(1));
+/// let main = tags.program_tags_mut("Main").unwrap();
+/// assert_eq!(main.find(b"Counts"), Some(1));
+/// main.write(1, 6, &(-1i16).to_le_bytes()).unwrap();
+/// assert_eq!(main.bytes(1).unwrap(), [0, 0, 0, 0, 0, 0, 0xFF, 0xFF]);
 /// # Ok::<(), ptk_enip::server::TagSpecError>(())
 /// ```
 #[derive(Default)]
@@ -255,6 +319,14 @@ pub struct MemoryTags {
     /// Indexes into `entries`, sorted by name ignoring ASCII case.
     by_name: Vec<u32>,
     data: Vec<u8>,
+    /// The programs, in the order their first tags were added.
+    programs: Vec<Program>,
+}
+
+/// One program of a [`MemoryTags`]: its name and its tags.
+struct Program {
+    name: Box<str>,
+    tags: MemoryTags,
 }
 
 impl fmt::Debug for MemoryTags {
@@ -262,6 +334,7 @@ impl fmt::Debug for MemoryTags {
         f.debug_struct("MemoryTags")
             .field("tags", &self.entries.len())
             .field("bytes", &self.data.len())
+            .field("programs", &self.programs.len())
             .finish()
     }
 }
@@ -296,17 +369,51 @@ impl MemoryTags {
         Ok(tags)
     }
 
-    /// Adds the tag of `spec`, all zero, and returns its symbol instance id.
+    /// Adds the tag of `spec`, all zero, and returns its symbol instance id: in the
+    /// controller's table, or in its program's for a program-scoped spec (the program is
+    /// made with its first tag).
     ///
     /// # Errors
     ///
-    /// [`TagSpecErrorKind::DuplicateName`] if a tag has its name already.
+    /// [`TagSpecErrorKind::DuplicateName`] if a tag of the same scope has its name already.
     pub fn add(&mut self, spec: &TagSpec) -> Result<u32, TagSpecError> {
+        let Some(program) = spec.program() else {
+            return self.add_entry(spec.tag_name(), spec);
+        };
+        let index = match self
+            .programs
+            .iter()
+            .position(|p| p.name.eq_ignore_ascii_case(program))
+        {
+            Some(index) => index,
+            None => {
+                self.programs.push(Program {
+                    name: program.into(),
+                    tags: MemoryTags::new(),
+                });
+                self.programs.len() - 1
+            }
+        };
+        self.programs[index].tags.add_entry(spec.tag_name(), spec)
+    }
+
+    /// The tags of the program named `name` (without `Program:`, ASCII case ignored).
+    pub fn program_tags(&self, name: &str) -> Option<&MemoryTags> {
+        let program = self.find_program(name.as_bytes())?;
+        self.programs.get(program as usize - 1).map(|p| &p.tags)
+    }
+
+    /// The tags of the program named `name`, to change them.
+    pub fn program_tags_mut(&mut self, name: &str) -> Option<&mut MemoryTags> {
+        let program = self.find_program(name.as_bytes())?;
+        self.programs
+            .get_mut(program as usize - 1)
+            .map(|p| &mut p.tags)
+    }
+
+    fn add_entry(&mut self, name: &str, spec: &TagSpec) -> Result<u32, TagSpecError> {
         let slot = match self.by_name.binary_search_by(|&i| {
-            cmp_ignore_case(
-                self.entries[i as usize].name.as_bytes(),
-                spec.name.as_bytes(),
-            )
+            cmp_ignore_case(self.entries[i as usize].name.as_bytes(), name.as_bytes())
         }) {
             Ok(_) => {
                 return Err(TagSpecError::new(
@@ -328,7 +435,7 @@ impl MemoryTags {
         self.data.resize(start + len, 0);
         let index = self.entries.len() as u32;
         self.entries.push(Entry {
-            name: spec.name.as_str().into(),
+            name: name.into(),
             element,
             dimensions,
             start,
@@ -353,6 +460,11 @@ impl MemoryTags {
     fn entry(&self, instance: u32) -> Option<&Entry> {
         self.entries
             .get(usize::try_from(instance.checked_sub(1)?).ok()?)
+    }
+
+    fn program_entry(&self, program: u32) -> Option<&Program> {
+        self.programs
+            .get(usize::try_from(program.checked_sub(1)?).ok()?)
     }
 
     fn range(&self, instance: u32, offset: usize, len: usize) -> Result<usize, CipError> {
@@ -396,6 +508,26 @@ impl TagTable for MemoryTags {
         let at = self.range(instance, offset, data.len())?;
         self.data[at..at + data.len()].copy_from_slice(data);
         Ok(())
+    }
+
+    fn programs(&self) -> u32 {
+        self.programs.len() as u32
+    }
+
+    fn program_name(&self, program: u32) -> Option<&str> {
+        self.program_entry(program).map(|p| &*p.name)
+    }
+
+    fn program(&self, program: u32) -> Option<&dyn TagTable> {
+        self.program_entry(program)
+            .map(|p| &p.tags as &dyn TagTable)
+    }
+
+    fn program_mut(&mut self, program: u32) -> Option<&mut dyn TagTable> {
+        let index = usize::try_from(program.checked_sub(1)?).ok()?;
+        self.programs
+            .get_mut(index)
+            .map(|p| &mut p.tags as &mut dyn TagTable)
     }
 }
 
@@ -446,8 +578,78 @@ mod tests {
         assert_eq!(dup.kind(), &TagSpecErrorKind::DuplicateName);
         assert_eq!(
             dup.to_string(),
-            "tag spec \"a=INT\": another tag has this name (names ignore case)"
+            "tag spec \"a=INT\": another tag of the same scope has this name (names ignore case)"
         );
+    }
+
+    #[test]
+    fn program_scoped_specs_go_to_their_programs() {
+        let spec: TagSpec = "program:Main.Counts=DINT[3]".parse().unwrap();
+        assert_eq!((spec.program(), spec.tag_name()), (Some("Main"), "Counts"));
+        assert_eq!(spec.to_string(), "program:Main.Counts=DINT[3]");
+        let plain: TagSpec = "Counts=DINT".parse().unwrap();
+        assert_eq!((plain.program(), plain.tag_name()), (None, "Counts"));
+
+        let mut t = MemoryTags::from_specs([
+            "Counts=DINT",
+            "Program:Main.Counts=INT[2]",
+            "Program:Aux.X=SINT",
+            "Program:MAIN.Speed=REAL",
+        ])
+        .unwrap();
+        assert_eq!((t.len(), t.programs()), (1, 2));
+        assert_eq!(t.program_name(1), Some("Main"));
+        assert_eq!(t.program_name(2), Some("Aux"));
+        assert_eq!(t.program_name(3), None);
+        assert_eq!(t.find_program(b"aux"), Some(2));
+        assert_eq!(t.find_program(b"Program:Aux"), None);
+        let main = t.program(1).unwrap();
+        assert_eq!((main.len(), main.programs()), (2, 0));
+        assert_eq!(main.find(b"SPEED"), Some(2));
+        assert_eq!(main.tag(1).unwrap().dimensions, [2, 0, 0]);
+        assert_eq!(t.program_mut(1).unwrap().write(1, 2, &[5, 0]), Ok(()));
+        assert_eq!(
+            t.program_tags("main").unwrap().bytes(1),
+            Some(&[0, 0, 5, 0][..])
+        );
+        assert_eq!(t.bytes(1), Some(&[0, 0, 0, 0][..]));
+        assert!(t.program(0).is_none() && t.program_mut(3).is_none());
+        assert!(t.program_tags("Nope").is_none());
+    }
+
+    #[test]
+    fn bad_program_specs_say_what_is_wrong() {
+        assert_eq!(kind("Program:Main=DINT"), TagSpecErrorKind::BadProgramName);
+        assert_eq!(kind("Program:.X=DINT"), TagSpecErrorKind::BadProgramName);
+        assert_eq!(
+            kind("Program:9Main.X=DINT"),
+            TagSpecErrorKind::BadProgramName
+        );
+        assert_eq!(
+            kind("Program:Ma-in.X=DINT"),
+            TagSpecErrorKind::BadProgramName
+        );
+        let long = std::format!("Program:{}.X=DINT", "P".repeat(41));
+        assert_eq!(kind(&long), TagSpecErrorKind::BadProgramName);
+        assert_eq!(kind("Program:Main.=DINT"), TagSpecErrorKind::BadName);
+        assert_eq!(kind("Program:Main.X.Y=DINT"), TagSpecErrorKind::BadName);
+        assert_eq!(
+            kind("Program:Main.Program:X.Y=DINT"),
+            TagSpecErrorKind::BadName
+        );
+        assert_eq!(kind("Task:Main.X=DINT"), TagSpecErrorKind::BadName);
+        assert_eq!(
+            "Program:Main=DINT"
+                .parse::<TagSpec>()
+                .unwrap_err()
+                .to_string(),
+            "tag spec \"Program:Main=DINT\": a program's tag is Program:PROGRAM.NAME, PROGRAM \
+             being 1 to 40 letters, digits and '_', starting with a letter or '_'"
+        );
+        // The same name in two scopes is two tags; twice in one program is refused.
+        assert!(MemoryTags::from_specs(["X=DINT", "Program:A.X=DINT", "Program:B.X=DINT"]).is_ok());
+        let dup = MemoryTags::from_specs(["Program:A.X=DINT", "program:a.x=INT"]).unwrap_err();
+        assert_eq!(dup.kind(), &TagSpecErrorKind::DuplicateName);
     }
 
     #[test]

@@ -33,6 +33,15 @@
 //! Get_Instance_Attribute_List on the Symbol class (the tag list, paged), and
 //! Get_Attribute_List and Read of the STRING template (class 0x6C, instance 0x0FCE).
 //!
+//! Program-scoped tags ([`TagTable::program`]) are addressed as Logix addresses them: a
+//! first symbolic segment `Program:NAME`, then the tag's symbolic segment (or its symbol
+//! instance in the program) and element indexes, so `Program:Main.Counts[3]` is
+//! `91 0C "Program:Main" 91 06 "Counts" 28 03`, in every tag service and inside Multiple
+//! Service Packets. The controller's tag list ends with one entry per program, named
+//! `Program:NAME` with symbol type 0x1068, as a controller lists it; pylogix and pycomm3
+//! then list each program with `91 <len> "Program:NAME" 20 6B 24 <start>`, which answers
+//! that program's tags, paged as the controller's.
+//!
 //! A request the server refuses gets its CIP status in a normal reply and the connection
 //! goes on: 0x04 for an unknown tag name, 0x05 for an index out of range, an unknown
 //! instance or object, 0x08 for a service the object does not have, 0xFF / 0x2105 past the

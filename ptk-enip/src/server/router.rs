@@ -10,13 +10,13 @@
 use core::cell::Cell;
 
 use super::session::{CipConnection, Session};
-use super::tags::{CipError, TagTable};
+use super::tags::{program_in, CipError, TagTable};
 use super::{ServerConfig, MAX_CIP_CONNECTIONS};
 use crate::limits::{MAX_LARGE_CONNECTION_SIZE, MAX_UNCONNECTED_MESSAGE};
 use crate::service::{self, REPLY};
 use crate::{
-    class, ConnectionFailure, Epath, ForwardClose, ForwardCloseReply, ForwardOpen,
-    ForwardOpenReply, GeneralStatus, LogicalType, MessageRequest, MultipleServices, Segment,
+    class, ConnectionFailure, ForwardClose, ForwardCloseReply, ForwardOpen, ForwardOpenReply,
+    GeneralStatus, LogicalType, MessageRequest, MultipleServices, Segment, Segments,
     UnconnectedSend,
 };
 
@@ -99,8 +99,9 @@ pub(crate) fn finish(out: &mut [u8], service: u8, answer: Answer) -> usize {
 
 /// The class, instance and attribute of a path made only of logical segments, in that
 /// order.
-fn object_address(path: &Epath<'_>) -> Option<(u16, Option<u32>, Option<u16>)> {
-    let mut segments = path.segments();
+pub(crate) fn object_address(
+    mut segments: Segments<'_>,
+) -> Option<(u16, Option<u32>, Option<u16>)> {
     let class = match segments.next()? {
         Segment::Logical(l) if l.kind == LogicalType::Class => l.value as u16,
         _ => return None,
@@ -137,14 +138,21 @@ impl<T: TagTable + ?Sized> Router<'_, T> {
             Err(e) => return finish(out, code & !REPLY, Err(refusal(e))),
         };
         let service = request.service;
-        let symbolic = matches!(request.path.segments().next(), Some(Segment::Symbolic(_)));
+        let first = request.path.segments().next();
+        let symbolic = matches!(first, Some(Segment::Symbolic(_)));
+        let program = matches!(first, Some(Segment::Symbolic(name)) if program_in(name).is_some());
         let symbol_class = request.path.class_id() == Some(class::SYMBOL);
+        if program && service == service::GET_INSTANCE_ATTRIBUTE_LIST {
+            let data = split(out);
+            let answer = self.program_symbol_list(&request, data);
+            return finish(out, service, answer);
+        }
         if symbolic || (symbol_class && service != service::GET_INSTANCE_ATTRIBUTE_LIST) {
             let data = split(out);
             let answer = self.tag_service(&request, data);
             return finish(out, service, answer);
         }
-        let address = object_address(&request.path);
+        let address = object_address(request.path.segments());
         let Some((class_id, instance, attribute)) = address else {
             return finish(out, service, Err(CipError::PATH_SEGMENT_ERROR));
         };

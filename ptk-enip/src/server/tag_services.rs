@@ -1,21 +1,25 @@
 //! The Logix tag services on a [`TagTable`]: Read Tag, Read Tag Fragmented, Write Tag,
 //! Write Tag Fragmented and Read-Modify-Write, on a symbolic path (`91 ...`) or a symbol
-//! instance path (`20 6B 24 ...`), with element segments.
+//! instance path (`20 6B 24 ...`), with element segments. A first symbolic segment
+//! `Program:NAME` puts the rest of the path in that program's scope (its tags, its symbol
+//! instances): `91 0C "Program:Main" 91 06 "Counts" 28 03` is `Program:Main.Counts[3]`.
 //!
 //! The statuses are Logix's: an unknown name 0x04, an index past its dimension or an
 //! unknown instance 0x05, a count past the end of the tag 0xFF / 0x2105, a type other than
 //! the tag's 0xFF / 0x2107, too little data 0x13, a fragment past the end of its write 0x15.
 
 use super::router::{refusal, Answer, Router};
-use super::tags::{CipError, ElementType, TagTable};
+use super::tags::{program_in, CipError, ElementType, TagTable};
 use crate::service;
 use crate::{
     class, Epath, GeneralStatus, LogicalType, MessageRequest, ReadModifyWrite, ReadTag,
-    ReadTagFragmented, Segment, TagType, Violation,
+    ReadTagFragmented, Segment, Segments, TagType, Violation,
 };
 
 /// The element a request path names.
 struct Target {
+    /// The program whose tag it is, `None` for a controller tag.
+    program: Option<u32>,
     instance: u32,
     element: ElementType,
     /// The tag's element count.
@@ -59,58 +63,107 @@ impl<T: TagTable + ?Sized> Router<'_, T> {
         }
     }
 
-    /// The tag and element `path` names.
+    /// The tag and element `path` names: in the controller's scope, or in a program's when
+    /// the path starts with `Program:NAME`.
     fn resolve(&self, path: &Epath<'_>) -> Result<Target, CipError> {
         let mut segments = path.segments();
-        let instance = match segments.next() {
-            Some(Segment::Symbolic(name)) => {
-                self.tags.find(name).ok_or(CipError::PATH_SEGMENT_ERROR)?
+        if let Some(Segment::Symbolic(name)) = segments.clone().next() {
+            if let Some(program) = program_in(name) {
+                let id = self
+                    .tags
+                    .find_program(program)
+                    .ok_or(CipError::PATH_SEGMENT_ERROR)?;
+                let tags = self
+                    .tags
+                    .program(id)
+                    .ok_or(CipError::PATH_DESTINATION_UNKNOWN)?;
+                segments.next();
+                return target_in(tags, Some(id), segments);
             }
-            Some(Segment::Logical(l))
-                if l.kind == LogicalType::Class && l.value == u32::from(class::SYMBOL) =>
-            {
-                match segments.next() {
-                    Some(Segment::Logical(i)) if i.kind == LogicalType::Instance => i.value,
-                    _ => return Err(CipError::PATH_SEGMENT_ERROR),
-                }
-            }
-            _ => return Err(CipError::PATH_SEGMENT_ERROR),
-        };
-        let info = self
-            .tags
-            .tag(instance)
-            .ok_or(CipError::PATH_DESTINATION_UNKNOWN)?;
-        let mut indexes = [0u32; 3];
-        let mut count = 0;
-        for segment in segments {
-            match segment {
-                Segment::Logical(l) if l.kind == LogicalType::Member && count < 3 => {
-                    indexes[count] = l.value;
-                    count += 1;
-                }
-                // Members of atomic tags, bits, program scope: not served.
+        }
+        target_in(&*self.tags, None, segments)
+    }
+
+    /// Reads bytes of the target's tag, in its scope's table.
+    fn read_bytes(&mut self, t: &Target, offset: usize, out: &mut [u8]) -> Result<(), CipError> {
+        match t.program {
+            None => self.tags.read(t.instance, offset, out),
+            Some(p) => self
+                .tags
+                .program_mut(p)
+                .ok_or(CipError::PATH_DESTINATION_UNKNOWN)?
+                .read(t.instance, offset, out),
+        }
+    }
+
+    /// Writes bytes of the target's tag, in its scope's table.
+    fn write_bytes(&mut self, t: &Target, offset: usize, data: &[u8]) -> Result<(), CipError> {
+        match t.program {
+            None => self.tags.write(t.instance, offset, data),
+            Some(p) => self
+                .tags
+                .program_mut(p)
+                .ok_or(CipError::PATH_DESTINATION_UNKNOWN)?
+                .write(t.instance, offset, data),
+        }
+    }
+}
+
+/// The tag of `tags` (the scope of `program`) and the element `segments` name: a symbolic
+/// segment or a symbol instance, then element indexes.
+fn target_in<U: TagTable + ?Sized>(
+    tags: &U,
+    program: Option<u32>,
+    mut segments: Segments<'_>,
+) -> Result<Target, CipError> {
+    let instance = match segments.next() {
+        Some(Segment::Symbolic(name)) => tags.find(name).ok_or(CipError::PATH_SEGMENT_ERROR)?,
+        Some(Segment::Logical(l))
+            if l.kind == LogicalType::Class && l.value == u32::from(class::SYMBOL) =>
+        {
+            match segments.next() {
+                Some(Segment::Logical(i)) if i.kind == LogicalType::Instance => i.value,
                 _ => return Err(CipError::PATH_SEGMENT_ERROR),
             }
         }
-        let dimensions = usize::from(info.dimension_count());
-        if count != 0 && count != dimensions {
-            return Err(CipError::PATH_SEGMENT_ERROR);
-        }
-        let mut first = 0u64;
-        for (&index, &dimension) in indexes[..count].iter().zip(&info.dimensions) {
-            if index >= dimension {
-                return Err(CipError::PATH_DESTINATION_UNKNOWN);
+        _ => return Err(CipError::PATH_SEGMENT_ERROR),
+    };
+    let info = tags
+        .tag(instance)
+        .ok_or(CipError::PATH_DESTINATION_UNKNOWN)?;
+    let mut indexes = [0u32; 3];
+    let mut count = 0;
+    for segment in segments {
+        match segment {
+            Segment::Logical(l) if l.kind == LogicalType::Member && count < 3 => {
+                indexes[count] = l.value;
+                count += 1;
             }
-            first = first * u64::from(dimension) + u64::from(index);
+            // Members of atomic tags, bits, nested programs: not served.
+            _ => return Err(CipError::PATH_SEGMENT_ERROR),
         }
-        Ok(Target {
-            instance,
-            element: info.element,
-            elements: info.elements(),
-            first,
-        })
     }
+    let dimensions = usize::from(info.dimension_count());
+    if count != 0 && count != dimensions {
+        return Err(CipError::PATH_SEGMENT_ERROR);
+    }
+    let mut first = 0u64;
+    for (&index, &dimension) in indexes[..count].iter().zip(&info.dimensions) {
+        if index >= dimension {
+            return Err(CipError::PATH_DESTINATION_UNKNOWN);
+        }
+        first = first * u64::from(dimension) + u64::from(index);
+    }
+    Ok(Target {
+        program,
+        instance,
+        element: info.element,
+        elements: info.elements(),
+        first,
+    })
+}
 
+impl<T: TagTable + ?Sized> Router<'_, T> {
     /// Read Tag (`offset` 0) and Read Tag Fragmented: the type, then as many whole
     /// elements' bytes from `offset` as `out` holds; partial transfer (0x06) when more
     /// remain.
@@ -132,8 +185,7 @@ impl<T: TagTable + ?Sized> Router<'_, T> {
         if n == 0 && wanted > 0 {
             return Err(CipError::new(GeneralStatus::REPLY_DATA_TOO_LARGE));
         }
-        self.tags
-            .read(t.instance, from as usize, &mut out[head..head + n])?;
+        self.read_bytes(t, from as usize, &mut out[head..head + n])?;
         let status = if (n as u64) < wanted {
             GeneralStatus::PARTIAL_TRANSFER
         } else {
@@ -175,7 +227,7 @@ impl<T: TagTable + ?Sized> Router<'_, T> {
                 .ok_or(CipError::NOT_ENOUGH_DATA)?
         };
         let from = t.first * t.size() + offset;
-        self.tags.write(t.instance, from as usize, payload)?;
+        self.write_bytes(t, from as usize, payload)?;
         Ok((GeneralStatus::SUCCESS, 0))
     }
 
@@ -192,9 +244,9 @@ impl<T: TagTable + ?Sized> Router<'_, T> {
         }
         let at = (t.first * t.size()) as usize;
         let mut value = [0u8; 8];
-        self.tags.read(t.instance, at, &mut value[..width])?;
+        self.read_bytes(t, at, &mut value[..width])?;
         let new = rmw.apply(u64::from_le_bytes(value)).to_le_bytes();
-        self.tags.write(t.instance, at, &new[..width])?;
+        self.write_bytes(t, at, &new[..width])?;
         Ok((GeneralStatus::SUCCESS, 0))
     }
 }

@@ -5,6 +5,18 @@ use core::fmt;
 
 use crate::{DataType, GeneralStatus, SymbolType, TagType, LOGIX_STRING_HANDLE};
 
+/// What a program's name is prefixed with in the tag list and in paths: `Program:Main`.
+pub(crate) const PROGRAM_PREFIX: &str = "Program:";
+
+/// The program name in a path's first symbolic segment (`Main` of `Program:Main`, the
+/// prefix's ASCII case ignored, as Logix does), `None` for any other name.
+pub(crate) fn program_in(segment: &[u8]) -> Option<&[u8]> {
+    let (prefix, name) = segment.split_at_checked(PROGRAM_PREFIX.len())?;
+    prefix
+        .eq_ignore_ascii_case(PROGRAM_PREFIX.as_bytes())
+        .then_some(name)
+}
+
 /// The type of one element of a tag, as the wire carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ElementType {
@@ -139,6 +151,13 @@ impl fmt::Display for CipError {
 /// The tags a [`Server`](super::Server) serves, by symbol instance id (1 to
 /// [`len`](TagTable::len), in listing order) and by name.
 ///
+/// Those are the controller's tags. A table may also have programs, each with tags of its
+/// own (program-scoped tags, `Program:Main.Counts`): [`programs`](TagTable::programs) says
+/// how many (ids 1 to that), [`program_name`](TagTable::program_name) names each (`Main`),
+/// and [`program`](TagTable::program) / [`program_mut`](TagTable::program_mut) give a
+/// program's tags as a table of their own, with symbol instance ids of their own. The
+/// defaults have no programs.
+///
 /// The server checks every request against [`tag`](TagTable::tag) (type, dimensions,
 /// element indexes, counts) before it calls [`read`](TagTable::read) or
 /// [`write`](TagTable::write), so those get ranges inside the tag's bytes: `offset` counts
@@ -219,4 +238,43 @@ pub trait TagTable {
     ///
     /// The refusal to answer; a refused write should change nothing.
     fn write(&mut self, instance: u32, offset: usize, data: &[u8]) -> Result<(), CipError>;
+
+    /// How many programs there are: their ids are 1 to this. The default has none.
+    ///
+    /// The controller's tag list has an entry `Program:NAME` for each, after the tags.
+    fn programs(&self) -> u32 {
+        0
+    }
+
+    /// The name of program `program` without the `Program:` prefix (`Main`), `None` outside
+    /// 1 to [`programs`](TagTable::programs). A name over 247 bytes cannot be addressed (a
+    /// path's symbolic segment holds 255) and is left out of the tag list.
+    fn program_name(&self, program: u32) -> Option<&str> {
+        let _ = program;
+        None
+    }
+
+    /// The id of the program named `name` (without the `Program:` prefix), ignoring ASCII
+    /// case. The default looks at every program in turn.
+    fn find_program(&self, name: &[u8]) -> Option<u32> {
+        (1..=self.programs()).find(|&p| {
+            self.program_name(p)
+                .is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The tags of program `program`, `None` outside 1 to [`programs`](TagTable::programs).
+    /// Its tags are found, listed, read and written through it as the controller's are
+    /// through `self`; a program's table has no programs of its own.
+    fn program(&self, program: u32) -> Option<&dyn TagTable> {
+        let _ = program;
+        None
+    }
+
+    /// The tags of program `program`, to read and write them; the same table as
+    /// [`program`](TagTable::program) gives.
+    fn program_mut(&mut self, program: u32) -> Option<&mut dyn TagTable> {
+        let _ = program;
+        None
+    }
 }
