@@ -264,7 +264,7 @@ impl<const N: usize> Client<N> {
     }
 
     /// Hands every whole packet in the receive buffer to its slot.
-    fn route(&mut self, cx: &mut Cx<'_>) {
+    pub(super) fn route(&mut self, cx: &mut Cx<'_>) {
         loop {
             if self.skip > 0 {
                 let n = self.skip.min(self.rx_len);

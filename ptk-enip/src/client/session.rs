@@ -97,7 +97,12 @@ impl<const N: usize> Client<N> {
     pub fn poll_connect(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), ClientError>> {
         loop {
             match self.session.phase {
-                Phase::Ready => return Poll::Ready(Ok(())),
+                Phase::Ready => {
+                    if self.peer_closed_while_idle(cx) {
+                        continue;
+                    }
+                    return Poll::Ready(Ok(()));
+                }
                 Phase::Closed => {
                     match self.link.poll_connect(cx, self.config.connect_timeout_ms) {
                         Poll::Pending => return Poll::Pending,
@@ -188,6 +193,43 @@ impl<const N: usize> Client<N> {
             self.config
                 .small_connection_size
                 .min(crate::limits::MAX_CONNECTION_SIZE)
+        }
+    }
+
+    /// Whether the target closed the connection while no request was in flight (a
+    /// controller's or server's idle timeout): then the session is reset, with no backoff
+    /// since nothing failed, and the caller connects again before its request instead of
+    /// sending it into a closed stream. Costs no system call unless the stream became
+    /// readable: the loop answers a read of a drained stream from its readiness flag.
+    fn peer_closed_while_idle(&mut self, cx: &mut Cx<'_>) -> bool {
+        if self.in_flight() != 0 {
+            return false;
+        }
+        let Some(stream) = self.link.stream() else {
+            return false;
+        };
+        match cx.read(stream, &mut self.rx[self.rx_len..]) {
+            Poll::Pending | Poll::Ready(Err(Error::Timeout)) => false,
+            Poll::Ready(Ok(0)) => {
+                ptk_runtime::ptk_info!(
+                    "enip client: {} closed the idle connection; connecting again",
+                    self.link.addr
+                );
+                self.link.close(cx);
+                self.session = Session::CLOSED;
+                true
+            }
+            // Bytes nobody asked for (a late reply to a request that timed out): routed,
+            // which drops them.
+            Poll::Ready(Ok(n)) => {
+                self.rx_len += n;
+                self.route(cx);
+                false
+            }
+            Poll::Ready(Err(e)) => {
+                self.fail_link(cx, ClientError::Io(e));
+                false
+            }
         }
     }
 

@@ -46,7 +46,8 @@ pub enum Step {
     /// milliseconds.
     Discover(u64),
     /// Waits until the server has no connection open (it closed this client's), looking
-    /// every few milliseconds.
+    /// every few milliseconds, and then for one more poll of the loop, so that the client's
+    /// stream has had the close reported as a real client's has by the time it is used again.
     UntilServerClosed,
 }
 
@@ -138,6 +139,9 @@ pub struct Script {
     devices: Vec<Device>,
     /// When a wait looks next (loop milliseconds).
     wake: Option<u64>,
+    /// When (loop milliseconds) `UntilServerClosed` saw the server's count at 0: it waits
+    /// for a later iteration, which polls first.
+    closed_seen: Option<u64>,
 }
 
 impl Script {
@@ -161,6 +165,7 @@ impl Script {
             discovery: None,
             devices: Vec::new(),
             wake: None,
+            closed_seen: None,
         }
     }
 
@@ -264,9 +269,18 @@ impl Script {
                 }
             }
             Step::UntilServerClosed => loop {
-                if self.server.as_ref().expect("begun").stats().open == 0 {
-                    self.wake = None;
-                    break Poll::Ready(Ok(Done::ServerClosed));
+                if let Some(seen) = self.closed_seen {
+                    // The loop's clock moved past the iteration that saw the close: the
+                    // loop has polled since.
+                    if cx.now_ms() > seen {
+                        self.closed_seen = None;
+                        self.wake = None;
+                        break Poll::Ready(Ok(Done::ServerClosed));
+                    }
+                } else if self.server.as_ref().expect("begun").stats().open == 0 {
+                    let seen = cx.now_ms();
+                    self.closed_seen = Some(seen);
+                    self.wake = Some(seen + 1);
                 }
                 let at = *self.wake.get_or_insert_with(|| cx.after_ms(5));
                 match cx.sleep_until(at) {
