@@ -1,5 +1,5 @@
 //! Interoperability with the Python EtherNet/IP libraries: pylogix 1.1.6 and pycomm3 1.2.16
-//! against our server (and, added with the client, our client against cpppo's simulator).
+//! against our server (our client against cpppo's simulator is in `interop_client.rs`).
 //!
 //! Ignored by a plain `cargo test`: they need a Python with cpppo, pylogix and pycomm3.
 //! `bash .ci/enip-interop.sh` installs them into a venv under `target/` and runs these tests
@@ -8,16 +8,14 @@
 //! deadline, and asserts its `ALL OK` and exit status 0; a missing Python or library is a
 //! failure, never a pass.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread;
-use std::time::Duration;
 
-use ptk_enip::server::{MemoryTags, Server, ServerConfig, ServerStats, ServerStorage};
-use ptk_runtime::{Capacities, Config, EventLoop, ListenOptions, OwnedStorage};
+use common::TestServer;
+use ptk_enip::server::ServerConfig;
 
 /// Every type the server serves, scalars and arrays, and a DINT array that needs
 /// fragmented services; program-scoped tags in two programs, some named as controller tags.
@@ -112,96 +110,20 @@ fn spec_args(addr: SocketAddr) -> Vec<String> {
 
 // ---- our server ----------------------------------------------------------------------------
 
-/// Our server on its own thread and loop, on an ephemeral loopback port (TCP and UDP).
-struct RunningServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<ServerStats>>,
-}
-
-impl RunningServer {
-    fn start(specs: &[&str]) -> RunningServer {
-        let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || serve(&specs, &flag, tx));
-        let addr = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the server did not start");
-        RunningServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the server and returns its counters.
-    fn stop(mut self) -> ServerStats {
-        self.stop.store(true, Ordering::SeqCst);
-        let thread = self.thread.take().expect("stopped once");
-        thread.join().expect("the server thread panicked")
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn serve(specs: &[String], stop: &AtomicBool, started: mpsc::Sender<SocketAddr>) -> ServerStats {
-    let tags = MemoryTags::from_specs(specs).expect("the tag specs parse");
+/// Our server with the interop tags, on its own thread and loop (TCP and UDP).
+fn our_server() -> TestServer {
     let config = ServerConfig {
         max_connections: 8,
         ..ServerConfig::default()
     };
-    let server = Server::new(tags, config);
-    let mut memory = OwnedStorage::new(Capacities {
-        buffers: 24,
-        buffer_size: 4096,
-        large_buffers: 4,
-        large_buffer_size: config.max_packet_len,
-        ..Capacities::default()
-    });
-    let mut storage = ServerStorage::new(&config);
-    let mut ev = EventLoop::new(memory.storage(), Config::default(), ()).unwrap();
-    // An ephemeral TCP port whose UDP twin is free too (a few tries).
-    let (listener, udp, addr) = (0..20)
-        .find_map(|_| {
-            let listener = ev
-                .tcp_listen("127.0.0.1:0".parse().unwrap(), &ListenOptions::default())
-                .unwrap();
-            let addr = ev.local_addr(listener.raw()).unwrap();
-            match ev.udp_bind(addr) {
-                Ok(udp) => Some((listener, udp, addr)),
-                Err(_) => {
-                    ev.close(listener.raw()).unwrap();
-                    None
-                }
-            }
-        })
-        .expect("no ephemeral port free for both TCP and UDP");
-    server
-        .start(&mut ev, listener, Some(udp), &mut storage)
-        .unwrap();
-    started.send(addr).unwrap();
-    while !stop.load(Ordering::SeqCst) {
-        ev.run_once(Some(Duration::from_millis(20))).unwrap();
-    }
-    // The client has exited: let its connections' ends reach the server (bounded).
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while server.stats().open > 0 && std::time::Instant::now() < deadline {
-        ev.run_once(Some(Duration::from_millis(20))).unwrap();
-    }
-    server.stats()
+    TestServer::start(SPECS, config)
 }
 
 #[test]
 #[ignore = "needs cpppo/pylogix/pycomm3: run .ci/enip-interop.sh"]
 fn pylogix_against_our_server() {
     let python = python("pylogix");
-    let server = RunningServer::start(SPECS);
+    let server = our_server();
     run_script(&python, "enip_pylogix_client.py", &spec_args(server.addr));
     let stats = server.stop();
     println!("server: {stats:?}");
@@ -215,7 +137,7 @@ fn pylogix_against_our_server() {
 fn pycomm3_against_our_server() {
     let python = python("pycomm3");
     for route in ["1,0", "none"] {
-        let server = RunningServer::start(SPECS);
+        let server = our_server();
         let mut args = spec_args(server.addr);
         args.extend(["--route".to_string(), route.to_string()]);
         run_script(&python, "enip_pycomm3_client.py", &args);
