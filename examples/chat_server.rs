@@ -22,8 +22,8 @@ use std::task::Poll;
 
 use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
-    protothread, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
-    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
+    protothread, BackendKind, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle,
+    ListenOptions, OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
 };
 
 /// Largest message (bytes).
@@ -34,18 +34,20 @@ const SMALL: usize = 512;
 const QUEUED_PER_PEER: usize = 16;
 
 struct Options {
+    backend: BackendKind,
     bind: SocketAddr,
     max_peers: usize,
     quiet: bool,
 }
 
 fn usage() -> &'static str {
-    "usage: chat_server [--bind ADDR:PORT] [--max-peers N] [--quiet]\n\
-     defaults: --bind 127.0.0.1:7001 --max-peers 256"
+    "usage: chat_server [--backend mio|io_uring] [--bind ADDR:PORT] [--max-peers N] [--quiet]\n\
+     defaults: --backend mio (or $PTK_BACKEND) --bind 127.0.0.1:7001 --max-peers 256"
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        backend: Config::default().backend,
         bind: SocketAddr::from(([127, 0, 0, 1], 7001)),
         max_peers: 256,
         quiet: false,
@@ -63,6 +65,7 @@ fn parse_args() -> Result<Options, String> {
                 o.max_peers = v.parse().map_err(|e| format!("--max-peers {v}: {e}"))?;
             }
             "--quiet" => o.quiet = true,
+            "--backend" => o.backend = BackendKind::from_arg(&value("--backend")?)?,
             "-h" | "--help" => return Err(usage().to_string()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }
@@ -327,6 +330,7 @@ fn serve(o: &Options) -> Result<(), Error> {
     let config = Config {
         protothreads: n + 1,
         buffers_per_stream: QUEUED_PER_PEER,
+        backend: o.backend,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ())?;

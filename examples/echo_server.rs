@@ -30,8 +30,8 @@ use std::task::Poll;
 
 use ptk::signals::{SIGINT, SIGTERM};
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, Handle, ListenOptions,
-    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
+    protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, FrameReader, Handle,
+    ListenOptions, OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
 };
 
 /// Largest payload a client may send (bytes).
@@ -42,6 +42,7 @@ const BUF: usize = MAX_FRAME + ptk::HEADER_LEN;
 const SMALL: usize = 4096;
 
 struct Options {
+    backend: BackendKind,
     bind: SocketAddr,
     max_connections: usize,
     buffers: usize,
@@ -52,14 +53,15 @@ struct Options {
 }
 
 fn usage() -> &'static str {
-    "usage: echo_server [--bind ADDR:PORT] [--max-connections N] [--buffers N] \
+    "usage: echo_server [--backend mio|io_uring] [--bind ADDR:PORT] [--max-connections N] [--buffers N] \
      [--large-buffers N] [--frame-timeout-ms MS] [--inline] [--quiet]\n\
-     defaults: --bind 127.0.0.1:7000 --max-connections 1024 --buffers 1024 --large-buffers 64 \
+     defaults: --backend mio (or $PTK_BACKEND) --bind 127.0.0.1:7000 --max-connections 1024 --buffers 1024 --large-buffers 64 \
      --frame-timeout-ms 10000"
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        backend: Config::default().backend,
         bind: SocketAddr::from(([127, 0, 0, 1], 7000)),
         max_connections: 1024,
         buffers: 1024,
@@ -98,6 +100,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--inline" => o.inline = true,
             "--quiet" => o.quiet = true,
+            "--backend" => o.backend = BackendKind::from_arg(&value("--backend")?)?,
             "-h" | "--help" => return Err(usage().to_string()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }
@@ -427,6 +430,7 @@ fn serve(o: &Options) -> Result<(), Error> {
     let mut acceptor = [Acceptor::default()];
     let config = Config {
         protothreads: o.max_connections + 1,
+        backend: o.backend,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ())?;
@@ -447,9 +451,10 @@ fn serve(o: &Options) -> Result<(), Error> {
     // Ctrl-C or `kill` stops the loop, on the loop's thread (no signal thread).
     ev.stop_on_signals(&[SIGINT, SIGTERM])?;
     println!(
-        "echo_server: listening on {} ({} connections max, frames up to {MAX_FRAME} bytes, {}); \
-         Ctrl-C stops",
+        "echo_server: listening on {} on {} ({} connections max, frames up to {MAX_FRAME} \
+         bytes, {}); Ctrl-C stops",
         ev.local_addr(listener.raw())?,
+        ev.backend().running,
         o.max_connections,
         if o.inline {
             "a 16 KiB buffer per connection".to_string()

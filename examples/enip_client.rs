@@ -26,7 +26,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::task::Poll;
 
-use ptk::{protothread, Capacities, Config, Cx, Error, EventLoop, OwnedStorage, Pt};
+use ptk::{protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, OwnedStorage, Pt};
 use ptk_enip::client::{Client, ClientConfig, ClientError, Discovery, Route, TagRead};
 use ptk_enip::limits::LOGIX_STRING_LEN;
 use ptk_enip::{DataType, LogixString, TagType, Value};
@@ -306,14 +306,14 @@ fn parse_value(t: DataType, s: &str) -> Option<Value> {
 }
 
 fn usage() -> &'static str {
-    "usage: enip_client ADDR:PORT [--path 1,0] [--timeout-ms MS] COMMAND\n\
+    "usage: enip_client ADDR:PORT [--backend mio|io_uring] [--path 1,0] [--timeout-ms MS] COMMAND\n\
      commands:\n  \
        read TAG                 (TAG{N}: N elements, printed as [a, b, ...])\n  \
        write TAG VALUE          (TAG{N} with N comma-separated values; bits TAG.5 take 0 or 1)\n  \
        list                     (NAME TYPE[dims], program tags as Program:X.NAME)\n  \
        discover                 (ListIdentity to ADDR:PORT, unicast or broadcast)\n  \
        read-many TAG...         (one value each, in Multiple_Service_Packets)\n\
-     defaults: --path 1,0 (\"\" for a target reached directly) --timeout-ms 2000"
+     defaults: --backend mio (or $PTK_BACKEND) --path 1,0 (\"\" for a target reached directly) --timeout-ms 2000"
 }
 
 /// `NAME{N}` as the name and the count (1 without braces).
@@ -328,6 +328,7 @@ fn split_count(text: &str) -> Result<(String, u16), String> {
 }
 
 struct Options {
+    backend: BackendKind,
     target: SocketAddr,
     route: Route,
     timeout_ms: u64,
@@ -343,6 +344,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut positional = Vec::new();
     let mut route = Route::BACKPLANE_SLOT_0;
     let mut timeout_ms = 2000u64;
+    let mut backend = Config::default().backend;
     let mut args = args;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -355,6 +357,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 timeout_ms = v.parse().ok().filter(|&ms| ms > 0).ok_or(format!(
                     "--timeout-ms {v:?}: a number of milliseconds, at least 1"
                 ))?;
+            }
+            "--backend" => {
+                let v = args.next().ok_or("--backend needs mio or io_uring")?;
+                backend = BackendKind::from_arg(&v)?;
             }
             "-h" | "--help" => return Ok(Parsed::Help),
             _ => positional.push(arg),
@@ -399,6 +405,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         (other, _) => return Err(format!("bad command or arguments: {other:?}\n{}", usage())),
     };
     Ok(Parsed::Run(Options {
+        backend,
         target,
         route,
         timeout_ms,
@@ -449,7 +456,7 @@ fn main() -> ExitCode {
         failures: Vec::new(),
         outcome: None,
     };
-    if let Err(e) = run(&mut cli) {
+    if let Err(e) = run(&mut cli, o.backend) {
         eprintln!("enip_client: {e}");
         return ExitCode::FAILURE;
     }
@@ -485,7 +492,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &mut Cli) -> Result<(), Error> {
+fn run(cli: &mut Cli, backend: BackendKind) -> Result<(), Error> {
     let capacities = Capacities {
         tcp_listeners: 0,
         tcp_streams: 1,
@@ -500,7 +507,14 @@ fn run(cli: &mut Cli) -> Result<(), Error> {
         large_buffer_size: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
-    let mut ev = EventLoop::new(memory.storage(), Config::default(), ())?;
+    let mut ev = EventLoop::new(
+        memory.storage(),
+        Config {
+            backend,
+            ..Config::default()
+        },
+        (),
+    )?;
     let pool = ev.add_protothreads(std::slice::from_mut(cli))?;
     ev.cx().spawn_with(pool, |_| {})?;
     ev.run()

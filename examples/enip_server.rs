@@ -23,13 +23,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use ptk::signals::{SIGINT, SIGTERM};
-use ptk::{Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
+use ptk::{BackendKind, Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
 use ptk_enip::server::{
     ConnectionEvent, MemoryTags, Server, ServerConfig, ServerStats, ServerStorage, TagTable,
     REPLY_BUFFER_LEN,
 };
 
 struct Options {
+    backend: BackendKind,
     bind: SocketAddr,
     max_connections: usize,
     stats: bool,
@@ -38,12 +39,12 @@ struct Options {
 }
 
 fn usage() -> &'static str {
-    "usage: enip_server [--bind ADDR:PORT] [--max-connections N] [--stats] [--quiet] \
+    "usage: enip_server [--backend mio|io_uring] [--bind ADDR:PORT] [--max-connections N] [--stats] [--quiet] \
      NAME=TYPE[N] ...\n\
      TYPE: BOOL SINT INT DINT LINT USINT UINT UDINT ULINT REAL LREAL STRING, [N] for an \
      array (BOOL: a multiple of 32)\n\
      Program:PROGRAM.NAME=TYPE[N]: a tag of program PROGRAM (program-scoped)\n\
-     defaults: --bind 127.0.0.1:44818 --max-connections 64\n\
+     defaults: --backend mio (or $PTK_BACKEND) --bind 127.0.0.1:44818 --max-connections 64\n\
      --stats: print the server's counters on stdout at exit (else on stderr)"
 }
 
@@ -57,6 +58,7 @@ fn parse_args() -> Result<Parsed, String> {
     let mut max_connections = 64;
     let mut stats = false;
     let mut quiet = false;
+    let mut backend = Config::default().backend;
     let mut specs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -74,6 +76,7 @@ fn parse_args() -> Result<Parsed, String> {
             }
             "--stats" => stats = true,
             "--quiet" => quiet = true,
+            "--backend" => backend = BackendKind::from_arg(&value("--backend")?)?,
             "-h" | "--help" => return Ok(Parsed::Help),
             other if other.starts_with("--") => {
                 return Err(format!("unknown argument {other}\n{}", usage()))
@@ -89,6 +92,7 @@ fn parse_args() -> Result<Parsed, String> {
     }
     let tags = MemoryTags::from_specs(&specs).map_err(|e| e.to_string())?;
     Ok(Parsed::Run(Options {
+        backend,
         bind,
         max_connections,
         stats,
@@ -197,6 +201,7 @@ fn serve(o: Options) -> Result<(), Error> {
     let mut storage = ServerStorage::new(&config);
     let loop_config = Config {
         protothreads: o.max_connections + 2,
+        backend: o.backend,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), loop_config, ())?;

@@ -19,7 +19,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::task::Poll;
 
-use ptk::{protothread, Capacities, Config, Cx, Error, EventLoop, OwnedStorage, Pt};
+use ptk::{protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, OwnedStorage, Pt};
 use ptk_modbus::client::{Client, ClientConfig, ClientError, CommEventLogCounts};
 use ptk_modbus::limits::{
     MAX_COMM_EVENTS, MAX_DIAGNOSTIC_DATA, MAX_FIFO_COUNT, MAX_READ_BITS, MAX_READ_REGISTERS,
@@ -156,7 +156,7 @@ fn run_command(ctx: &mut Cli, cx: &mut Cx<'_>) {
 }
 
 fn usage() -> &'static str {
-    "usage: modbus_client HOST:PORT COMMAND ARGS.. [--unit N] [--timeout-ms MS]\n\
+    "usage: modbus_client HOST:PORT COMMAND ARGS.. [--unit N] [--timeout-ms MS] [--backend mio|io_uring]\n\
      commands:\n  \
        read-coils|read-discrete|read-holding|read-input ADDR COUNT\n  \
        write-coil ADDR 0|1\n  \
@@ -174,7 +174,7 @@ fn usage() -> &'static str {
        report-server-id\n  \
        device-id basic|regular|extended [OBJECT] | device-id individual OBJECT\n\
      numbers are decimal or 0x-prefixed hexadecimal\n\
-     defaults: --unit 1 --timeout-ms 1000 (at least 1)"
+     defaults: --backend mio (or $PTK_BACKEND) --unit 1 --timeout-ms 1000 (at least 1)"
 }
 
 /// A number in decimal or with a `0x` prefix.
@@ -205,6 +205,7 @@ fn list<T: TryFrom<u64>>(what: &str, s: &str, max: usize) -> Result<Vec<T>, Stri
 }
 
 struct Options {
+    backend: BackendKind,
     server: SocketAddr,
     unit: u8,
     timeout_ms: u64,
@@ -221,6 +222,7 @@ fn parse_args() -> Result<Parsed, String> {
     let mut positional = Vec::new();
     let mut unit = 1u8;
     let mut timeout_ms = 1000u64;
+    let mut backend = Config::default().backend;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -235,6 +237,10 @@ fn parse_args() -> Result<Parsed, String> {
                             .into(),
                     );
                 }
+            }
+            "--backend" => {
+                let v = args.next().ok_or("--backend needs mio or io_uring")?;
+                backend = BackendKind::from_arg(&v)?;
             }
             "-h" | "--help" => return Ok(Parsed::Help),
             _ => positional.push(arg),
@@ -409,6 +415,7 @@ fn parse_args() -> Result<Parsed, String> {
         other => return Err(format!("unknown command {other:?}\n{}", usage())),
     };
     Ok(Parsed::Run(Options {
+        backend,
         server,
         unit,
         timeout_ms,
@@ -442,7 +449,7 @@ fn main() -> ExitCode {
         ..ClientConfig::default()
     };
     o.cli.client = Client::new(o.server, config);
-    match run(&mut o.cli) {
+    match run(&mut o.cli, o.backend) {
         Ok(()) => {}
         Err(e) => {
             log::error!("{e}");
@@ -465,7 +472,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &mut Cli) -> Result<(), Error> {
+fn run(cli: &mut Cli, backend: BackendKind) -> Result<(), Error> {
     let capacities = Capacities {
         tcp_listeners: 0,
         tcp_streams: 1,
@@ -480,7 +487,14 @@ fn run(cli: &mut Cli) -> Result<(), Error> {
         large_buffer_size: 0,
     };
     let mut memory = OwnedStorage::new(capacities);
-    let mut ev = EventLoop::new(memory.storage(), Config::default(), ())?;
+    let mut ev = EventLoop::new(
+        memory.storage(),
+        Config {
+            backend,
+            ..Config::default()
+        },
+        (),
+    )?;
     let pool = ev.add_protothreads(std::slice::from_mut(cli))?;
     ev.cx().spawn_with(pool, |_| {})?;
     ev.run()

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use ptk::signals::{SIGINT, SIGTERM};
-use ptk::{Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
+use ptk::{BackendKind, Capacities, Config, Error, EventLoop, ListenOptions, OwnedStorage};
 use ptk_modbus::server::{ConnectionEvent, MemoryModel, Server, ServerConfig, ServerStorage};
 
 /// Entries of each table.
@@ -33,6 +33,7 @@ const TABLE: usize = 10_000;
 const FILES: usize = 4;
 
 struct Options {
+    backend: BackendKind,
     bind: SocketAddr,
     max_connections: usize,
     idle_timeout_ms: u64,
@@ -45,14 +46,15 @@ struct Options {
 const BUFFER_SIZE: usize = 1024;
 
 fn usage() -> &'static str {
-    "usage: modbus_server [--bind ADDR:PORT] [--max-connections N] [--idle-timeout-ms MS] \
+    "usage: modbus_server [--backend mio|io_uring] [--bind ADDR:PORT] [--max-connections N] [--idle-timeout-ms MS] \
      [--buffers N] [--quiet]\n\
-     defaults: --bind 127.0.0.1:5020 --max-connections 256 --idle-timeout-ms 60000 \
+     defaults: --backend mio (or $PTK_BACKEND) --bind 127.0.0.1:5020 --max-connections 256 --idle-timeout-ms 60000 \
      (0: never) --buffers 2 * max-connections + 8 (at least 2)"
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        backend: Config::default().backend,
         bind: SocketAddr::from(([127, 0, 0, 1], 5020)),
         max_connections: 256,
         idle_timeout_ms: 60_000,
@@ -84,6 +86,7 @@ fn parse_args() -> Result<Options, String> {
                 o.buffers = Some(v.parse().map_err(|e| format!("--buffers {v}: {e}"))?);
             }
             "--quiet" => o.quiet = true,
+            "--backend" => o.backend = BackendKind::from_arg(&value("--backend")?)?,
             "-h" | "--help" => return Err(usage().to_string()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }
@@ -175,6 +178,7 @@ fn serve(o: &Options) -> Result<(), Error> {
     let mut storage = ServerStorage::new(&config);
     let loop_config = Config {
         protothreads: o.max_connections + 1,
+        backend: o.backend,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), loop_config, ())?;

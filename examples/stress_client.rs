@@ -21,14 +21,15 @@ use std::time::{Duration, Instant};
 
 use ptk::signals::SIGINT;
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, Handle, Outcome, OwnedStorage,
-    PooledFrameReader, Pt, TcpStream,
+    protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, Handle, Outcome,
+    OwnedStorage, PooledFrameReader, Pt, TcpStream,
 };
 
 const MAX_PAYLOAD: usize = 4096;
 const BUF: usize = MAX_PAYLOAD + ptk::HEADER_LEN;
 
 struct Options {
+    backend: BackendKind,
     connect: SocketAddr,
     clients: usize,
     messages: usize,
@@ -37,13 +38,14 @@ struct Options {
 }
 
 fn usage() -> &'static str {
-    "usage: stress_client [--connect ADDR:PORT] [--clients N] [--messages M] [--size BYTES] \
+    "usage: stress_client [--backend mio|io_uring] [--connect ADDR:PORT] [--clients N] [--messages M] [--size BYTES] \
      [--timeout-ms MS]\n\
-     defaults: --connect 127.0.0.1:7000 --clients 100 --messages 1000 --size 64 --timeout-ms 5000"
+     defaults: --backend mio (or $PTK_BACKEND) --connect 127.0.0.1:7000 --clients 100 --messages 1000 --size 64 --timeout-ms 5000"
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        backend: Config::default().backend,
         connect: SocketAddr::from(([127, 0, 0, 1], 7000)),
         clients: 100,
         messages: 1000,
@@ -65,6 +67,7 @@ fn parse_args() -> Result<Options, String> {
             "--messages" => o.messages = num("--messages", value("--messages")?)?,
             "--size" => o.size = num("--size", value("--size")?)?,
             "--timeout-ms" => o.timeout_ms = num("--timeout-ms", value("--timeout-ms")?)?,
+            "--backend" => o.backend = BackendKind::from_arg(&value("--backend")?)?,
             "-h" | "--help" => return Err(usage().to_string()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }
@@ -281,6 +284,7 @@ fn run(o: &Options) -> Result<bool, Error> {
     let mut clients: Vec<Client> = (0..o.clients).map(|_| Client::default()).collect();
     let config = Config {
         protothreads: o.clients,
+        backend: o.backend,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ())?;

@@ -56,10 +56,14 @@ pub use cx::{Cx, Handler};
 pub use error::{Capacity, Error, Result};
 pub use event::{Event, EventKind, ListenOptions, MulticastInterface, Shutdown, Trigger};
 #[cfg(feature = "std")]
+#[doc(hidden)]
+pub use event_loop::__refuse_io_uring;
+#[cfg(feature = "std")]
 pub use event_loop::{
-    BufMut, BufferClass, BufferEntry, BufferStats, Capacities, Config, EventLoop, ListenerEntry,
-    LoopRemote, LoopThreads, OwnedStorage, PostFn, Ready, SemEntry, SignalEntry, Storage,
-    StreamEntry, ThreadsConfig, TimerEntry, UdpEntry, UserEventsEntry, USER_EVENT_IDS,
+    BackendKind, BackendStatus, BufMut, BufferClass, BufferEntry, BufferStats, Capacities, Config,
+    EventLoop, FallbackReason, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn, Ready,
+    SemEntry, SignalEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry,
+    UserEventsEntry, USER_EVENT_IDS,
 };
 pub use handle::{
     Buffer, Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, Signal, TcpListener,

@@ -11,7 +11,7 @@ use crate::status::Outcome;
 
 #[cfg(not(target_pointer_width = "64"))]
 use super::backend::short;
-use super::backend::{Backend, Events, Poller, Readiness};
+use super::backend::{Events, Readiness};
 use super::core::Core;
 use super::protothreads::{Task, TaskStep};
 use super::remote::PostQueue;
@@ -62,7 +62,7 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
     if cx.core.ready.len() != 0 {
         calls += run_ready(cx, state);
     }
-    for r in Backend::reports(events) {
+    for r in events.reports() {
         // A stream's report, the hot path (picked by the handle's type field; the whole handle
         // is checked against its slot just below), then a protothread reader is resumed here.
         if token_type(r.token) == ResourceType::TcpStream as u8 {

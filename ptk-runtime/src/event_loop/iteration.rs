@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-use super::backend::{Backend, Poller};
 use super::core::Core;
 use super::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
 use super::EventLoop;
@@ -42,7 +41,7 @@ impl<A: 'static> EventLoop<'_, A> {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(core.fail(e.into()));
             }
-            Backend::clear(&mut self.events);
+            self.events.clear();
         }
         core.clock.next_iteration();
         let state = &mut self.app;

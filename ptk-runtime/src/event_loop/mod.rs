@@ -2,7 +2,8 @@
 //!
 //! The loop is built in layers, each importing only the ones below it:
 //!
-//! * `backend/`: the poller contract and its `mio` implementation;
+//! * `backend/`: the poller contract, its `mio` implementation and (feature `io-uring`) its
+//!   io_uring implementation;
 //! * `waiter.rs`, `side.rs`, `ready.rs`, `clock.rs`, `handler.rs`: small shared pieces;
 //! * one module per source, owning its state and invariants: `timers.rs`,
 //!   `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
@@ -52,12 +53,13 @@ use crate::handle::{Handle, Loop, RawHandle, ResourceType};
 use crate::pt::Protothread;
 use crate::status::{Outcome, PtPool};
 
-use self::backend::{Backend, Events, Poller};
+use self::backend::{Backend, Events};
 use self::handler::AppType;
 use self::remote::{PostQueue, Shared};
 use self::semaphores::SharedSems;
 use self::user_events::SharedSources;
 
+pub use self::backend::{BackendKind, BackendStatus, FallbackReason};
 pub use self::buffers::{BufMut, BufferClass, BufferEntry, BufferStats};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::buffers::{Buffers, StreamBufs};
@@ -91,17 +93,46 @@ pub struct Config {
     /// at its cap pauses its reads until it gives one back, so one slow connection cannot
     /// take the whole pool.
     pub buffers_per_stream: usize,
+    /// The event backend to run on (default [`BackendKind::Mio`], or what the `PTK_BACKEND`
+    /// environment variable names, see [`Config::default`]). Asking for
+    /// [`BackendKind::IoUring`] where it cannot run (the `io-uring` feature is off, not
+    /// Linux, or the kernel or a seccomp policy refuses it) runs on `mio` instead, logs why
+    /// once and reports it in [`EventLoop::backend`], unless `backend_strict`.
+    pub backend: BackendKind,
+    /// Makes a fallback from the backend asked for an error of [`EventLoop::new`] instead
+    /// (default false, or true when the environment variable `PTK_BACKEND_STRICT` is `1`).
+    pub backend_strict: bool,
 }
 
 impl Default for Config {
+    /// The defaults above. The backend can be chosen from outside the program: the
+    /// environment variable `PTK_BACKEND` set to `io_uring` (or `mio`) selects it, and
+    /// `PTK_BACKEND_STRICT=1` makes a fallback an error (this is how the whole test suite
+    /// runs on io_uring in CI). An unknown `PTK_BACKEND` value is ignored.
     fn default() -> Self {
+        let env = |name: &str| std::env::var(name).ok();
         Config {
             events_per_poll: 1024,
             post_queue: 64,
             protothreads: 1024,
             buffers_per_stream: 4,
+            backend: env("PTK_BACKEND")
+                .and_then(|v| BackendKind::parse(&v))
+                .unwrap_or_default(),
+            backend_strict: env("PTK_BACKEND_STRICT").is_some_and(|v| v == "1"),
         }
     }
+}
+
+/// Test hook: while `refuse` is true, every io_uring setup of a new loop fails as a seccomp
+/// policy makes it fail (`EPERM`), so that the fallback to `mio` can be tested on any kernel.
+/// Not part of the API.
+#[doc(hidden)]
+pub fn __refuse_io_uring(refuse: bool) {
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    backend::uring::refuse_setup(refuse);
+    #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+    let _ = refuse;
 }
 
 /// A single-threaded event loop, with application state `A`.
@@ -182,6 +213,7 @@ pub struct EventLoop<'s, A: 'static = ()> {
     shared: Arc<Shared>,
     posts: Arc<PostQueue<A>>,
     events: Events,
+    backend_status: BackendStatus,
 }
 
 impl<'s, A: 'static> EventLoop<'s, A> {
@@ -214,8 +246,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         }
         let (id, first) = loop_id::acquire()?;
         let mut guard = IdGuard(Some((id, first)));
-        let backend = Backend::new()?;
-        let waker = backend.waker()?;
+        let (backend, events, waker, backend_status) = Backend::open(
+            config.backend,
+            config.backend_strict,
+            config.events_per_poll,
+        )?;
         let sources = SharedSources::new(id, storage.user_events.len());
         let sems = SharedSems::new(id, storage.semaphores.len());
         let shared = Arc::new(Shared::new(waker, sources, sems));
@@ -239,12 +274,20 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             first,
             shared,
             posts: Arc::new(PostQueue::new(config.post_queue)),
-            events: Backend::events(config.events_per_poll),
+            events,
+            backend_status,
         })
     }
 
     fn core(&self) -> &Core<'s> {
         &self.cx.core
+    }
+
+    /// Which backend this loop runs on, which one its [`Config`] asked for, and why they
+    /// differ (the fallback is also logged once, through the `log` facade, when the loop is
+    /// made).
+    pub fn backend(&self) -> BackendStatus {
+        self.backend_status
     }
 
     /// This loop's id (the loop id field of its handles).

@@ -2,7 +2,7 @@
 //!
 //! A remote can raise user events, post a deferred call and stop the loop. All three leave
 //! their work in memory the loop made at start-up (atomics for raises and stop, a bounded ring
-//! for posts) and then ring a doorbell: one `mio::Waker`, woken only when the doorbell was not
+//! for posts) and then ring a doorbell (the backend's waker), woken only when the doorbell was not
 //! already ringing. Wakes therefore coalesce, and the loop finds the work itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +12,7 @@ use crate::cx::Cx;
 use crate::error::{Capacity, Error, Result};
 use crate::handle::{Handle, Semaphore, UserEvents};
 
-use super::backend::{Backend, Poller, Waker};
+use super::backend::Waker;
 use super::semaphores::SharedSems;
 use super::user_events::SharedSources;
 
@@ -45,7 +45,7 @@ impl Shared {
 
     /// Wakes the loop unless the doorbell is already ringing.
     pub(crate) fn ring(&self) {
-        if !self.doorbell.swap(true, Ordering::AcqRel) && Backend::wake(&self.waker).is_err() {
+        if !self.doorbell.swap(true, Ordering::AcqRel) && self.waker.wake().is_err() {
             // The loop may sleep in its poll without knowing of the work (it still finds it
             // when anything else wakes it): let the next ring try the wake again rather than
             // take the doorbell for ringing.

@@ -24,7 +24,7 @@ use crate::error::{Capacity, Error, Result};
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
-use super::backend::{Backend, Interest, Poller};
+use super::backend::{Backend, Interest};
 use super::waiter::Waiter;
 
 /// The state of one signal watcher (opaque; see [`Storage::signals`](super::Storage::signals)).

@@ -11,7 +11,7 @@ use crate::event::ListenOptions;
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
-use super::backend::{Backend, Interest, Poller};
+use super::backend::{Backend, Interest};
 use super::side::{Attempt, Side};
 
 /// The state of one TCP listener (opaque; see

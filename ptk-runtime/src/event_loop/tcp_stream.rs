@@ -19,7 +19,7 @@ use crate::error::{Capacity, Error, Result};
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
-use super::backend::{Backend, Interest, Poller, Readiness};
+use super::backend::{Backend, Interest, Readiness};
 use super::buffers::{Buffers, Park, StreamBufs, NIL};
 use super::side::{Attempt, Side};
 

@@ -10,7 +10,7 @@ use crate::event::MulticastInterface;
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
-use super::backend::{Backend, Interest, Poller};
+use super::backend::{Backend, Interest};
 use super::side::{Attempt, Side};
 
 /// The state of one UDP socket (opaque; see

@@ -5,7 +5,7 @@
 use std::task::Poll;
 
 use ptk::{
-    Capacities, Config, Cx, Error, Event, EventKind, EventLoop, Handle, ListenOptions,
+    BackendKind, Capacities, Config, Cx, Error, Event, EventKind, EventLoop, Handle, ListenOptions,
     OwnedStorage, TcpStream, Trigger,
 };
 use ptk_bench::frame::complete_frames;
@@ -145,7 +145,7 @@ fn pump(
 }
 
 /// Serves until `o.messages` frames were echoed.
-pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
+pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
     let capacities = Capacities {
         tcp_listeners: 1,
         tcp_streams: o.max_connections,
@@ -171,7 +171,11 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
     let mut memory = OwnedStorage::new(capacities);
     let mut ev = EventLoop::new(
         memory.storage(),
-        Config::default(),
+        Config {
+            backend,
+            backend_strict: true,
+            ..Config::default()
+        },
         Server {
             conns,
             max_frame: o.max_frame,

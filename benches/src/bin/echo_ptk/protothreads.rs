@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use ptk::{
-    protothread, Capacities, Config, Cx, Error, EventLoop, FrameReader, Handle, ListenOptions,
-    OwnedStorage, Pt, PtPool, TcpListener, TcpStream,
+    protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, FrameReader, Handle,
+    ListenOptions, OwnedStorage, Pt, PtPool, TcpListener, TcpStream,
 };
 use ptk_bench::{Meter, ServerOptions};
 
@@ -121,7 +121,7 @@ fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
 }
 
 /// Serves until `o.messages` frames were echoed.
-pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
+pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
     if o.max_frame + ptk::HEADER_LEN > BUF {
         return Err(Error::InvalidArgument);
     }
@@ -144,6 +144,8 @@ pub fn serve(o: &ServerOptions) -> Result<Meter, Error> {
     let mut acceptor = [Acceptor::default()];
     let config = Config {
         protothreads: o.max_connections + 1,
+        backend,
+        backend_strict: true,
         ..Config::default()
     };
     let mut ev = EventLoop::new(memory.storage(), config, ())?;

@@ -7,7 +7,7 @@ use mio::{Poll, Token};
 
 use crate::handle::RawHandle;
 
-use super::{Interest, Poller, Readiness, Socket};
+use super::{Interest, Readiness, Socket};
 
 /// The token of the doorbell. Socket tokens are handles, which are never 0.
 const WAKER: Token = Token(0);
@@ -24,83 +24,68 @@ fn interest(i: Interest) -> mio::Interest {
     }
 }
 
-/// The token of a socket: the whole handle where `usize` holds it.
-#[cfg(target_pointer_width = "64")]
+/// The `mio` token of a socket (see [`super::token`]).
 #[inline]
 fn token(h: RawHandle) -> io::Result<Token> {
-    Ok(Token(h.to_u64() as usize))
+    Ok(Token(super::token(h)? as usize))
 }
 
-/// The token of a socket: the handle's short form where `usize` is narrower than a handle.
-#[cfg(not(target_pointer_width = "64"))]
-fn token(h: RawHandle) -> io::Result<Token> {
-    match super::short::encode(h) {
-        Some(t) => Ok(Token(t as usize)),
-        None => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "socket slot beyond what a 32-bit poller token can name",
-        )),
+/// A `mio` event as a report.
+#[inline]
+pub(super) fn readiness(e: &mio::event::Event) -> Readiness {
+    // Non-short-circuit `|`: each test is a bit test, combined without branches.
+    let error = e.is_error();
+    let read_closed = e.is_read_closed() | error;
+    Readiness {
+        token: e.token().0 as u64,
+        read: e.is_readable() | read_closed,
+        write: e.is_writable() | e.is_write_closed() | error,
+        read_closed,
     }
 }
 
-impl Poller for MioPoller {
-    type Events = mio::Events;
-    type Waker = mio::Waker;
-
-    fn new() -> io::Result<Self> {
+impl MioPoller {
+    pub(super) fn new() -> io::Result<Self> {
         Ok(MioPoller { poll: Poll::new()? })
     }
 
-    fn events(capacity: usize) -> mio::Events {
-        mio::Events::with_capacity(capacity.max(1))
-    }
-
-    fn waker(&self) -> io::Result<mio::Waker> {
+    /// The doorbell: a wake makes a blocked poll return with a report whose token is 0.
+    pub(super) fn waker(&self) -> io::Result<mio::Waker> {
         mio::Waker::new(self.poll.registry(), WAKER)
     }
 
-    #[inline]
-    fn wake(waker: &mio::Waker) -> io::Result<()> {
-        waker.wake()
-    }
-
-    fn register<S: Socket>(&self, socket: &mut S, h: RawHandle, i: Interest) -> io::Result<()> {
+    pub(super) fn register<S: Socket>(
+        &self,
+        socket: &mut S,
+        h: RawHandle,
+        i: Interest,
+    ) -> io::Result<()> {
         self.poll
             .registry()
             .register(socket, token(h)?, interest(i))
     }
 
-    fn reregister<S: Socket>(&self, socket: &mut S, h: RawHandle, i: Interest) -> io::Result<()> {
+    pub(super) fn reregister<S: Socket>(
+        &self,
+        socket: &mut S,
+        h: RawHandle,
+        i: Interest,
+    ) -> io::Result<()> {
         self.poll
             .registry()
             .reregister(socket, token(h)?, interest(i))
     }
 
-    fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()> {
+    pub(super) fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()> {
         self.poll.registry().deregister(socket)
     }
 
     #[inline]
-    fn poll(&mut self, events: &mut mio::Events, timeout: Option<Duration>) -> io::Result<()> {
+    pub(super) fn poll(
+        &mut self,
+        events: &mut mio::Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         self.poll.poll(events, timeout)
-    }
-
-    fn clear(events: &mut mio::Events) {
-        events.clear();
-    }
-
-    #[inline]
-    fn reports(events: &mio::Events) -> impl Iterator<Item = Readiness> + '_ {
-        events.iter().map(|e| {
-            // Non-short-circuit `|`: each test is a bit test, combined without branches.
-            let error = e.is_error();
-            let read_closed = e.is_read_closed() | error;
-            Readiness {
-                token: e.token().0 as u64,
-                read: e.is_readable() | read_closed,
-                write: e.is_writable() | e.is_write_closed() | error,
-                read_closed,
-            }
-        })
     }
 }

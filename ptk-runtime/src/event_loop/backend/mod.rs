@@ -1,11 +1,14 @@
 //! The backend contract: what a poller must provide for the loop to run on it.
 //!
 //! The loop never talks to the operating system's event facility directly. It talks to one
-//! [`Poller`], chosen at compile time (static dispatch: no trait object on any path), and
-//! relies on exactly the guarantees below. `mio` (epoll on Linux, kqueue on the BSDs and
-//! macOS) is the backend today ([`mio::MioPoller`]); a second backend (io_uring) comes in
-//! behind the same trait, and every guarantee of the loop (generational handles, no
-//! allocation after start-up, the documented iteration order) must then hold on it unchanged.
+//! [`Backend`], an enum of the pollers compiled in, chosen at
+//! [`EventLoop::new`](super::EventLoop::new) by [`Config::backend`](super::Config::backend)
+//! (static dispatch: a `match`, never a trait object; without the `io-uring` feature the enum
+//! has one variant and the match costs nothing). `mio` (epoll on Linux, kqueue on the BSDs and
+//! macOS, [`mio::MioPoller`]) is the default; with the `io-uring` feature on Linux,
+//! [`uring::UringPoller`] runs the same contract on an io_uring. Every guarantee of the loop
+//! (generational handles, no allocation after start-up, the documented iteration order) holds
+//! on both, and relies on exactly the guarantees below.
 //!
 //! # Tokens are handles
 //!
@@ -44,7 +47,7 @@
 //! # Polling and waking
 //!
 //! `poll` blocks until at least one event is ready, the timeout passes (`None`: no timeout,
-//! `Some(ZERO)`: do not block), or the [`Waker`](Poller::Waker) is woken, and fills the event
+//! `Some(ZERO)`: do not block), or the [`Waker`] is woken, and fills the event
 //! buffer with at most its capacity (the rest wait for the next poll). An interrupted wait is
 //! reported as [`std::io::ErrorKind::Interrupted`] and the loop simply polls again. The waker
 //! is the only part used from other threads (`Send + Sync`); wakes may coalesce, which is why
@@ -52,8 +55,8 @@
 //!
 //! # Memory
 //!
-//! Everything a backend allocates, it allocates in [`Poller::new`], [`Poller::events`] or
-//! [`Poller::waker`], all called from [`EventLoop::new`](super::EventLoop::new). Registering,
+//! Everything a backend allocates, it allocates in [`Backend::open`] (the poller, its event
+//! buffer and its doorbell), called from [`EventLoop::new`](super::EventLoop::new). Registering,
 //! polling and waking allocate nothing.
 
 use std::io;
@@ -62,15 +65,203 @@ use std::time::Duration;
 use crate::handle::RawHandle;
 
 pub(crate) mod mio;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub(crate) mod uring;
 
-/// The backend of this build.
-pub(crate) type Backend = mio::MioPoller;
+pub use self::kind::{BackendKind, BackendStatus, FallbackReason};
 
-/// The event buffer of [`Backend`].
-pub(crate) type Events = <Backend as Poller>::Events;
+mod kind;
 
-/// The doorbell of [`Backend`].
-pub(crate) type Waker = <Backend as Poller>::Waker;
+/// The poller a loop runs on: one variant per backend compiled in.
+pub(crate) enum Backend {
+    /// epoll / kqueue through `mio`.
+    Mio(mio::MioPoller),
+    /// io_uring (boxed: the ring's state is much larger than a `mio::Poll`, and the poller is
+    /// reached once per poll and registration, never per message).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(Box<uring::UringPoller>),
+}
+
+/// The event buffer one [`Backend::poll`] fills.
+pub(crate) struct Events {
+    mio: ::mio::Events,
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    ring: Vec<Readiness>,
+}
+
+/// The doorbell of a [`Backend`], rung from any thread.
+pub(crate) enum Waker {
+    /// `mio`'s waker (an eventfd or a pipe registered with the poll).
+    Mio(::mio::Waker),
+    /// An eventfd the ring polls.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(uring::EventFd),
+}
+
+impl Waker {
+    /// Rings the doorbell (any thread).
+    #[inline]
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        match self {
+            Waker::Mio(w) => w.wake(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Waker::Uring(w) => w.wake(),
+        }
+    }
+}
+
+impl Events {
+    /// Forgets the reports it holds (after an interrupted poll).
+    pub(crate) fn clear(&mut self) {
+        self.mio.clear();
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        self.ring.clear();
+    }
+
+    /// The reports of the last poll, in the order the system gave them.
+    #[inline]
+    pub(crate) fn reports(&self) -> impl Iterator<Item = Readiness> + '_ {
+        let m = self.mio.iter().map(mio::readiness);
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        return m.chain(self.ring.iter().copied());
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        m
+    }
+}
+
+impl Backend {
+    /// Opens the backend `config` asks for, falling back to `mio` when the kernel (or a
+    /// seccomp policy) refuses io_uring or the feature is not compiled in. Also makes the
+    /// event buffer for `events_per_poll` reports and the doorbell. A fallback is an error
+    /// when `strict`.
+    pub(crate) fn open(
+        requested: BackendKind,
+        strict: bool,
+        events_per_poll: usize,
+    ) -> io::Result<(Backend, Events, Waker, BackendStatus)> {
+        let capacity = events_per_poll.max(1);
+        let fallback = match requested {
+            BackendKind::Mio => None,
+            BackendKind::IoUring => {
+                #[cfg(all(feature = "io-uring", target_os = "linux"))]
+                match uring::UringPoller::new(capacity) {
+                    Ok((poller, waker)) => {
+                        let events = Events {
+                            mio: ::mio::Events::with_capacity(1),
+                            ring: Vec::with_capacity(capacity + uring::EXTRA),
+                        };
+                        let status = BackendStatus {
+                            requested,
+                            running: BackendKind::IoUring,
+                            fallback: None,
+                        };
+                        return Ok((
+                            Backend::Uring(Box::new(poller)),
+                            events,
+                            Waker::Uring(waker),
+                            status,
+                        ));
+                    }
+                    Err(why) => Some(why),
+                }
+                #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+                Some(FallbackReason::NotCompiled)
+            }
+        };
+        if let Some(why) = fallback {
+            if strict {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("io_uring was required (PTK_BACKEND_STRICT) but {why}"),
+                ));
+            }
+            ptk_warn!("io_uring backend unavailable, running on mio (epoll): {why}");
+        }
+        let poller = mio::MioPoller::new()?;
+        let waker = Waker::Mio(poller.waker()?);
+        let events = Events {
+            mio: ::mio::Events::with_capacity(capacity),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            ring: Vec::new(),
+        };
+        let status = BackendStatus {
+            requested,
+            running: BackendKind::Mio,
+            fallback,
+        };
+        Ok((Backend::Mio(poller), events, waker, status))
+    }
+
+    /// Starts reporting the edges of `socket` under `handle`.
+    pub(crate) fn register<S: Socket>(
+        &self,
+        socket: &mut S,
+        handle: RawHandle,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Mio(p) => p.register(socket, handle, interest),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.register(socket, handle, interest),
+        }
+    }
+
+    /// Changes the interest of a registered socket; a socket already ready in a direction
+    /// newly asked for is reported.
+    pub(crate) fn reregister<S: Socket>(
+        &self,
+        socket: &mut S,
+        handle: RawHandle,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Mio(p) => p.reregister(socket, handle, interest),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.reregister(socket, handle, interest),
+        }
+    }
+
+    /// Stops reporting `socket`; no report about it is delivered after this returns, except
+    /// those already in an event buffer (the loop drops them by their stale handle).
+    pub(crate) fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()> {
+        match self {
+            Backend::Mio(p) => p.deregister(socket),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.deregister(socket),
+        }
+    }
+
+    /// Waits for reports (see the module docs) and puts them in `events`, replacing what it
+    /// held.
+    #[inline]
+    pub(crate) fn poll(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Mio(p) => p.poll(&mut events.mio, timeout),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.poll(&mut events.ring, timeout),
+        }
+    }
+}
+
+/// The token a socket is registered under: the whole handle where a poller token holds it,
+/// else its [`short`] form.
+#[inline]
+pub(crate) fn token(h: RawHandle) -> io::Result<u64> {
+    #[cfg(target_pointer_width = "64")]
+    return Ok(h.to_u64());
+    #[cfg(not(target_pointer_width = "64"))]
+    match short::encode(h) {
+        Some(t) => Ok(u64::from(t)),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket slot beyond what a 32-bit poller token can name",
+        )),
+    }
+}
 
 /// What a socket is registered for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,66 +287,45 @@ pub(crate) struct Readiness {
     pub(crate) read_closed: bool,
 }
 
-/// A readiness backend. See the module docs for the contract every method must keep.
-pub(crate) trait Poller: Sized {
-    /// The buffer one [`poll`](Poller::poll) fills.
-    type Events;
-    /// The doorbell other threads ring.
-    type Waker: Send + Sync + 'static;
-
-    /// Opens the poller.
-    fn new() -> io::Result<Self>;
-
-    /// An event buffer for up to `capacity` reports per poll (at least 1).
-    fn events(capacity: usize) -> Self::Events;
-
-    /// The doorbell of this poller; a wake makes a blocked [`poll`](Poller::poll) return with
-    /// a report whose token is 0. Made once.
-    fn waker(&self) -> io::Result<Self::Waker>;
-
-    /// Rings the doorbell (any thread).
-    fn wake(waker: &Self::Waker) -> io::Result<()>;
-
-    /// Starts reporting the edges of `source` under `handle`.
-    fn register<S: Socket>(
-        &self,
-        socket: &mut S,
-        handle: RawHandle,
-        interest: Interest,
-    ) -> io::Result<()>;
-
-    /// Changes the interest of a registered source.
-    fn reregister<S: Socket>(
-        &self,
-        socket: &mut S,
-        handle: RawHandle,
-        interest: Interest,
-    ) -> io::Result<()>;
-
-    /// Stops reporting `source`; no report about it is delivered after this returns, except
-    /// those already in an event buffer (the loop drops them by their stale handle).
-    fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()>;
-
-    /// Waits for reports (see the module docs) and puts them in `events`, replacing what it
-    /// held.
-    fn poll(&mut self, events: &mut Self::Events, timeout: Option<Duration>) -> io::Result<()>;
-
-    /// Forgets the reports in `events` (after an interrupted poll).
-    fn clear(events: &mut Self::Events);
-
-    /// The reports of the last poll, in the order the system gave them.
-    fn reports(events: &Self::Events) -> impl Iterator<Item = Readiness> + '_;
-}
-
 /// The socket types the loop owns (TCP listeners and streams, UDP sockets, the self-pipe of
 /// signal watchers), as every backend can register them.
-pub(crate) trait Socket: ::mio::event::Source {}
+pub(crate) trait Socket: ::mio::event::Source {
+    /// The file descriptor a completion-based poller watches; `None` for sources that only
+    /// `mio` can register (the io_uring backend watches those through an epoll of its own).
+    #[cfg(unix)]
+    #[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd>;
+}
 
+#[cfg(unix)]
+macro_rules! fd_socket {
+    ($($t:ty),*) => {$(
+        impl Socket for $t {
+            #[inline]
+            fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+                Some(std::os::fd::AsRawFd::as_raw_fd(self))
+            }
+        }
+    )*};
+}
+#[cfg(unix)]
+fd_socket!(
+    ::mio::net::TcpListener,
+    ::mio::net::TcpStream,
+    ::mio::net::UdpSocket
+);
+#[cfg(not(unix))]
 impl Socket for ::mio::net::TcpListener {}
+#[cfg(not(unix))]
 impl Socket for ::mio::net::TcpStream {}
+#[cfg(not(unix))]
 impl Socket for ::mio::net::UdpSocket {}
 #[cfg(unix)]
-impl Socket for signal_hook_mio::v1_0::Signals {}
+impl Socket for signal_hook_mio::v1_0::Signals {
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+}
 
 /// The 32-bit form of a socket's token, for pollers whose token is narrower than a handle.
 ///

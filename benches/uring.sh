@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# ptk on io_uring against ptk on epoll, the raw mio floor and libuv: system calls and server
+# CPU time (user + system) per echoed message.
+#
+#   benches/uring.sh                         # 5 interleaved rounds at 100 connections
+#   ROUNDS=1 MESSAGES=50000 benches/uring.sh # a quick look
+#
+# Phase 1 (CPU time): ROUNDS interleaved rounds of every server of IMPLS, each echoing
+# MESSAGES 64-byte frames over CONNS connections from `loadgen`; a server's CPU time per
+# message is its steady-state CPU time over the frames it echoed then (its report), or for
+# the examples (no report) the CPU time of the whole load from /proc over every frame.
+# Phase 2 (system calls): each server once more, with `perf stat -e raw_syscalls:sys_enter`
+# attached to it for exactly the load (started once it listens, stopped when loadgen ends):
+# the count over the frames echoed is the system calls per message, connection set-up (100
+# accepts, a few registrations) included, which adds about 0.01 per message at 100
+# connections. For the servers that exit by themselves, `strace -c -f` gives the breakdown by
+# system call (a separate run: strace slows the server, its counts are exact).
+#
+# The servers: mio (echo_mio, the raw epoll floor: one recv and one send per message, one
+# epoll_wait per iteration), uv (echo_uv, built with cc when libuv1-dev is there; skipped
+# with a log line otherwise), ptk and ptk-uring (echo_ptk, protothreads with an inline frame
+# reader: reads and writes by direct system calls, on epoll and on io_uring readiness),
+# example and example-uring (examples/echo_server, frames in the loop's buffer pool: on
+# io_uring its receives and sends go through the ring).
+#
+# Settings (environment):
+#   ROUNDS=5 CONNS=100 MESSAGES=200000 PAYLOAD=64
+#   IMPLS="mio uv ptk ptk-uring example example-uring"   in interleaving order
+#   SYSCALLS=1     phase 2 (0: skip it)
+#   OUT=benches/results/uring.md
+#
+# Exit status: non-zero if a run failed or an io_uring server did not run on io_uring.
+# Targets are reported, never enforced.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+CONNS=${CONNS:-100}
+MESSAGES=${MESSAGES:-200000}
+PAYLOAD=${PAYLOAD:-64}
+IMPLS=${IMPLS:-"mio uv ptk ptk-uring example example-uring"}
+SYSCALLS=${SYSCALLS:-1}
+
+SERVER=echo_
+UNIT=frame
+INTERRUPT_IMPLS="example example-uring"
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup ptk-uring-bench
+OUT=${OUT:-benches/results/uring.md}
+
+server_command() {
+    case $1 in
+    ptk-uring)
+        CMD=("$BIN/echo_ptk" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3"
+            --backend io_uring)
+        ;;
+    example)
+        CMD=("$BIN/examples/echo_server" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --quiet)
+        ;;
+    example-uring)
+        CMD=("$BIN/examples/echo_server" --bind 127.0.0.1:0 --max-connections $(($2 + 16))
+            --quiet --backend io_uring)
+        ;;
+    *) default_server_command "$@" ;;
+    esac
+}
+
+has_impl() { case " $IMPLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+drop_impl() {
+    local i kept=""
+    for i in $IMPLS; do [ "$i" = "$1" ] || kept="$kept $i"; done
+    IMPLS=${kept# }
+}
+
+load() {
+    timeout 900 "$BIN/loadgen" --addr "$ADDR" --connections "$2" --messages "$3" \
+        --payload "$PAYLOAD" --timeout-secs 880 2>"$WORK/$1.lg.err" | tee "$WORK/$1.lg.out" |
+        grep '^result '
+}
+
+log "building (release, feature io-uring)"
+cargo build --release -p ptk-bench --features io-uring
+cargo build --release --example echo_server --features io-uring
+if has_impl uv; then
+    if command -v pkg-config >/dev/null && pkg-config --exists libuv; then
+        read -r -a flags <<<"$(pkg-config --cflags --libs libuv)"
+        cc -O2 -g -std=c99 -Wall -Wextra -o "$BIN/echo_uv" benches/c/echo_uv.c "${flags[@]}" ||
+            { fail "benches/c/echo_uv.c does not build"; drop_impl uv; }
+    else
+        log "SKIP uv: libuv1-dev is not installed (benches/run.sh installs it)"
+        drop_impl uv
+    fi
+fi
+need_fds $((CONNS + 64))
+LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+# check_backend TAG IMPL: an io_uring server must say it runs on io_uring.
+check_backend() {
+    case $2 in
+    example-uring)
+        grep -q ' on io_uring ' "$WORK/$1.out" ||
+            fail "$1: examples/echo_server did not run on io_uring: $(head -n 1 "$WORK/$1.out")"
+        ;;
+    esac
+}
+
+# ----- phase 1: CPU time per message, interleaved -----
+: >"$WORK/cpu.tsv"
+for round in $(seq "$ROUNDS"); do
+    for impl in $IMPLS; do
+        tag="cpu-$impl-$round"
+        start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || continue
+        check_backend "$tag" "$impl"
+        load_or_fail "$tag" "$CONNS" "$MESSAGES" || continue
+        result=$RESULT
+        finish_server "$tag"
+        if interrupted "$impl"; then
+            cpu=$SERVER_CPU_US frames=$((MESSAGES + CONNS))
+        else
+            cpu=$(field steady_cpu_us "$REPORT") frames=$(field steady_frames "$REPORT")
+        fi
+        if [ -z "$cpu" ] || [ -z "$frames" ] || [ "$frames" -eq 0 ]; then
+            fail "$tag: no CPU time or frame count"
+            continue
+        fi
+        per=$(awk -v c="$cpu" -v f="$frames" 'BEGIN { printf "%.3f", c / f }')
+        printf '%s\t%s\t%s\t%s\n' "$impl" "$round" "$per" "$(field rtps "$result")" >>"$WORK/cpu.tsv"
+        log "$tag: $per us CPU/msg, $(field rtps "$result") rt/s"
+    done
+done
+
+# ----- phase 2: system calls per message -----
+: >"$WORK/sys.tsv"
+if [ "$SYSCALLS" = 1 ] && ! perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    log "SKIP system call counts: perf stat -e raw_syscalls:sys_enter does not work here" \
+        "(apt-get install linux-perf, and root or kernel.perf_event_paranoid <= -1)"
+    SYSCALLS=0
+fi
+if [ "$SYSCALLS" = 1 ]; then
+    for impl in $IMPLS; do
+        tag="sys-$impl"
+        start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || continue
+        check_backend "$tag" "$impl"
+        pid=$SERVER_PROC
+        [ -n "$pid" ] || pid=$(pgrep -P "$SERVER_PID" | head -n 1)
+        perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$WORK/$tag.perf" &
+        perf_pid=$!
+        sleep 0.5 # perf attaches
+        load_or_fail "$tag" "$CONNS" "$MESSAGES" || { kill -INT "$perf_pid"; continue; }
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        finish_server "$tag"
+        calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$WORK/$tag.perf")
+        if [ -z "$calls" ]; then
+            fail "$tag: no count from perf: $(tail -n 2 "$WORK/$tag.perf")"
+            continue
+        fi
+        frames=$((MESSAGES + CONNS))
+        per=$(awk -v c="$calls" -v f="$frames" 'BEGIN { printf "%.3f", c / f }')
+        printf '%s\t%s\t%s\n' "$impl" "$calls" "$per" >>"$WORK/sys.tsv"
+        log "$tag: $calls system calls for $frames frames: $per per message"
+        if ! interrupted "$impl"; then
+            server_command "$impl" "$CONNS" $((MESSAGES + CONNS))
+            timeout 900 strace -f -c -o "$WORK/$tag.strace" "${CMD[@]}" \
+                >"$WORK/$tag-st.out" 2>"$WORK/$tag-st.err" &
+            st=$!
+            for _ in $(seq 100); do
+                [ -s "$WORK/$tag-st.out" ] && break
+                sleep 0.1
+            done
+            line=$(head -n 1 "$WORK/$tag-st.out")
+            ADDR=${line##*listening on }
+            ADDR=${ADDR%% *}
+            load "$tag-st" "$CONNS" "$MESSAGES" >/dev/null || fail "$tag: load under strace failed"
+            wait "$st" || fail "$tag: the server under strace failed"
+        fi
+    done
+fi
+
+# ----- report -----
+set +e +o pipefail
+cpu_median() { awk -F '\t' -v i="$1" '$1 == i { print $3 }' "$WORK/cpu.tsv" | median; }
+mio_cpu=$(cpu_median mio)
+{
+    echo "# io_uring: system calls and CPU time per echoed message"
+    echo
+    echo "Generated by \`benches/uring.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit" \
+        "\`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')."
+    echo "Machine: $(nproc) cores, $(uname -sr), $(rustc --version);" \
+        "load average before the run: $LOAD_BEFORE."
+    echo "$CONNS connections, $MESSAGES frames of $PAYLOAD bytes per run, $ROUNDS interleaved rounds."
+    echo
+    echo "| server | CPU us/msg (median) | vs mio | rt/s (median) | system calls/msg |"
+    echo "|---|---:|---:|---:|---:|"
+    for impl in $IMPLS; do
+        c=$(cpu_median "$impl")
+        r=$(awk -F '\t' -v i="$impl" '$1 == i { print $4 }' "$WORK/cpu.tsv" | median)
+        s=$(awk -F '\t' -v i="$impl" '$1 == i { print $3 }' "$WORK/sys.tsv")
+        v=$(awk -v c="$c" -v m="$mio_cpu" 'BEGIN { if (c == "-" || m == "-" || m == 0) print "-"; else printf "%.2fx", c / m }')
+        echo "| $impl | $c | $v | $r | ${s:--} |"
+    done
+    echo
+    echo "Per round (CPU us/msg):"
+    echo
+    echo '```'
+    sort -t $'\t' -k 2,2n -s "$WORK/cpu.tsv"
+    echo '```'
+    for f in "$WORK"/sys-*.strace; do
+        [ -f "$f" ] || continue
+        name=${f##*/sys-}
+        echo
+        echo "### System calls of ${name%.strace} under strace -c -f ($((MESSAGES + CONNS)) frames)"
+        echo
+        echo '```'
+        sed -n '1,2p;/^------/d;3,14p' "$f" | grep -v '^------'
+        tail -n 1 "$f"
+        echo '```'
+    done
+    for t in ptk-uring example-uring; do
+        s=$(awk -F '\t' -v i="$t" '$1 == i { print $3 }' "$WORK/sys.tsv")
+        c=$(cpu_median "$t")
+        [ -n "$s" ] && echo && echo "* $t: $s system calls per message (target <= 0.5):" \
+            "**$(awk -v s="$s" 'BEGIN { print (s <= 0.5 ? "met" : "not met") }')**"
+        [ "$c" != - ] && [ "$mio_cpu" != - ] && echo "* $t: $c us CPU per message against raw mio's $mio_cpu (target: below):" \
+            "**$(awk -v c="$c" -v m="$mio_cpu" 'BEGIN { print (c < m ? "met" : "not met") }')**"
+    done
+    if [ "$STATUS" -ne 0 ]; then
+        echo
+        echo "**Some runs failed; see the log of the run.**"
+    fi
+} >"$WORK/report.md"
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/report.md" "$OUT"
+cat "$OUT"
+exit "$STATUS"

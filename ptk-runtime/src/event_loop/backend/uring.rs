@@ -1,0 +1,553 @@
+//! The io_uring backend (Linux): the readiness contract of the loop kept with multishot polls,
+//! the doorbell an eventfd the ring polls, timeouts passed to the one `io_uring_enter` of a
+//! poll, and every request queued during an iteration submitted by that same call.
+//!
+//! # How the contract is kept
+//!
+//! * **Readiness.** Each registered socket has a multishot `POLL_ADD` for reading (`POLLIN |
+//!   POLLRDHUP`) for its life, and a second one for writing (`POLLOUT`) while write interest
+//!   is armed. A multishot poll posts a completion on each wake-up of the socket that finds it
+//!   ready, which is the edge the loop needs: data that arrives after the loop found the
+//!   socket drained wakes it again. A poll the kernel ends (a completion without
+//!   `IORING_CQE_F_MORE`) is added again, and adding a poll reports a socket already ready, so
+//!   no edge is lost; duplicates are spurious reports, which the contract allows.
+//! * **Tokens.** A request's `user_data` holds the file descriptor, the kind of request and a
+//!   24-bit registration number of that descriptor; a table indexed by descriptor (made at
+//!   start-up for the process's descriptor limit, zeroed memory the kernel maps only where it
+//!   is touched) holds each registration's token (the socket's handle) and number. A
+//!   completion from an earlier registration of a reused descriptor names an old number and
+//!   is dropped; a removed poll's cancel completion likewise.
+//! * **Closing.** A poll in flight holds a reference to its file, so `deregister` removes both
+//!   polls and submits at once: the socket closes (and the peer sees its FIN) when the caller
+//!   drops it, not at the next poll.
+//! * **Sources without a descriptor** (the signal self-pipe that `signal-hook-mio` wraps) go
+//!   to an epoll of the backend's own, whose descriptor the ring polls; its reports are read
+//!   with a non-blocking `epoll_wait` when that poll fires (only when a signal arrived).
+//! * **Waiting.** `poll` submits what was queued and waits in the same `io_uring_enter`, with
+//!   the timeout as its argument (`IORING_FEAT_EXT_ARG`): no timerfd, no extra call. When
+//!   completions are already waiting and nothing was queued, it makes no system call at all.
+//!
+//! # Memory
+//!
+//! The ring (its submission and completion queues), the descriptor table, the event buffer
+//! and the eventfd are made in [`UringPoller::new`]; the epoll for descriptor-less sources
+//! when the first one registers (the signal pipe, opened by `EventLoop::new`). Polling,
+//! registering and waking allocate nothing.
+//!
+//! # `unsafe`
+//!
+//! This module opts in to `unsafe` (the workspace denies it) for three things only: pushing
+//! entries into the submission queue (the kernel must not be handed pointers that dangle; a
+//! poll, a poll removal and a cancel carry none), and the `eventfd`/`read`/`write` system calls
+//! of the doorbell. Each block says why it is sound.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+use crate::handle::RawHandle;
+
+use super::{FallbackReason, Interest, Readiness, Socket};
+
+/// Request kinds, in bits 32-39 of `user_data`.
+const READ: u64 = 1;
+const WRITE: u64 = 2;
+const DOORBELL: u64 = 3;
+const INNER: u64 = 4;
+/// Completions nobody acts on (poll removals, cancels).
+const IGNORE: u64 = 5;
+
+/// `state` flags per descriptor (the registration number is in bits 8-31).
+const READ_ARMED: u32 = 1;
+const WRITE_ARMED: u32 = 2;
+
+/// Reports one completion can add to the event buffer at most (the inner epoll's batch).
+pub(super) const EXTRA: usize = 4;
+
+/// Entries of the submission queue (registrations, re-arms and removals of one iteration;
+/// a full queue is submitted early, never lost).
+const SQ_ENTRIES: u32 = 256;
+/// Entries of the completion queue at least (the kernel keeps overflow, `IORING_FEAT_NODROP`).
+const CQ_ENTRIES: u32 = 4096;
+
+const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
+const WRITE_MASK: u32 = libc::POLLOUT as u32;
+const HUP_MASK: u32 = (libc::POLLHUP | libc::POLLERR) as u32;
+
+/// Test hook: makes the next ring setups fail as a seccomp policy would (`EPERM`).
+static REFUSE: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later io_uring setup fail with `EPERM` (as under Docker's default seccomp
+/// policy) while `refuse` is true, so that the fallback to `mio` can be tested anywhere.
+pub(crate) fn refuse_setup(refuse: bool) {
+    REFUSE.store(refuse, Ordering::Relaxed);
+}
+
+#[inline]
+fn user_data(kind: u64, fd: RawFd, registration: u32) -> u64 {
+    u64::from(fd as u32) | (kind << 32) | (u64::from(registration) << 40)
+}
+
+/// The doorbell: an eventfd the ring polls; other threads write to it.
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    fn new() -> io::Result<EventFd> {
+        // SAFETY: `eventfd` takes no pointers; a non-negative result is a new descriptor that
+        // nothing else owns, handed to `OwnedFd` once.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Adds 1 to the counter, which wakes the ring's poll of it (any thread).
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        let one: u64 = 1;
+        for _ in 0..2 {
+            // SAFETY: writes the 8 bytes of `one`, which lives across the call, to a
+            // descriptor this value owns.
+            let n = unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+            if n == 8 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+            // The counter is full (after 2^64 - 2 wakes nobody read): empty it, then write.
+            let mut sink: u64 = 0;
+            // SAFETY: reads at most 8 bytes into `sink`, which lives across the call.
+            unsafe { libc::read(self.0.as_raw_fd(), (&raw mut sink).cast(), 8) };
+        }
+        Err(io::Error::from(io::ErrorKind::WouldBlock))
+    }
+}
+
+/// The backend's own epoll, for sources that have no descriptor to give the ring.
+struct Inner {
+    poll: mio::Poll,
+    events: mio::Events,
+}
+
+struct State {
+    ring: IoUring,
+    /// Per descriptor: the token of its registration.
+    tokens: Vec<u64>,
+    /// Per descriptor: registration number (bits 8-31) and `*_ARMED` flags.
+    state: Vec<u32>,
+    doorbell: RawFd,
+    inner: Option<Inner>,
+    /// Reports one poll gives at most (the event buffer holds `EXTRA` more).
+    capacity: usize,
+}
+
+/// An io_uring driven as a readiness poller.
+pub(crate) struct UringPoller {
+    // `register` and friends take `&self` (the loop lends the backend beside the pools it
+    // registers from); the state is only ever touched from the loop's thread, and `RefCell`
+    // also makes the poller `!Sync`.
+    st: RefCell<State>,
+}
+
+impl State {
+    /// Queues `entry`, submitting what is queued first if the queue is full.
+    fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: every entry this backend queues is a poll, a poll removal or a cancel:
+            // none carries a pointer the kernel would read or write later.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                return Ok(());
+            }
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    // The completion queue overflowed: make room by the next drain, and
+                    // let the kernel take what it can now.
+                    return Err(e);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn poll_add(&mut self, kind: u64, fd: RawFd, registration: u32, mask: u32) -> io::Result<()> {
+        let e = opcode::PollAdd::new(types::Fd(fd), mask)
+            .multi(true)
+            .build()
+            .user_data(user_data(kind, fd, registration));
+        self.push(&e)
+    }
+
+    fn poll_remove(&mut self, kind: u64, fd: RawFd, registration: u32) -> io::Result<()> {
+        let e = opcode::PollRemove::new(user_data(kind, fd, registration))
+            .build()
+            .user_data(user_data(IGNORE, fd, 0));
+        self.push(&e)
+    }
+
+    fn slot(&self, fd: RawFd) -> io::Result<usize> {
+        match usize::try_from(fd) {
+            Ok(i) if i < self.tokens.len() => Ok(i),
+            // Beyond the descriptor limit the table was made for.
+            _ => Err(io::Error::from_raw_os_error(libc::EMFILE)),
+        }
+    }
+
+    /// Moves completions into `out` until it holds `capacity` reports (the rest stay in the
+    /// completion queue for the next poll). Returns how many completions it took.
+    fn drain(&mut self, out: &mut Vec<Readiness>) -> usize {
+        let mut taken = 0;
+        while out.len() < self.capacity {
+            let Some(c) = self.ring.completion().next() else {
+                break;
+            };
+            taken += 1;
+            let ud = c.user_data();
+            let kind = (ud >> 32) & 0xff;
+            let fd = ud as u32 as RawFd;
+            let registration = (ud >> 40) as u32;
+            let more = cqueue::more(c.flags());
+            match kind {
+                READ | WRITE => self.on_poll(out, kind, fd, registration, c.result(), more),
+                DOORBELL => {
+                    out.push(Readiness {
+                        token: 0,
+                        read: true,
+                        write: false,
+                        read_closed: false,
+                    });
+                    if !more {
+                        let _ = self.poll_add(DOORBELL, fd, 0, libc::POLLIN as u32);
+                    }
+                }
+                INNER => {
+                    if let Some(inner) = self.inner.as_mut() {
+                        if inner
+                            .poll
+                            .poll(&mut inner.events, Some(Duration::ZERO))
+                            .is_ok()
+                        {
+                            out.extend(inner.events.iter().map(super::mio::readiness));
+                        }
+                    }
+                    if !more {
+                        let _ = self.poll_add(INNER, fd, 0, libc::POLLIN as u32);
+                    }
+                }
+                _ => {}
+            }
+        }
+        taken
+    }
+
+    #[inline]
+    fn on_poll(
+        &mut self,
+        out: &mut Vec<Readiness>,
+        kind: u64,
+        fd: RawFd,
+        registration: u32,
+        res: i32,
+        more: bool,
+    ) {
+        let Ok(i) = self.slot(fd) else {
+            return;
+        };
+        let st = self.state[i];
+        let armed = if kind == READ {
+            READ_ARMED
+        } else {
+            WRITE_ARMED
+        };
+        if st >> 8 != registration || st & armed == 0 {
+            return; // an earlier registration of this descriptor, or a poll removed since
+        }
+        let token = self.tokens[i];
+        if res >= 0 {
+            let mask = res as u32;
+            let hup = mask & HUP_MASK != 0;
+            out.push(if kind == READ {
+                Readiness {
+                    token,
+                    read: true,
+                    write: hup,
+                    read_closed: hup | (mask & libc::POLLRDHUP as u32 != 0),
+                }
+            } else {
+                Readiness {
+                    token,
+                    read: false,
+                    write: true,
+                    read_closed: false,
+                }
+            });
+        } else if res != -libc::ECANCELED {
+            // The poll failed (the kernel ran short of memory, ...): a spurious report, so
+            // that the loop tries the socket, and the poll is added again below.
+            out.push(Readiness {
+                token,
+                read: kind == READ,
+                write: kind == WRITE,
+                read_closed: false,
+            });
+        }
+        if !more {
+            let mask = if kind == READ { READ_MASK } else { WRITE_MASK };
+            let _ = self.poll_add(kind, fd, registration, mask);
+        }
+    }
+}
+
+impl UringPoller {
+    /// Sets up a ring for polls that report at most `capacity` events each, and its doorbell;
+    /// the reason io_uring cannot be used here if it cannot.
+    pub(super) fn new(capacity: usize) -> Result<(UringPoller, EventFd), FallbackReason> {
+        if REFUSE.load(Ordering::Relaxed) {
+            return Err(FallbackReason::Refused(libc::EPERM));
+        }
+        let refused = |e: io::Error| FallbackReason::Refused(e.raw_os_error().unwrap_or(0));
+        let ring = IoUring::builder()
+            .setup_cqsize(CQ_ENTRIES.max(capacity.min(1 << 16) as u32 * 2))
+            .setup_clamp()
+            .build(SQ_ENTRIES)
+            .map_err(refused)?;
+        let params = ring.params();
+        if !params.is_feature_ext_arg() {
+            return Err(FallbackReason::Missing("IORING_FEAT_EXT_ARG (Linux 5.11)"));
+        }
+        // Multishot polls came with 5.13, as did resource tagging, which is probed for them.
+        if !params.is_feature_resource_tagging() {
+            return Err(FallbackReason::Missing("multishot poll (Linux 5.13)"));
+        }
+        if !params.is_feature_nodrop() {
+            return Err(FallbackReason::Missing("IORING_FEAT_NODROP (Linux 5.5)"));
+        }
+        let mut probe = io_uring::Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(refused)?;
+        for (code, name) in [
+            (opcode::PollAdd::CODE, "POLL_ADD"),
+            (opcode::PollRemove::CODE, "POLL_REMOVE"),
+        ] {
+            if !probe.is_supported(code) {
+                return Err(FallbackReason::Missing(name));
+            }
+        }
+        let waker = EventFd::new().map_err(refused)?;
+        // The descriptor table: one entry per descriptor the process may open (its soft
+        // limit, at least 64 Ki, at most 1 Mi), zeroed memory that costs pages only where
+        // descriptors are used.
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit` writes one `rlimit` into `lim`, which lives across the call.
+        let limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } == 0 {
+            lim.rlim_cur
+        } else {
+            0
+        };
+        let fds = (limit as usize).clamp(1 << 16, 1 << 20);
+        let mut st = State {
+            ring,
+            tokens: vec![0; fds],
+            state: vec![0; fds],
+            doorbell: waker.0.as_raw_fd(),
+            inner: None,
+            capacity: capacity.max(1),
+        };
+        st.poll_add(DOORBELL, st.doorbell, 0, libc::POLLIN as u32)
+            .map_err(refused)?;
+        // Submitting now proves `io_uring_enter` works too (a policy could allow only setup).
+        st.ring.submit().map_err(refused)?;
+        Ok((
+            UringPoller {
+                st: RefCell::new(st),
+            },
+            waker,
+        ))
+    }
+
+    pub(super) fn register<S: Socket>(
+        &self,
+        socket: &mut S,
+        h: RawHandle,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let token = super::token(h)?;
+        let st = &mut *self.st.borrow_mut();
+        let Some(fd) = socket.raw_fd() else {
+            return Self::register_inner(st, socket, token, interest);
+        };
+        let i = st.slot(fd)?;
+        let registration = ((st.state[i] >> 8) + 1) & 0x00ff_ffff;
+        let write = interest == Interest::ReadWrite;
+        st.tokens[i] = token;
+        st.state[i] = (registration << 8) | READ_ARMED | if write { WRITE_ARMED } else { 0 };
+        st.poll_add(READ, fd, registration, READ_MASK)?;
+        if write {
+            st.poll_add(WRITE, fd, registration, WRITE_MASK)?;
+        }
+        Ok(())
+    }
+
+    /// Registers a source without a descriptor with the backend's own epoll, made (and its
+    /// descriptor polled by the ring) the first time.
+    fn register_inner<S: Socket>(
+        st: &mut State,
+        socket: &mut S,
+        token: u64,
+        interest: Interest,
+    ) -> io::Result<()> {
+        if st.inner.is_none() {
+            let poll = mio::Poll::new()?;
+            let fd = poll.as_raw_fd();
+            st.inner = Some(Inner {
+                poll,
+                events: mio::Events::with_capacity(EXTRA),
+            });
+            st.poll_add(INNER, fd, 0, libc::POLLIN as u32)?;
+        }
+        let Some(inner) = st.inner.as_ref() else {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        };
+        let interest = match interest {
+            Interest::Read => mio::Interest::READABLE,
+            Interest::ReadWrite => mio::Interest::READABLE | mio::Interest::WRITABLE,
+        };
+        inner
+            .poll
+            .registry()
+            .register(socket, mio::Token(token as usize), interest)
+    }
+
+    pub(super) fn reregister<S: Socket>(
+        &self,
+        socket: &mut S,
+        h: RawHandle,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let token = super::token(h)?;
+        let st = &mut *self.st.borrow_mut();
+        let Some(fd) = socket.raw_fd() else {
+            let Some(inner) = st.inner.as_ref() else {
+                return Err(io::Error::from(io::ErrorKind::NotFound));
+            };
+            let interest = match interest {
+                Interest::Read => mio::Interest::READABLE,
+                Interest::ReadWrite => mio::Interest::READABLE | mio::Interest::WRITABLE,
+            };
+            return inner
+                .poll
+                .registry()
+                .reregister(socket, mio::Token(token as usize), interest);
+        };
+        let i = st.slot(fd)?;
+        let s = st.state[i];
+        if s & READ_ARMED == 0 {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        }
+        let registration = s >> 8;
+        st.tokens[i] = token;
+        let want = interest == Interest::ReadWrite;
+        let has = s & WRITE_ARMED != 0;
+        if want && !has {
+            st.state[i] |= WRITE_ARMED;
+            st.poll_add(WRITE, fd, registration, WRITE_MASK)?;
+        } else if !want && has {
+            st.state[i] &= !WRITE_ARMED;
+            st.poll_remove(WRITE, fd, registration)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn deregister<S: Socket>(&self, socket: &mut S) -> io::Result<()> {
+        let st = &mut *self.st.borrow_mut();
+        let Some(fd) = socket.raw_fd() else {
+            return match st.inner.as_ref() {
+                Some(inner) => inner.poll.registry().deregister(socket),
+                None => Err(io::Error::from(io::ErrorKind::NotFound)),
+            };
+        };
+        let i = st.slot(fd)?;
+        let s = st.state[i];
+        let registration = s >> 8;
+        st.state[i] = registration << 8;
+        st.tokens[i] = 0;
+        if s & READ_ARMED != 0 {
+            st.poll_remove(READ, fd, registration)?;
+        }
+        if s & WRITE_ARMED != 0 {
+            st.poll_remove(WRITE, fd, registration)?;
+        }
+        // The polls hold the file: remove them now, so that the socket closes when its
+        // owner drops it.
+        loop {
+            match st.ring.submit() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(()),
+                r => return r.map(|_| ()),
+            }
+        }
+    }
+
+    pub(super) fn poll(
+        &mut self,
+        out: &mut Vec<Readiness>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let st = self.st.get_mut();
+        out.clear();
+        let until = match timeout {
+            Some(d) if !d.is_zero() => Some(Instant::now() + d),
+            _ => None,
+        };
+        loop {
+            let waiting = !st.ring.completion().is_empty();
+            let queued = !st.ring.submission().is_empty();
+            let mut timed_out = false;
+            let r = if waiting || timeout == Some(Duration::ZERO) {
+                if queued {
+                    st.ring.submit()
+                } else {
+                    Ok(0)
+                }
+            } else if let Some(until) = until {
+                let left = until.saturating_duration_since(Instant::now());
+                let ts = types::Timespec::new()
+                    .sec(left.as_secs())
+                    .nsec(left.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                st.ring.submitter().submit_with_args(1, &args)
+            } else {
+                st.ring.submit_and_wait(1)
+            };
+            match r {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => timed_out = true,
+                // Completions overflowed into the kernel: drain, then they come.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                Err(e) => return Err(e),
+            }
+            st.drain(out);
+            // Only completions nobody acts on (removals, stale polls): wait on, unless the
+            // caller would not wait or the time is up.
+            if !out.is_empty() || timed_out || timeout == Some(Duration::ZERO) {
+                return Ok(());
+            }
+            if until.is_some_and(|u| Instant::now() >= u) {
+                return Ok(());
+            }
+        }
+    }
+}
