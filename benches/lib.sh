@@ -253,7 +253,9 @@ top_functions() {
 # may drop servers it cannot build from IMPLS).
 measure() {
     log "building (release)"
-    cargo build --release -p ptk-bench
+    # With the io_uring backend compiled in (`echo_ptk --backend io_uring`); it is chosen
+    # only by that flag.
+    cargo build --release -p ptk-bench --features io-uring
     if declare -F build_more >/dev/null; then
         build_more
     fi

@@ -32,7 +32,8 @@
 #   CG_CONNS="1 100 1000"     connection counts of phase 2 (empty: skip it)
 #   CG_LONG=200000 CG_SHORT=20000   message counts of the two callgrind runs
 #   CG_TOP_CONNS=100          connection count whose top functions are listed
-#   IMPLS="mio uv tokio ptk example example-inline"   servers, in interleaving order
+#   IMPLS="mio uv tokio ptk ptk-uring example example-inline"   servers, in interleaving
+#                             order (also example-uring: examples/echo_server on io_uring)
 #   PEAK_CONNS=10000          phase-1 count whose peak RSS the memory summary compares
 #   IDLE_CONNS=10000          idle connections of phase 3 (empty: skip it)
 #   IDLE_IMPLS="mio uv example example-inline"   servers of phase 3 (those also in IMPLS)
@@ -55,7 +56,7 @@ CG_CONNS=${CG_CONNS-"1 100 1000"}
 CG_LONG=${CG_LONG:-200000}
 CG_SHORT=${CG_SHORT:-20000}
 CG_TOP_CONNS=${CG_TOP_CONNS:-100}
-IMPLS=${IMPLS:-"mio uv tokio ptk example example-inline"}
+IMPLS=${IMPLS:-"mio uv tokio ptk ptk-uring example example-inline"}
 PEAK_CONNS=${PEAK_CONNS:-10000}
 IDLE_CONNS=${IDLE_CONNS-10000}
 IDLE_IMPLS=${IDLE_IMPLS:-"mio uv example example-inline"}
@@ -64,7 +65,7 @@ IDLE_SECS=${IDLE_SECS:-5}
 SERVER=echo_
 UNIT=frame
 # examples/echo_server runs until Ctrl-C.
-INTERRUPT_IMPLS="example example-inline"
+INTERRUPT_IMPLS="example example-inline example-uring"
 # shellcheck source=benches/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_setup ptk-bench
@@ -82,6 +83,14 @@ server_command() {
     example-inline)
         CMD=("$BIN/examples/echo_server" --bind 127.0.0.1:0 --max-connections $(($2 + 16))
             --inline --quiet)
+        ;;
+    example-uring)
+        CMD=("$BIN/examples/echo_server" --bind 127.0.0.1:0 --max-connections $(($2 + 16))
+            --quiet --backend io_uring)
+        ;;
+    ptk-uring)
+        CMD=("$BIN/echo_ptk" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3"
+            --backend io_uring)
         ;;
     *) default_server_command "$@" ;;
     esac
@@ -135,9 +144,9 @@ build_more() {
             fi
         fi
     fi
-    if has_impl example || has_impl example-inline; then
+    if has_impl example || has_impl example-inline || has_impl example-uring; then
         log "building examples/echo_server (release)"
-        cargo build --release --example echo_server
+        cargo build --release --example echo_server --features io-uring
     fi
 }
 
@@ -406,6 +415,7 @@ peak_table() {
         "only for partial data); *uv* = \`echo_uv\` (benches/c/echo_uv.c, libuv" \
         "${UV_VERSION:-not built});" \
         "*tokio* = \`echo_tokio\`; *ptk* = \`echo_ptk\` (protothreads);" \
+        "*ptk-uring* = the same on the io_uring backend (\`--backend io_uring\`);" \
         "*example* = \`examples/echo_server --quiet\` (frames in the loop's buffer pool, its" \
         "default of 1024 x 4 KiB + 64 x 16 KiB buffers), *example-inline* = the same with" \
         "\`--inline\` (a 16 KiB frame buffer in every connection's context), both stopped with" \
@@ -533,7 +543,7 @@ set -e -o pipefail
 # ----- checks: zero allocations after start-up for ptk and raw mio -----
 while IFS=$'\t' read -r conns impl round _ _ _ _ allocs _ _ _; do
     case $impl in
-    mio | ptk)
+    mio | ptk | ptk-uring)
         [ "$allocs" = 0 ] || fail "$impl, $conns connections, round $round: $allocs heap allocations after start-up"
         ;;
     esac

@@ -78,6 +78,24 @@ load() {
         grep '^result '
 }
 
+# apt_install PACKAGE...: through apt-get (as root, or sudo -n), updating the lists once if the
+# first try fails; false if that fails. Output in $WORK/apt.log.
+apt_install() {
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    log "installing $* with apt-get (log in $WORK/apt.log)"
+    timeout 600 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" \
+        >>"$WORK/apt.log" 2>&1 && return 0
+    timeout 600 "${sudo[@]}" apt-get update >>"$WORK/apt.log" 2>&1 &&
+        timeout 600 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" \
+            >>"$WORK/apt.log" 2>&1
+}
+command -v perf >/dev/null || apt_install linux-perf || log "perf could not be installed"
+command -v strace >/dev/null || apt_install strace || log "strace could not be installed"
+if has_impl uv && ! { command -v pkg-config >/dev/null && pkg-config --exists libuv; }; then
+    apt_install libuv1-dev pkg-config || true
+fi
+
 log "building (release, feature io-uring)"
 cargo build --release -p ptk-bench --features io-uring
 cargo build --release --example echo_server --features io-uring
@@ -87,7 +105,7 @@ if has_impl uv; then
         cc -O2 -g -std=c99 -Wall -Wextra -o "$BIN/echo_uv" benches/c/echo_uv.c "${flags[@]}" ||
             { fail "benches/c/echo_uv.c does not build"; drop_impl uv; }
     else
-        log "SKIP uv: libuv1-dev is not installed (benches/run.sh installs it)"
+        log "SKIP uv: libuv1-dev is missing and could not be installed (see $WORK/apt.log)"
         drop_impl uv
     fi
 fi
@@ -159,7 +177,7 @@ if [ "$SYSCALLS" = 1 ]; then
         per=$(awk -v c="$calls" -v f="$frames" 'BEGIN { printf "%.3f", c / f }')
         printf '%s\t%s\t%s\n' "$impl" "$calls" "$per" >>"$WORK/sys.tsv"
         log "$tag: $calls system calls for $frames frames: $per per message"
-        if ! interrupted "$impl"; then
+        if ! interrupted "$impl" && command -v strace >/dev/null; then
             server_command "$impl" "$CONNS" $((MESSAGES + CONNS))
             timeout 900 strace -f -c -o "$WORK/$tag.strace" "${CMD[@]}" \
                 >"$WORK/$tag-st.out" 2>"$WORK/$tag-st.err" &
