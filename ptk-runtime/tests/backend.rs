@@ -150,3 +150,45 @@ fn echo_on_mio() {
 fn echo_on_io_uring_or_its_fallback() {
     echo_on(BackendKind::IoUring);
 }
+
+/// Closing a stream closes its socket at once, before the loop polls again: on io_uring a
+/// poll in flight holds the file open, so the backend must remove it when the stream is
+/// deregistered, not at the next `io_uring_enter`.
+fn close_is_seen_by_the_peer_without_another_poll(backend: BackendKind) {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let config = Config {
+        backend,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), config, Echo::default()).unwrap();
+    let l = ev
+        .tcp_listen(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            &ListenOptions::default(),
+        )
+        .unwrap();
+    let addr = ev.local_addr(l).unwrap();
+    let mut peer = std::net::TcpStream::connect(addr).unwrap();
+    let stream = loop {
+        if let Poll::Ready(r) = ev.accept(l) {
+            break r.unwrap().0;
+        }
+        ev.run_once(Some(Duration::from_millis(10))).unwrap();
+    };
+    // Registered with its polls submitted, then closed with no poll in between.
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    ev.close(stream).unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(peer.read(&mut buf).unwrap(), 0, "the peer saw no FIN");
+}
+
+#[test]
+fn close_is_immediate_on_mio() {
+    close_is_seen_by_the_peer_without_another_poll(BackendKind::Mio);
+}
+
+#[test]
+fn close_is_immediate_on_io_uring_or_its_fallback() {
+    close_is_seen_by_the_peer_without_another_poll(BackendKind::IoUring);
+}

@@ -551,3 +551,67 @@ impl UringPoller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::handle::ResourceType;
+
+    /// One connected pair: the accepted side as a mio stream, and the peer.
+    fn pair(l: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
+        let peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        (mio::net::TcpStream::from_std(s), peer)
+    }
+
+    /// Reports for `token` over a few polls (the first may wait up to a second).
+    fn reports_for(p: &mut UringPoller, token: u64) -> usize {
+        let mut out = Vec::with_capacity(64 + EXTRA);
+        let mut n = 0;
+        for i in 0..5 {
+            let wait = if i == 0 {
+                Duration::from_secs(1)
+            } else {
+                Duration::ZERO
+            };
+            p.poll(&mut out, Some(wait)).unwrap();
+            n += out.iter().filter(|r| r.token == token && r.read).count();
+        }
+        n
+    }
+
+    #[test]
+    fn a_reused_descriptor_gets_one_poll_and_one_report_per_edge() {
+        let (mut p, _waker) = UringPoller::new(64).expect("io_uring available");
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Register, close and reopen on (very likely) the same descriptor, 50 times: the
+        // cancel completions of each earlier registration must neither report nor add polls.
+        let mut fds = Vec::new();
+        for round in 0..50u32 {
+            let (mut s, _peer) = pair(&l);
+            let h = RawHandle::new(ResourceType::TcpStream, 0, round as u16, 7);
+            p.register(&mut s, h, Interest::Read).unwrap();
+            let mut out = Vec::with_capacity(64 + EXTRA);
+            p.poll(&mut out, Some(Duration::ZERO)).unwrap();
+            fds.push(s.as_raw_fd());
+            p.deregister(&mut s).unwrap();
+        }
+        let (mut s, mut peer) = pair(&l);
+        let h = RawHandle::new(ResourceType::TcpStream, 0, 999, 7);
+        p.register(&mut s, h, Interest::Read).unwrap();
+        assert!(
+            fds.contains(&s.as_raw_fd()),
+            "the descriptor was not reused"
+        );
+        peer.write_all(b"x").unwrap();
+        assert_eq!(reports_for(&mut p, h.to_u64()), 1);
+        // A second edge, a second report: the poll stays armed.
+        peer.write_all(b"y").unwrap();
+        assert_eq!(reports_for(&mut p, h.to_u64()), 1);
+    }
+}
