@@ -69,8 +69,9 @@ const WRITE_ARMED: u32 = 2;
 /// Reports one completion can add to the event buffer at most (the inner epoll's batch).
 pub(super) const EXTRA: usize = 4;
 
-/// Entries of the submission queue (registrations, re-arms and removals of one iteration;
-/// a full queue is submitted early, never lost).
+/// Entries of the submission queue at least (registrations, re-arms and removals of one
+/// iteration; a full queue is submitted early). It is also made at least twice the event
+/// buffer, so that the re-arms one poll's completions may need always fit.
 const SQ_ENTRIES: u32 = 256;
 /// Entries of the completion queue at least (the kernel keeps overflow, `IORING_FEAT_NODROP`).
 const CQ_ENTRIES: u32 = 4096;
@@ -290,7 +291,11 @@ impl State {
                     read_closed: false,
                 }
             });
-        } else if res != -libc::ECANCELED {
+        } else if res == -libc::ECANCELED {
+            // Removed by `reregister` or `deregister`: if the direction was armed again since,
+            // that pushed a poll of its own, so this one must not come back.
+            return;
+        } else {
             // The poll failed (the kernel ran short of memory, ...): a spurious report, so
             // that the loop tries the socket, and the poll is added again below.
             out.push(Readiness {
@@ -318,7 +323,7 @@ impl UringPoller {
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES.max(capacity.min(1 << 16) as u32 * 2))
             .setup_clamp()
-            .build(SQ_ENTRIES)
+            .build(SQ_ENTRIES.max((capacity.min(1 << 14) as u32 * 2).next_power_of_two()))
             .map_err(refused)?;
         let params = ring.params();
         if !params.is_feature_ext_arg() {
