@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use super::backend::{Backend, Poller};
 use super::core::Core;
 use super::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
+use super::watch_steps::{deliver_files, run_deferred, run_idle};
 use super::EventLoop;
 
 impl<A: 'static> EventLoop<'_, A> {
@@ -22,6 +23,10 @@ impl<A: 'static> EventLoop<'_, A> {
     /// An OS error from the poller (interrupted polls are retried on the next call, not
     /// reported).
     pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
+        let mut calls = 0;
+        if self.cx.core.idles.due() && !self.cx.core.has_immediate_work() {
+            calls += run_idle(&mut self.cx, &mut self.app);
+        }
         let core = &mut self.cx.core;
         if core.buffers.parked != 0 {
             core.let_paused_reads_go();
@@ -45,9 +50,14 @@ impl<A: 'static> EventLoop<'_, A> {
             Backend::clear(&mut self.events);
         }
         core.clock.next_iteration();
+        if core.idles.active() != 0 {
+            core.idles.stirred |= core.stirred_by(&self.events);
+        }
         let state = &mut self.app;
         let cx = &mut self.cx;
-        let mut calls = 0;
+        if cx.core.due & Core::DEFER_DUE != 0 {
+            calls += run_deferred(cx, state);
+        }
         if cx.core.timers.armed() > 0 {
             calls += fire_timers(cx, state);
         }
@@ -59,6 +69,8 @@ impl<A: 'static> EventLoop<'_, A> {
             }
             if cx.core.due & Core::REMOTE_DUE != 0 {
                 calls += run_remote(cx, state, &self.posts);
+                // After the doorbell was taken: a job finished since rings it again.
+                calls += deliver_files(cx, state);
             }
         }
         if cx.core.pts.run_len() > 0 {

@@ -15,16 +15,19 @@
 #[macro_use]
 mod pool_accessors;
 
+mod alive;
 mod backend;
 mod buffers;
 mod clock;
 mod core;
 mod dispatch;
+mod files;
 mod handler;
 mod iteration;
 mod loop_id;
 mod managed;
 mod ops;
+mod periodic;
 mod protothreads;
 mod ready;
 mod remote;
@@ -41,6 +44,8 @@ mod udp;
 mod user_events;
 mod waiter;
 mod waits;
+mod watch_steps;
+mod watchers;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -62,7 +67,9 @@ pub use self::buffers::{BufMut, BufferClass, BufferEntry, BufferStats};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::buffers::{Buffers, StreamBufs};
 pub(crate) use self::core::Core;
+pub use self::files::{FileOpEntry, FileWrite, FILE_PATH_MAX};
 pub use self::managed::{LoopThreads, ThreadsConfig};
+pub use self::periodic::{PeriodicEntry, Tick};
 pub use self::ready::Ready;
 pub use self::remote::{LoopRemote, PostFn};
 pub use self::semaphores::SemEntry;
@@ -73,6 +80,7 @@ pub use self::tcp_stream::StreamEntry;
 pub use self::timers::TimerEntry;
 pub use self::udp::UdpEntry;
 pub use self::user_events::{UserEventsEntry, USER_EVENT_IDS};
+pub use self::watchers::WatcherEntry;
 
 /// Loop settings that are not pool sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +198,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// This is where the loop allocates everything it will ever need beyond `storage`: the
     /// poller, its event buffer, the protothread table, and the cross-thread half of the user
     /// event sources, semaphores and the post queue (shared with [`LoopRemote`]s, so it must be
-    /// reference-counted).
+    /// reference-counted). With file operation slots (`storage.file_ops`), it also makes the
+    /// jobs of the file worker with their staging memory, and starts the worker thread.
     ///
     /// # Errors
     ///
@@ -198,9 +207,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// `storage.ready` shorter than [`Capacities::ready_len`], the buffer slots, free stacks
     /// or memory are too small for `storage.buffer_classes` (or a class has chunks of 0 bytes
     /// or over `u32::MAX`), or `config` asks for an empty post queue or event buffer or fewer
-    /// than 2 `buffers_per_stream`; [`Error::OutOfResources`] with
+    /// than 2 `buffers_per_stream`, or there are file operation slots with a `file_op_size`
+    /// of 0; [`Error::OutOfResources`] with
     /// [`Capacity::Loops`](crate::Capacity::Loops) when 256 loops exist; an OS error creating
-    /// the poller.
+    /// the poller or starting the file worker.
     pub fn new(storage: Storage<'s>, config: Config, app: A) -> Result<Self> {
         let caps = storage.capacities();
         if storage.timer_queue.len() < storage.timers.len()
@@ -212,6 +222,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         {
             return Err(Error::InvalidArgument);
         }
+        let storage_file_op_size = storage.file_op_size;
         let (id, first) = loop_id::acquire()?;
         let mut guard = IdGuard(Some((id, first)));
         let backend = Backend::new()?;
@@ -229,8 +240,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             config.buffers_per_stream,
             app_type,
         );
+        let file_op_size = storage_file_op_size;
         core.start_generations(first);
         core.open_signals(core.signals.capacity())?;
+        core.files.start(file_op_size, &shared)?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
@@ -295,6 +308,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.capacity(),
             semaphores: c.sems.capacity(),
             signals: c.signals.capacity(),
+            defers: c.defers.capacity(),
+            idles: c.idles.capacity(),
+            periodics: c.periodics.capacity(),
+            file_ops: c.files.capacity(),
+            file_op_size: c.files.op_size(),
             buffers: classes[0].count,
             buffer_size: classes[0].size,
             large_buffers: classes[1].count,
@@ -316,6 +334,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.len(),
             semaphores: c.sems.len(),
             signals: c.signals.len(),
+            defers: c.defers.len(),
+            idles: c.idles.len(),
+            periodics: c.periodics.len(),
+            file_ops: c.files.len(),
+            file_op_size: 0,
             buffers: b.small_in_use,
             buffer_size: 0,
             large_buffers: b.large_in_use,
@@ -423,7 +446,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     }
 
     /// Shuts everything down: kills every protothread, then closes every socket, timer, user
-    /// event source and semaphore (the loop itself stays usable). Returns how many protothreads
+    /// event source, semaphore, watcher and file operation (the loop itself stays usable). Returns how many protothreads
     /// and resources it ended.
     pub fn close_all(&mut self) -> usize {
         let core = &mut self.cx.core;
@@ -457,6 +480,12 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         close_each(core, core.signals.capacity(), |c, i| {
             c.signals.at(i).map(|(h, _)| h)
         });
+        close_each(core, core.defers.capacity(), |c, i| c.defers.handle_at(i));
+        close_each(core, core.idles.capacity(), |c, i| c.idles.handle_at(i));
+        close_each(core, core.periodics.capacity(), |c, i| {
+            c.periodics.handle_at(i)
+        });
+        close_each(core, core.files.capacity(), |c, i| c.files.handle_at(i));
         closed
     }
 
