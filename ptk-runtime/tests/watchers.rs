@@ -1,6 +1,7 @@
 //! Defer and idle watchers, and `run_until_idle`: exact traces of what runs in which
 //! iteration.
 
+mod alloc_counter;
 mod common;
 
 use std::cell::RefCell;
@@ -421,4 +422,47 @@ fn run_until_idle_waits_for_live_protothreads_and_stops_on_request() {
     ev.set_handler(i, Trigger::Idle, stop).unwrap();
     ev.run_until_idle().unwrap();
     assert!(ev.is_alive());
+}
+
+fn on_tick(app: &mut App, _cx: &mut Cx<'_>, ev: Event) {
+    assert!(matches!(ev.kind, EventKind::Tick { .. }));
+    app.trace.push(Ran::Timer);
+}
+
+#[test]
+fn watchers_allocate_nothing_once_the_loop_is_made() {
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut ev = new_loop(&mut memory);
+    ev.app_mut().trace.reserve(1000);
+    let d = ev.defer_create().unwrap();
+    let i = ev.idle_create().unwrap();
+    let p = ev.periodic_create().unwrap();
+    ev.set_handler(d, Trigger::Deferred, on_defer).unwrap();
+    ev.set_handler(i, Trigger::Idle, on_idle).unwrap();
+    ev.set_handler(p, Trigger::Tick, on_tick).unwrap();
+    ev.app_mut().again = Some((d, 20));
+    alloc_counter::count_this_thread(true);
+    let before = alloc_counter::allocations();
+    ev.defer_start(d).unwrap();
+    ev.idle_start(i).unwrap();
+    ev.periodic_start(p, 5, 0).unwrap();
+    common::run_until(
+        &mut ev,
+        "five ticks",
+        Duration::from_secs(10),
+        10_000,
+        |ev| ev.app().trace.iter().filter(|r| **r == Ran::Timer).count() >= 5,
+    );
+    ev.close(p).unwrap();
+    ev.idle_stop(i).unwrap();
+    ev.run_until_idle().unwrap();
+    let after = alloc_counter::allocations();
+    alloc_counter::count_this_thread(false);
+    assert_eq!(after - before, 0);
+    let trace = &ev.app().trace;
+    assert_eq!(
+        trace.iter().filter(|r| **r == Ran::Defer(d.raw())).count(),
+        20
+    );
+    assert!(trace.contains(&Ran::Idle(i.raw())));
 }

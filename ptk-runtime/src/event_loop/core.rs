@@ -3,9 +3,9 @@
 //!
 //! Each source owns its state and invariants in its own module (`timers.rs`,
 //! `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//! `signals.rs`, `buffers.rs`, `protothreads.rs`); the core holds one of each and implements
-//! what spans several of them: registering waiters on any resource (here), protothread waits
-//! (`waits.rs`), and closing.
+//! `signals.rs`, `watchers.rs`, `periodic.rs`, `files.rs`, `buffers.rs`, `protothreads.rs`);
+//! the core holds one of each and implements what spans several of them: registering waiters
+//! on any resource (here), protothread waits (`waits.rs`), and closing.
 //! The core is not generic over the application state: handlers are stored with their state
 //! type erased (`handler.rs`), so a [`Cx`](crate::Cx) reaches the core by static dispatch.
 //!

@@ -23,19 +23,20 @@ impl<A: 'static> EventLoop<'_, A> {
     /// An OS error from the poller (interrupted polls are retried on the next call, not
     /// reported).
     pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<usize> {
-        let mut calls = 0;
-        let mut stopped_when_idle = false;
-        if self.cx.core.idles.due() && !self.cx.core.has_immediate_work() {
-            calls += run_idle(&mut self.cx, &mut self.app);
-            // A stop asked for here must not wait for the next event.
-            stopped_when_idle = self.cx.core.due & Core::STOP != 0;
-        }
         let core = &mut self.cx.core;
         if core.buffers.parked != 0 {
             core.let_paused_reads_go();
         }
         #[cfg(feature = "log")]
         core.buffers.note_refilled();
+        let mut calls = 0;
+        let mut stopped_when_idle = false;
+        if core.idles.due() && !core.has_immediate_work() {
+            calls += run_idle(&mut self.cx, &mut self.app);
+            // A stop asked for here must not wait for the next event.
+            stopped_when_idle = self.cx.core.due & Core::STOP != 0;
+        }
+        let core = &mut self.cx.core;
         let mut wait = timeout;
         if core.has_immediate_work() || stopped_when_idle {
             wait = Some(Duration::ZERO);

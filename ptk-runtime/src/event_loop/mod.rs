@@ -6,10 +6,12 @@
 //! * `waiter.rs`, `side.rs`, `ready.rs`, `clock.rs`, `handler.rs`: small shared pieces;
 //! * one module per source, owning its state and invariants: `timers.rs`,
 //!   `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//!   `signals.rs`, `buffers.rs` (the buffer pool), `protothreads.rs`;
+//!   `signals.rs`, `watchers.rs` (defer and idle watchers), `periodic.rs`, `files.rs` (file
+//!   operations and their worker), `buffers.rs` (the buffer pool), `protothreads.rs`;
 //! * `core.rs` (+ `waits.rs`): the sources composed, and what spans them;
 //! * `ops/`: the operations as methods of [`Cx`];
-//! * `dispatch.rs` and `iteration.rs`: the steps of an iteration and their order;
+//! * `dispatch.rs`, `watch_steps.rs`, `iteration.rs` and `alive.rs`: the steps of an
+//!   iteration and their order, and running until nothing is alive;
 //! * this file: [`EventLoop`], which owns the `Cx` and the application state.
 
 #[macro_use]
@@ -125,13 +127,19 @@ impl Default for Config {
 /// 0. **Paused reads.** When streams wait for pool buffers, as many of them as there are
 ///    free buffers of the class each waits for are let go, first paused first (their
 ///    protothreads queued for step 5, their handlers for step 3).
-/// 1. **Poll.** Wait for I/O readiness until the earliest of the caller's timeout, the next
-///    timer deadline and a wake from a [`LoopRemote`]. It does not wait at all when work is
-///    already waiting (a socket still ready from the previous iteration, raised user events,
-///    posted calls, a signal arrival someone now waits for, runnable protothreads).
-/// 2. **Timers.** Every timer whose deadline has passed fires, in deadline order (timers with
-///    the same deadline in the order they were armed). A repeating timer is re-armed before
-///    its handler runs.
+/// 1. **Idle, then poll.** If the poll is about to block (none of the work below is
+///    waiting) and something happened since idle watchers last ran, every active idle
+///    watcher runs, in slot order (handlers called, protothreads queued for step 5: the poll
+///    then does not block). Then wait for I/O readiness until the earliest of the caller's
+///    timeout, the next timer deadline and a wake from a [`LoopRemote`] or the file worker.
+///    It does not wait at all when work is already waiting (a socket still ready from the
+///    previous iteration, raised user events, posted calls, a signal arrival someone now
+///    waits for, a started defer watcher, runnable protothreads).
+/// 2. **Deferred, then timers.** First the defer watchers that were started before this
+///    step began, first started first (each stops as it runs). Then every timer whose
+///    deadline has passed fires, in deadline order (timers with the same deadline in the
+///    order they were armed); a repeating timer is re-armed before its handler runs, and a
+///    periodic watcher whose wall-clock boundary passed is delivered in the same order.
 /// 3. **I/O.** First the sockets still ready after their handler ran in the previous
 ///    iteration (in the order they were queued), then the readiness events of this poll in
 ///    the order the OS reported them; per socket the read handler runs before the write
@@ -141,15 +149,17 @@ impl Default for Config {
 ///    watcher slot order (handlers called, protothreads queued for step 5).
 /// 4. **Remote work.** Raised user events (by source slot, then by the order in which the
 ///    source's ids were first seen), then the posted calls that were queued before this step
-///    began, first posted first.
+///    began, first posted first, then the file operations the file worker finished, in slot
+///    order.
 /// 5. **Protothreads.** The protothreads that were runnable when this step began, in the
 ///    order they became runnable: spawned or restarted ones, those woken by a timer, a
-///    deadline, a user event, a semaphore or a join, those that yielded or used up their
-///    budget, and those waiting on a bare condition (`pt_wait_until!`), which are checked
-///    again after anything else happened.
+///    deadline, a user event, a semaphore, a join or a watcher, those that yielded or used up
+///    their budget, and those waiting on a bare condition (`pt_wait_until!`), which are
+///    checked again after anything else happened.
 ///
 /// Handlers run only on the loop's thread. A stop requested during an iteration takes effect
-/// when it ends: [`run`](EventLoop::run) then returns.
+/// when it ends: [`run`](EventLoop::run) then returns. [`run_until_idle`](EventLoop::run_until_idle)
+/// also returns once nothing is alive.
 ///
 /// `EventLoop` dereferences to its [`Cx`], so every operation (`tcp_listen`, `timer_create`,
 /// `raise`, ...) can be called on it directly while setting up.

@@ -95,6 +95,9 @@ pub struct Capacities {
     /// Periodic watchers.
     pub periodics: usize,
     /// File operations in flight at once (0: no file worker thread; see `Cx::file_read`).
+    /// The worker is a second thread in the process, which makes the C library's system
+    /// call wrappers take their multi-threaded path on the loop's thread too: leave this at
+    /// 0 unless the loop reads or writes files.
     pub file_ops: usize,
     /// The most bytes one file operation reads or writes.
     pub file_op_size: usize,
