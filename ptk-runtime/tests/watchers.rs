@@ -283,6 +283,11 @@ fn idle_watchers_run_once_when_the_loop_runs_out_of_work_and_never_while_busy() 
     let calls = iterations(&mut ev, &it, 3);
     assert_eq!(ev.app().trace[6..], [Ran::Timer]);
     assert_eq!(calls, [1, 0, 0]);
+    // Started again, it runs the next time the loop runs out of work.
+    ev.idle_start(i).unwrap();
+    let calls = iterations(&mut ev, &it, 2);
+    assert_eq!(ev.app().trace[7..], [idle]);
+    assert_eq!(calls, [1, 0]);
 }
 
 #[test]

@@ -149,8 +149,7 @@ impl Default for Config {
 ///    watcher slot order (handlers called, protothreads queued for step 5).
 /// 4. **Remote work.** Raised user events (by source slot, then by the order in which the
 ///    source's ids were first seen), then the posted calls that were queued before this step
-///    began, first posted first, then the file operations the file worker finished, in slot
-///    order.
+///    began, first posted first, then the file operations the file worker finished.
 /// 5. **Protothreads.** The protothreads that were runnable when this step began, in the
 ///    order they became runnable: spawned or restarted ones, those woken by a timer, a
 ///    deadline, a user event, a semaphore, a join or a watcher, those that yielded or used up

@@ -194,7 +194,7 @@ pub(super) fn fire_periodic<A: 'static>(
     }
 }
 
-/// The end of step 4: file operations the worker finished, in job order.
+/// The end of step 4: file operations the worker finished.
 pub(super) fn deliver_files<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
     if !cx.core.files.any_finished() {
         return 0;

@@ -172,15 +172,17 @@ impl<'s> Defers<'s> {
 /// The idle watchers of one loop, and whether they are due.
 ///
 /// Idle watchers are due when the loop is about to block and something happened since they
-/// last ran: the poll reported something (a socket, a wake from another thread, a signal), a
-/// timer or periodic watcher fired, a defer watcher ran, or remote work was done. What idle
-/// watchers themselves cause (handlers they call, protothreads they wake and what those do
-/// without the loop's help) is not "something happened", so a protothread that waits for
-/// idle in a loop runs once per idle period, not over and over.
+/// last ran (or one was started since): the poll reported something (a socket, a wake from
+/// another thread, a signal), a timer or periodic watcher was due, or signals or remote work
+/// were. What idle watchers themselves cause (handlers they call, defer watchers they start,
+/// protothreads they wake and what those do without the loop's help) is not "something
+/// happened", so a protothread that waits for idle in a loop runs once per idle period, not
+/// over and over.
 pub(crate) struct Idles<'s> {
     pool: Pool<'s, WatcherEntry>,
     active: usize,
-    /// Something happened since idle watchers last ran (a new loop counts as such).
+    /// Something happened since idle watchers last ran (a new loop, and a watcher started,
+    /// count as such).
     pub(crate) stirred: bool,
 }
 
@@ -212,13 +214,15 @@ impl<'s> Idles<'s> {
         self.active != 0 && self.stirred
     }
 
-    /// Starts (`true`) or stops watcher `h`; a stopped watcher forgets a run it held.
+    /// Starts (`true`) or stops watcher `h`; a stopped watcher forgets a run it held. A
+    /// watcher started anew runs the next time the loop runs out of work.
     pub(crate) fn set_active(&mut self, h: RawHandle, active: bool) -> Result<()> {
         let e = self.pool.get_mut(h)?;
         if e.active != active {
             e.active = active;
             if active {
                 self.active += 1;
+                self.stirred = true;
             } else {
                 self.active -= 1;
                 e.fired = false;

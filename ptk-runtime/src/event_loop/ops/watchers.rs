@@ -112,7 +112,8 @@ impl Cx<'_> {
     /// work: at the start of an iteration whose poll would block (no protothread is
     /// runnable, no socket is still ready, nothing is due), provided something happened since
     /// idle watchers last ran (the poll reported something, a timer or periodic watcher
-    /// fired, a defer watcher ran, or remote work was done; a new loop counts as such). Its
+    /// fired, signals or remote work came; a new loop, and starting a watcher, count as
+    /// such). Its
     /// handler for [`Trigger::Idle`] is called ([`EventKind::Idle`](crate::EventKind::Idle))
     /// or the protothread waiting in [`idle_wait`](Cx::idle_wait) is resumed. Then the loop
     /// blocks as usual: what idle watchers cause does not count as something happening, so
