@@ -69,8 +69,9 @@ pub(crate) struct Core<'s> {
     pub(crate) last_error: Option<Error>,
     pub(crate) run: Running,
     /// What is pending for the rest of the iteration, as the bits [`Core::STOP`],
-    /// [`Core::SIGNALS_DUE`], [`Core::REMOTE_DUE`] and [`Core::DEFER_DUE`]: one byte, so the
-    /// loop tests it once before it polls and once after each step that may set it.
+    /// [`Core::SIGNALS_DUE`], [`Core::REMOTE_DUE`], [`Core::DEFER_DUE`], and the state of
+    /// idle watchers ([`Core::IDLE_ARMED`], [`Core::IDLE_DUE`]): one byte, so the loop tests
+    /// it once before it polls and once after each step that may set it.
     pub(crate) due: u8,
 }
 
@@ -87,6 +88,11 @@ impl<'s> Core<'s> {
     pub(crate) const REMOTE_DUE: u8 = 4;
     /// A defer watcher is queued: run the queue at the start of the next iteration.
     pub(crate) const DEFER_DUE: u8 = 8;
+    /// An idle watcher is active: the loop notes whether each poll stirred it.
+    pub(crate) const IDLE_ARMED: u8 = 16;
+    /// An idle watcher is active and something happened since idle watchers last ran: they
+    /// run when the loop is next about to block (see `watchers::Idles`).
+    pub(crate) const IDLE_DUE: u8 = 32;
 
     /// The core of a loop with id `id` over `storage`; without a backend (and shared half),
     /// a detached core.

@@ -31,7 +31,7 @@ impl<A: 'static> EventLoop<'_, A> {
         core.buffers.note_refilled();
         let mut calls = 0;
         let mut stopped_when_idle = false;
-        if core.idles.due() && !core.has_immediate_work() {
+        if core.due & Core::IDLE_DUE != 0 && !core.has_immediate_work() {
             calls += run_idle(&mut self.cx, &mut self.app);
             // A stop asked for here must not wait for the next event.
             stopped_when_idle = self.cx.core.due & Core::STOP != 0;
@@ -54,13 +54,13 @@ impl<A: 'static> EventLoop<'_, A> {
             Backend::clear(&mut self.events);
         }
         core.clock.next_iteration();
-        if core.idles.active() != 0 {
-            core.idles.stirred |= core.stirred_by(&self.events);
-        }
         let state = &mut self.app;
         let cx = &mut self.cx;
-        if cx.core.due & Core::DEFER_DUE != 0 {
-            calls += run_deferred(cx, state);
+        if cx.core.due & (Core::IDLE_ARMED | Core::DEFER_DUE) != 0 {
+            cx.core.note_idle_stir(&self.events);
+            if cx.core.due & Core::DEFER_DUE != 0 {
+                calls += run_deferred(cx, state);
+            }
         }
         if cx.core.timers.armed() > 0 {
             calls += fire_timers(cx, state);

@@ -17,17 +17,35 @@ use super::timers::Purpose;
 use super::waiter::Waiter;
 
 impl Core<'_> {
-    /// Whether something happened for idle watchers' purposes (see `watchers::Idles`) in the
-    /// poll that just returned `events`: it reported something, a timer (or periodic
-    /// watcher) is due, or signals or remote work are. Defer watchers and runnable
-    /// protothreads do not count: idle watchers may have started or woken them.
-    pub(crate) fn stirred_by(&self, events: &Events) -> bool {
-        self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE) != 0
+    /// Sets the idle bits of [`due`](Core::due) from the idle watchers' state.
+    pub(crate) fn sync_idle_bits(&mut self) {
+        let armed = if self.idles.active() != 0 {
+            Self::IDLE_ARMED
+        } else {
+            0
+        };
+        let due = if self.idles.due() { Self::IDLE_DUE } else { 0 };
+        self.due = (self.due & !(Self::IDLE_ARMED | Self::IDLE_DUE)) | armed | due;
+    }
+
+    /// Notes whether the poll that just returned `events` stirred the idle watchers (see
+    /// `watchers::Idles`): it reported something, a timer (or periodic watcher) is due, or
+    /// signals or remote work are. Defer watchers and runnable protothreads do not count:
+    /// idle watchers may have started or woken them.
+    pub(crate) fn note_idle_stir(&mut self, events: &Events) {
+        if self.due & (Self::IDLE_ARMED | Self::IDLE_DUE) != Self::IDLE_ARMED {
+            return; // none active, or stirred already
+        }
+        let stirred = self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE) != 0
             || Backend::reports(events).next().is_some()
             || self
                 .timers
                 .next_deadline()
-                .is_some_and(|d| d <= self.clock.now())
+                .is_some_and(|d| d <= self.clock.now());
+        if stirred {
+            self.idles.stirred = true;
+            self.due |= Self::IDLE_DUE;
+        }
     }
 
     /// Sets the waiter of a defer, idle or periodic watcher or a file operation.
@@ -138,6 +156,7 @@ pub(super) fn run_deferred<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize 
 /// order.
 pub(super) fn run_idle<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
     cx.core.idles.stirred = false;
+    cx.core.due &= !Core::IDLE_DUE;
     let mut calls = 0;
     for i in 0..cx.core.idles.capacity() {
         let Some(h) = cx.core.idles.active_at(i) else {

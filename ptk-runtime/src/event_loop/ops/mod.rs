@@ -151,7 +151,11 @@ impl Core<'_> {
             ResourceType::UdpSocket => self.udp.close(h, backend),
             ResourceType::Signal => self.signals.remove(h),
             ResourceType::Defer => self.defers.remove(h),
-            ResourceType::Idle => self.idles.remove(h),
+            ResourceType::Idle => {
+                let closed = self.idles.remove(h);
+                self.sync_idle_bits();
+                closed
+            }
             ResourceType::Periodic => match self.periodics.remove(h) {
                 Some(timer) => {
                     if let Some(t) = timer {

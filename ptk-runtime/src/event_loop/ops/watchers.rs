@@ -153,7 +153,10 @@ impl Cx<'_> {
     fn set_idle_active(&mut self, watcher: Handle<Idle>, active: bool) -> Result<()> {
         let core = &mut self.core;
         match core.idles.set_active(watcher.raw(), active) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                core.sync_idle_bits();
+                Ok(())
+            }
             Err(_) => Err(core.invalid()),
         }
     }
