@@ -10,7 +10,7 @@ use crate::error::{Capacity, Error, Result};
 use crate::event::{Event, EventKind, Trigger};
 use crate::handle::{RawHandle, ResourceType};
 
-use super::backend::{Backend, Events, Poller};
+use super::backend::Events;
 use super::core::Core;
 use super::periodic::{wall_ms, Tick};
 use super::timers::Purpose;
@@ -37,7 +37,7 @@ impl Core<'_> {
             return; // none active, or stirred already
         }
         let stirred = self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE) != 0
-            || Backend::reports(events).next().is_some()
+            || events.reports().next().is_some()
             || self
                 .timers
                 .next_deadline()
