@@ -103,9 +103,7 @@ impl Shared {
     ) -> Result<Config> {
         let callback = callback.ok_or(Error::InvalidParam)?;
         let read_size = if read_size == 0 { 8192 } else { read_size };
-        if read_size > self.pool.buffer_size() {
-            return Err(Error::InvalidParam);
-        }
+        let read_size = read_size.min(self.pool.buffer_size());
         Ok(Config {
             callback,
             user_data,
@@ -386,7 +384,7 @@ impl LoopHandle {
     /// # Errors
     ///
     /// [`Error::InvalidParam`](crate::Error::InvalidParam) without a callback, for a host
-    /// that is not a numeric address or a `read_buffer_size` above the pool's buffers;
+    /// that is not a numeric address;
     /// [`Error::AddressInUse`](crate::Error::AddressInUse);
     /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when a worker has no free slot.
     pub fn tcp_server_start(&self, opts: &TcpServerOpts<'_>) -> Result<Sock> {
