@@ -143,6 +143,8 @@ pub(crate) struct WorkerShared {
     pub(crate) objects: Box<[SharedObject]>,
     free: Mutex<Vec<u32>>,
     pub(crate) commands: Mutex<Commands>,
+    /// Commands in `commands` (written under its lock): the worker skips the lock when 0.
+    pub(crate) queued: AtomicUsize,
     /// How to wake the worker's loop, once it runs.
     pub(crate) door: OnceLock<(LoopRemote<Worker>, Handle<UserEvents>)>,
 }
@@ -180,6 +182,7 @@ impl WorkerShared {
                 queue: VecDeque::with_capacity(commands),
                 capacity: commands,
             }),
+            queued: AtomicUsize::new(0),
             door: OnceLock::new(),
         }
     }
@@ -257,6 +260,7 @@ impl WorkerShared {
                 return Err(Error::OutOfMemory);
             }
             c.queue.push_back(cmd);
+            self.queued.store(c.queue.len(), Ordering::Release);
         }
         if let Some((remote, source)) = self.door.get() {
             // A raise fails only once the loop is gone; the command then dies with it.
