@@ -604,3 +604,74 @@ fn a_group_made_without_auto_start_runs_queued_work_once_started_and_stops() {
         Err(Error::Closed)
     );
 }
+
+static TAKEN: std::sync::Mutex<Vec<ptk_loop::Buf>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps every transferred read buffer, then records (so a test that saw the event finds
+/// the buffer kept).
+fn keeper(ev: &mut Event<'_>) {
+    if ev.kind == EventKind::Read {
+        TAKEN.lock().unwrap().push(ev.take_buf().unwrap());
+    }
+    record(ev);
+}
+
+#[test]
+fn a_transferred_buffer_is_owned_by_the_callee_and_freed_from_another_thread() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(keeper),
+            user_data: ud,
+            read_ownership: Ownership::Transfer,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    c.write_all(b"abc").unwrap();
+    let ev = rec.wait(2);
+    // Taken before it was recorded: the event no longer holds it.
+    assert_eq!(
+        ev[1],
+        Rec {
+            ownership: Ownership::Transfer,
+            ..Rec::of(EventKind::Read, ev[0].sock).ud(ud)
+        }
+    );
+    // The connection is open and the callee holds the buffer: one is out of the pool.
+    assert_eq!(lp.buffers_available(), 15);
+    let taken = TAKEN.lock().unwrap().pop().unwrap();
+    assert_eq!(taken.as_slice(), b"abc");
+    std::thread::spawn(move || drop(taken)).join().unwrap();
+    assert_eq!(lp.buffers_available(), 16);
+}
+
+#[test]
+fn dropping_a_running_group_closes_everything_and_its_handles_go_stale() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(record),
+            user_data: ud,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    let conn = rec.wait(1)[0].sock;
+    let h = lp.handle().clone();
+    assert!(h.is_running());
+    drop(lp);
+    assert!(!h.is_running());
+    assert_eq!(h.close(conn), Err(Error::Closed));
+    assert_eq!(h.close(server), Err(Error::Closed));
+    assert_eq!(h.buf_alloc().map(|b| b.len()), Ok(0));
+    // The connection was closed with its worker: the peer reads end-of-stream.
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap(), 0);
+    // No event after the drop.
+    assert_eq!(rec.events().len(), 1);
+}
