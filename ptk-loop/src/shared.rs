@@ -21,9 +21,17 @@ use crate::worker::Worker;
 pub(crate) struct Config {
     pub(crate) callback: Callback,
     pub(crate) user_data: usize,
+    pub(crate) callback_data: usize,
     pub(crate) ownership: Ownership,
     pub(crate) read_size: usize,
     pub(crate) keep_alive: bool,
+}
+
+/// A posted function, of one word or two.
+#[derive(Clone, Copy)]
+pub(crate) enum Posted {
+    One(fn(usize)),
+    Two(PostCallback),
 }
 
 /// Work for a worker loop, queued by any thread.
@@ -71,8 +79,9 @@ pub(crate) enum Command {
         user_data: usize,
     },
     Post {
-        f: PostCallback,
-        user_data: usize,
+        f: Posted,
+        a: usize,
+        b: usize,
     },
     SetOption {
         sock: Sock,

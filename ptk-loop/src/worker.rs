@@ -78,6 +78,7 @@ impl Worker {
                 config: Config {
                     callback: ignore,
                     user_data: 0,
+                    callback_data: 0,
                     ownership: Ownership::Borrowed,
                     read_size: 0,
                     keep_alive: false,
@@ -149,6 +150,7 @@ impl Worker {
             remote: ev.remote,
             error: ev.error,
             user_data: ev.user_data.unwrap_or(o.config.user_data),
+            callback_data: o.config.callback_data,
             buf: ev.buf,
             owner: &self.handle,
         };
@@ -294,7 +296,10 @@ impl Worker {
                     self.emit(slot, EventKind::Wake, Emit::wake(user_data));
                 }
             }
-            Command::Post { f, user_data } => f(user_data),
+            Command::Post { f, a, b } => match f {
+                shared::Posted::One(f) => f(a),
+                shared::Posted::Two(f) => f(a, b),
+            },
             Command::SetOption { sock, opt, value } => self.set_option(cx, sock, opt, value),
         }
     }
