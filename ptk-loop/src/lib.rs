@@ -20,6 +20,41 @@
 //!   ([`Ownership::Borrowed`]) or hand them over ([`Ownership::Transfer`], per socket);
 //!   writes take them and report [`EventKind::WriteDone`] once sent.
 //!
+//! # Examples
+//!
+//! An echo server on two workers, and a client of it:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, TcpServerOpts};
+//!
+//! fn echo(ev: &mut Event<'_>) {
+//!     if ev.kind == EventKind::Read {
+//!         // A transferred buffer is ours: hand it straight to the write.
+//!         let buf = ev.take_buf().unwrap();
+//!         ev.owner().write(ev.sock, buf).unwrap();
+//!     }
+//! }
+//!
+//! let lp = Loop::new(&LoopOpts { worker_threads: 2, ..LoopOpts::default() }).unwrap();
+//! let server = lp
+//!     .tcp_server_start(&TcpServerOpts {
+//!         bind_host: "127.0.0.1",
+//!         callback: Some(echo),
+//!         read_ownership: Ownership::Transfer,
+//!         ..TcpServerOpts::default()
+//!     })
+//!     .unwrap();
+//! let addr = lp.local_addr(server).unwrap();
+//!
+//! let mut c = std::net::TcpStream::connect(addr).unwrap();
+//! c.write_all(b"hello").unwrap();
+//! let mut back = [0u8; 5];
+//! c.read_exact(&mut back).unwrap();
+//! assert_eq!(&back, b"hello");
+//! // Dropping the group stops and joins its workers.
+//! ```
+//!
 //! # Event sequences
 //!
 //! Every object ends with exactly one [`EventKind::Close`], after which its handle is stale.

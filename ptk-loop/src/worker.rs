@@ -52,6 +52,8 @@ pub(crate) struct Worker {
     by_rt: [Vec<u32>; 4],
     /// The other half of the command queue, swapped in to drain it without holding its lock.
     spare: VecDeque<Command>,
+    /// The same for the worker's thread-local queue.
+    local: VecDeque<Command>,
     source: Option<Handle<UserEvents>>,
     writes_per_sock: usize,
 }
@@ -103,6 +105,7 @@ impl Worker {
                 vec![u32::MAX; caps.timers],
             ],
             spare: VecDeque::with_capacity(commands),
+            local: VecDeque::with_capacity(commands),
             source: None,
             writes_per_sock: writes,
         }
@@ -441,11 +444,10 @@ impl Worker {
     /// of other threads; only those queued before the call (later ones wait for the next
     /// raise, so a callback that queues on every event cannot hold the loop).
     fn drain(&mut self, cx: &mut Cx<'_>) {
-        let local = shared::local_len();
-        for _ in 0..local {
-            match shared::pop_local() {
-                Some(cmd) => self.execute(cx, cmd),
-                None => break,
+        if shared::local_len() > 0 {
+            shared::swap_local(&mut self.local);
+            while let Some(cmd) = self.local.pop_front() {
+                self.execute(cx, cmd);
             }
         }
         let ws = &self.handle.shared.workers[self.index];
