@@ -717,3 +717,41 @@ fn events_carry_the_callback_data_and_post_with_passes_two_words() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn writes_from_other_threads_are_sent_in_order_and_each_completes() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(record),
+            user_data: ud,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    let conn = rec.wait(1)[0].sock;
+    let h = lp.handle().clone();
+    std::thread::spawn(move || {
+        for part in [&b"from "[..], b"another ", b"thread"] {
+            let mut b = h.buf_alloc().unwrap();
+            b.extend_from_slice(part).unwrap();
+            h.write(conn, b).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    let mut got = [0u8; 19];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from another thread");
+    let done = |d: &[u8]| {
+        Rec::of(EventKind::WriteDone, conn)
+            .ud(ud)
+            .data(d, Ownership::Borrowed)
+    };
+    assert_eq!(
+        rec.wait(4)[1..],
+        [done(b"from "), done(b"another "), done(b"thread")]
+    );
+}
