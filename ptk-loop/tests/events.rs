@@ -755,3 +755,32 @@ fn writes_from_other_threads_are_sent_in_order_and_each_completes() {
         [done(b"from "), done(b"another "), done(b"thread")]
     );
 }
+
+static WAITED: std::sync::Mutex<Option<Result<(), Error>>> = std::sync::Mutex::new(None);
+
+#[test]
+fn waiting_for_the_group_from_its_own_callback_is_refused() {
+    static LOOP: std::sync::OnceLock<Loop> = std::sync::OnceLock::new();
+    fn try_wait(ev: &mut Event<'_>) {
+        if ev.kind == EventKind::Tick {
+            *WAITED.lock().unwrap() = Some(LOOP.get().unwrap().wait());
+        }
+    }
+    let lp = LOOP.get_or_init(one_loop);
+    lp.timer_start(&TimerOpts {
+        timeout_ms: 1,
+        callback: Some(try_wait),
+        ..TimerOpts::default()
+    })
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while WAITED.lock().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timer never ticked"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(*WAITED.lock().unwrap(), Some(Err(Error::InvalidParam)));
+    lp.stop();
+}

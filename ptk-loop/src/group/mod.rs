@@ -275,7 +275,9 @@ impl Loop {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`](crate::Error::Closed) if the workers were never started.
+    /// [`Error::Closed`](crate::Error::Closed) if the workers were never started;
+    /// [`Error::InvalidParam`](crate::Error::InvalidParam) when called from one of the
+    /// group's own callbacks (it would wait for itself).
     pub fn wait(&self) -> Result<()> {
         loop {
             match self.wait_timeout(Duration::from_secs(3600)) {
@@ -292,6 +294,16 @@ impl Loop {
     /// [`Error::Timeout`](crate::Error::Timeout) if the group still runs after `timeout`;
     /// as [`wait`](Loop::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        let here = shared::CURRENT.with(|c| c.get());
+        if self
+            .handle
+            .shared
+            .workers
+            .iter()
+            .any(|w| here == w as *const WorkerShared as usize)
+        {
+            return Err(Error::InvalidParam);
+        }
         let threads = self.threads.read().unwrap_or_else(|e| e.into_inner());
         match &*threads {
             None => Err(Error::Closed),
