@@ -77,9 +77,11 @@
 //!
 //! # Worker groups
 //!
-//! A server binds one listener per worker on the same port with `SO_REUSEPORT`; the kernel
-//! spreads connections over them, and each connection lives on the worker that accepted
-//! it. Connections, UDP sockets and timers made by calls go to the workers in turn.
+//! By default ([`Spread::ReusePort`]) a server binds one listener per worker on the same
+//! port with `SO_REUSEPORT`; the kernel spreads connections over them, and each connection
+//! lives on the worker that accepted it. With [`Spread::HandOff`] one listener on the first
+//! worker accepts every connection and hands them to the workers in turn. Connections, UDP
+//! sockets and timers made by calls go to the workers in turn.
 //!
 //! # Mapping of the C API
 //!
@@ -122,7 +124,7 @@ pub use buf::Buf;
 pub use error::{Error, Result};
 pub use event::{Callback, Event, EventKind, Ownership};
 pub use group::{Loop, LoopHandle, PostCallback};
-pub use opts::{LoopOpts, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
+pub use opts::{LoopOpts, Spread, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
 pub use sock::{Sock, SockOpt, SockType};
 
 /// Milliseconds on a monotonic clock (`ptk_now_ms`): for measuring intervals, not dates.

@@ -43,6 +43,13 @@ pub(crate) enum Command {
         /// The next worker's listener of the same server, closed with this one.
         next: Option<Sock>,
     },
+    /// A connection another worker accepted for this one.
+    Adopt {
+        sock: Sock,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        config: Config,
+    },
     Connect {
         sock: Sock,
         addr: SocketAddr,

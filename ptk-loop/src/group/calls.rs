@@ -10,7 +10,7 @@ use crate::addr;
 use crate::buf::Buf;
 use crate::error::{Error, Result};
 use crate::event::Ownership;
-use crate::opts::{TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
+use crate::opts::{Spread, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
 use crate::shared::{self, Command, Config, Posted};
 use crate::sock::{Sock, SockOpt, SockType};
 
@@ -121,16 +121,20 @@ impl LoopHandle {
         };
         let mut addr = addr::parse(host, opts.port)?;
         let backlog = if opts.backlog == 0 { 128 } else { opts.backlog };
-        let shared_port = s.workers.len() > 1;
+        let listeners_needed = match s.opts.spread {
+            Spread::ReusePort => s.workers.len(),
+            Spread::HandOff => 1,
+        };
+        let shared_port = listeners_needed > 1;
         // Bind every listener first, so that a failure leaves nothing behind.
-        let mut listeners = Vec::with_capacity(s.workers.len());
-        for _ in 0..s.workers.len() {
+        let mut listeners = Vec::with_capacity(listeners_needed);
+        for _ in 0..listeners_needed {
             let l = bind_listener(addr, backlog, opts.reuse_addr, shared_port)?;
             addr = l.local_addr()?;
             listeners.push(l);
         }
-        let mut socks = Vec::with_capacity(s.workers.len());
-        for ws in s.workers.iter() {
+        let mut socks = Vec::with_capacity(listeners_needed);
+        for ws in s.workers.iter().take(listeners_needed) {
             match ws.alloc(s.id, SockType::TcpServer) {
                 Ok(sock) => socks.push(sock),
                 Err(e) => {

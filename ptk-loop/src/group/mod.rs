@@ -175,6 +175,7 @@ fn resolve(opts: &LoopOpts) -> Result<LoopOpts> {
         buffer_size: or(opts.buffer_size, d.buffer_size),
         commands_per_worker: or(opts.commands_per_worker, d.commands_per_worker),
         writes_per_sock: or(opts.writes_per_sock, d.writes_per_sock),
+        spread: opts.spread,
     };
     if opts.worker_threads > 255 || r.sockets_per_worker > 0xff_ffff {
         return Err(Error::InvalidParam);

@@ -9,6 +9,7 @@ use ptk_runtime::{Cx, Event as RtEvent, Handle, TcpListener, TcpStream, Trigger,
 use super::{Emit, Worker};
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::shared::Command;
 use crate::sock::{SockOpt, SockType};
 
 pub(super) fn on_commands(w: &mut Worker, cx: &mut Cx<'_>, _ev: RtEvent) {
@@ -22,6 +23,10 @@ pub(super) fn on_accept(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
     let Ok(l) = ev.handle.typed::<TcpListener>() else {
         return;
     };
+    if w.hand_off {
+        hand_off(w, cx, server, l);
+        return;
+    }
     // Bounded: the listener stays ready and is dispatched again.
     for _ in 0..64 {
         let (stream, peer) = match cx.accept(l) {
@@ -63,6 +68,48 @@ pub(super) fn on_accept(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
                 ..Emit::default()
             },
         );
+        w.drain(cx);
+    }
+}
+
+/// Accepts for every worker in turn: a connection for another worker is taken off the
+/// listener without registering it here and handed over in a command.
+fn hand_off(w: &mut Worker, cx: &mut Cx<'_>, server: usize, l: Handle<TcpListener>) {
+    let group = w.handle.shared.id;
+    let workers = w.handle.shared.workers.len();
+    for _ in 0..64 {
+        let (stream, peer) = match cx.accept_std(l) {
+            Poll::Pending => break,
+            Poll::Ready(Ok(pair)) => pair,
+            Poll::Ready(Err(e)) => {
+                w.emit(server, EventKind::Error, Emit::error(e.into()));
+                break;
+            }
+        };
+        let target = w.next_target % workers;
+        w.next_target = w.next_target.wrapping_add(1);
+        let ws = &w.handle.shared.workers[target];
+        let sock = match ws.alloc(group, SockType::TcpClient) {
+            Ok(s) => s,
+            Err(e) => {
+                drop(stream);
+                w.emit(server, EventKind::Error, Emit::error(e));
+                continue;
+            }
+        };
+        let config = w.objects[server].config;
+        let adopt = Command::Adopt {
+            sock,
+            stream,
+            peer,
+            config,
+        };
+        if target == w.index {
+            w.execute(cx, adopt);
+        } else if let Err(e) = ws.push(adopt) {
+            ws.free(sock);
+            w.emit(server, EventKind::Error, Emit::error(e));
+        }
         w.drain(cx);
     }
 }

@@ -18,6 +18,7 @@ use crate::buf::Buf;
 use crate::error::Error;
 use crate::event::{Event, EventKind, Ownership};
 use crate::group::{LoopHandle, Shared};
+use crate::opts::Spread;
 use crate::shared::{self, Command, Config, WorkerShared};
 use crate::sock::{Sock, SockOpt, SockType};
 
@@ -59,6 +60,10 @@ pub(crate) struct Worker {
     local: VecDeque<Command>,
     source: Option<Handle<UserEvents>>,
     writes_per_sock: usize,
+    /// Whether servers hand accepted connections to the workers in turn
+    /// ([`Spread::HandOff`](crate::Spread::HandOff)), and to which one next.
+    hand_off: bool,
+    next_target: usize,
 }
 
 fn rt_kind(h: RawHandle) -> usize {
@@ -97,6 +102,7 @@ impl Worker {
             })
             .collect();
         let caps = shared.capacities();
+        let hand_off = shared.opts.spread == Spread::HandOff && shared.workers.len() > 1;
         Worker {
             handle: LoopHandle { shared },
             index,
@@ -111,6 +117,8 @@ impl Worker {
             local: VecDeque::with_capacity(commands),
             source: None,
             writes_per_sock: writes,
+            hand_off,
+            next_target: index,
         }
     }
 
@@ -236,6 +244,35 @@ impl Worker {
                 match made {
                     Ok(l) => self.bind_rt(slot, l.raw()),
                     Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Adopt {
+                sock,
+                stream,
+                peer,
+                config,
+            } => {
+                let slot = self.open(sock, SockType::TcpClient, config);
+                let made = cx.tcp_stream_from_std(stream).and_then(|s| {
+                    cx.set_handler(s, Trigger::Readable, handlers::on_readable)
+                        .map(|()| s)
+                });
+                match made {
+                    Ok(s) => {
+                        self.bind_rt(slot, s.raw());
+                        handlers::connected(self, cx, slot, s, Some(peer));
+                        let accept = Emit {
+                            sock: Some(sock),
+                            remote: Some(peer),
+                            ..Emit::default()
+                        };
+                        self.emit(slot, EventKind::Accept, accept);
+                    }
+                    Err(_) => {
+                        // Never announced: the connection just goes (the peer sees it close).
+                        self.ws().free(sock);
+                        self.objects[slot].sock = None;
+                    }
                 }
             }
             Command::Connect {
