@@ -241,3 +241,37 @@ impl fmt::Debug for Buf {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_round_trips_through_a_raw_pointer_and_returns_to_its_pool() {
+        let pool = BufPool::new(2, 16);
+        let mut b = pool.alloc().unwrap();
+        b.extend_from_slice(b"abc").unwrap();
+        let raw = b.into_raw();
+        assert_eq!(pool.available(), 1);
+        #[allow(unsafe_code)]
+        // SAFETY: `raw` came from `into_raw` just above and is taken back once.
+        let b = unsafe { Buf::from_raw(raw) };
+        assert_eq!(b.as_slice(), b"abc");
+        drop(b);
+        assert_eq!(pool.available(), 2);
+    }
+
+    #[test]
+    fn a_full_buffer_refuses_more_and_consume_moves_the_rest_forward() {
+        let pool = BufPool::new(1, 4);
+        let mut b = pool.alloc().unwrap();
+        assert_eq!(pool.alloc().unwrap_err(), Error::OutOfMemory);
+        b.extend_from_slice(b"abcd").unwrap();
+        assert_eq!(b.extend_from_slice(b"e"), Err(Error::InvalidParam));
+        b.consume(1);
+        assert_eq!(b.as_slice(), b"bcd");
+        assert_eq!(b.set_len(5), Err(Error::InvalidParam));
+        b.clear();
+        assert!(b.is_empty());
+    }
+}
