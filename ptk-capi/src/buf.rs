@@ -1,106 +1,106 @@
 //! `buf`: the byte buffers that move between C and the loop, and their small API.
 //!
-//! A buffer has a fixed capacity (zeroed when made, so every byte the C side may touch is
-//! initialised) and a length. It belongs to one side at a time: `ptk_write` and
-//! `ptk_udp_send` take it, a read event lends it (`PTK_BUF_BORROWED`) or gives it
-//! (`PTK_BUF_TRANSFER`).
+//! A `buf *` is one of two things, told apart by its lowest bit:
+//!
+//! * an **owned** buffer (bit clear): a [`ptk_loop::Buf`] of the loop group's pool turned into
+//!   a pointer with [`Buf::into_raw`]. `ptk_buf_alloc` makes one, a `PTK_BUF_TRANSFER` read
+//!   hands one over, `ptk_write`/`ptk_udp_send`/`ptk_buf_free` take one back. Nothing is
+//!   allocated to make the pointer.
+//! * a **borrowed view** (bit set): the address of a [`View`] on the delivering thread's
+//!   stack, for a `PTK_BUF_BORROWED` read and for write completions. It can be read for the
+//!   callback's duration; writing, freeing or sending it is refused (`PTK_ERR_INVALID_PARAM`,
+//!   or ignored by `ptk_buf_free`), so a C program that mistakes a borrowed buffer for its own
+//!   gets an error instead of a double free.
+//!
+//! `ptk_buf_alloc` has no loop argument: it takes from the pool of the loop whose callback is
+//! running on this thread, otherwise from the most recently created loop (see
+//! [`crate::registry::current_or_latest`]).
 #![allow(unsafe_code)] // The C side holds buffers by raw pointer; every dereference is here.
 
 use std::ffi::c_void;
+use std::mem::ManuallyDrop;
 use std::ptr;
+
+use ptk_loop::Buf;
 
 use crate::error::{ptk_err, PTK_ERR_INVALID_PARAM, PTK_ERR_OUT_OF_MEMORY, PTK_OK};
 use crate::guard::{guard, guard_or};
+use crate::registry;
 
-/// `buf`: bytes with a length and a fixed capacity. Opaque to C.
+/// `buf` as C sees it: opaque.
 #[allow(non_camel_case_types)]
-pub struct buf {
-    bytes: Box<[u8]>,
+pub enum buf {}
+
+/// A read-only window on bytes the library keeps, valid while the callback runs.
+pub struct View {
+    ptr: *const u8,
     len: usize,
 }
 
-impl buf {
-    /// An empty buffer of `capacity` bytes, or `None` if the memory cannot be had.
-    pub fn with_capacity(capacity: usize) -> Option<Box<buf>> {
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(capacity).ok()?;
-        bytes.resize(capacity, 0);
-        Some(Box::new(buf {
-            bytes: bytes.into_boxed_slice(),
-            len: 0,
-        }))
-    }
-
-    /// A buffer holding a copy of `bytes`.
-    pub fn from_slice(bytes: &[u8]) -> Option<Box<buf>> {
-        let mut b = buf::with_capacity(bytes.len().max(1))?;
-        b.bytes[..bytes.len()].copy_from_slice(bytes);
-        b.len = bytes.len();
-        Some(b)
-    }
-
-    /// The bytes in use.
-    pub fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    /// Every byte of the capacity, to read into.
-    pub fn spare(&mut self) -> &mut [u8] {
-        &mut self.bytes
-    }
-
-    /// Sets the length; false if it passes the capacity.
-    pub fn set_len(&mut self, len: usize) -> bool {
-        if len > self.bytes.len() {
-            return false;
-        }
-        self.len = len;
-        true
-    }
-
-    /// The capacity.
-    pub fn capacity(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Takes a buffer C handed over; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `b` is NULL or came from [`into_raw`](buf::into_raw) and the caller owned it.
-    pub unsafe fn from_raw(b: *mut buf) -> Option<Box<buf>> {
-        if b.is_null() {
-            None
-        } else {
-            // SAFETY: the caller promises `b` is a live buffer it owned, made by `into_raw`.
-            Some(unsafe { Box::from_raw(b) })
+impl View {
+    /// A view of `bytes`; keep it alive (on the stack) while C holds [`View::as_raw`].
+    pub fn new(bytes: &[u8]) -> View {
+        View {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
         }
     }
 
-    /// Hands a buffer to C.
-    pub fn into_raw(b: Box<buf>) -> *mut buf {
-        Box::into_raw(b)
+    /// The tagged pointer C receives.
+    pub fn as_raw(&self) -> *mut buf {
+        (ptr::from_ref(self) as usize | 1) as *mut buf
     }
 }
 
-/// Borrows a buffer C points at; `None` for NULL.
-///
-/// # Safety
-///
-/// `b` is NULL or a live buffer that nothing else uses during the borrow.
-unsafe fn borrow<'a>(b: *const buf) -> Option<&'a buf> {
-    // SAFETY: the caller promises `b` is NULL or live.
-    unsafe { b.as_ref() }
+/// What a `buf *` points at.
+enum Target<'a> {
+    Owned(ManuallyDrop<Buf>),
+    Borrowed(&'a View),
 }
 
-/// As [`borrow`], mutably.
+/// Reads a `buf *` without taking it; `None` for NULL.
 ///
 /// # Safety
 ///
-/// As [`borrow`].
-unsafe fn borrow_mut<'a>(b: *mut buf) -> Option<&'a mut buf> {
-    // SAFETY: the caller promises `b` is NULL or live and unshared.
-    unsafe { b.as_mut() }
+/// `b` is NULL, a live owned buffer that nothing else uses during the call, or a view whose
+/// callback is still running.
+unsafe fn peek<'a>(b: *const buf) -> Option<Target<'a>> {
+    let raw = b as usize;
+    if raw == 0 {
+        None
+    } else if raw & 1 == 1 {
+        // SAFETY: the caller promises the view is alive; its address is `raw` untagged.
+        Some(Target::Borrowed(unsafe { &*((raw & !1) as *const View) }))
+    } else {
+        // SAFETY: an untagged pointer is one of `Buf::into_raw`; ManuallyDrop keeps the
+        // ownership where it was (with C) when the peek ends.
+        Some(Target::Owned(ManuallyDrop::new(unsafe {
+            Buf::from_raw(b as *mut c_void)
+        })))
+    }
+}
+
+/// Takes an owned `buf *` back from C; `Err` for a view (refused, left alone), `Ok(None)` for
+/// NULL.
+///
+/// # Safety
+///
+/// As [`peek`], and the caller owned the buffer and gives it up.
+pub unsafe fn take(b: *mut buf) -> Result<Option<Buf>, ptk_err> {
+    let raw = b as usize;
+    if raw == 0 {
+        Ok(None)
+    } else if raw & 1 == 1 {
+        Err(PTK_ERR_INVALID_PARAM)
+    } else {
+        // SAFETY: the caller gives up an owned buffer made by `Buf::into_raw`.
+        Ok(Some(unsafe { Buf::from_raw(b.cast()) }))
+    }
+}
+
+/// Hands an owned buffer to C.
+pub fn give(b: Buf) -> *mut buf {
+    b.into_raw().cast()
 }
 
 /// `ptk_err ptk_buf_alloc(buf **out, size_t capacity)`.
@@ -114,11 +114,18 @@ pub unsafe extern "C" fn ptk_buf_alloc(out: *mut *mut buf, capacity: usize) -> p
         if out.is_null() || capacity == 0 {
             return PTK_ERR_INVALID_PARAM;
         }
-        let Some(b) = buf::with_capacity(capacity) else {
+        let Some(group) = registry::current_or_latest() else {
             return PTK_ERR_OUT_OF_MEMORY;
         };
+        let b = match group.handle.buf_alloc() {
+            Ok(b) => b,
+            Err(e) => return crate::error::from_loop(e),
+        };
+        if b.capacity() < capacity {
+            return PTK_ERR_INVALID_PARAM;
+        }
         // SAFETY: `out` is not NULL and the caller promises it is writable.
-        unsafe { out.write(buf::into_raw(b)) };
+        unsafe { out.write(give(b)) };
         PTK_OK
     })
 }
@@ -127,25 +134,38 @@ pub unsafe extern "C" fn ptk_buf_alloc(out: *mut *mut buf, capacity: usize) -> p
 ///
 /// # Safety
 ///
-/// `b` is NULL or a buffer the caller owns (from `ptk_buf_alloc` or a transferred read).
+/// `b` is NULL, a buffer the caller owns, or a view (ignored).
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_free(b: *mut buf) {
     guard_or((), || {
-        // SAFETY: the caller promises it owns `b`.
-        drop(unsafe { buf::from_raw(b) });
+        // SAFETY: the caller promises it owns `b` (views are refused by `take`).
+        drop(unsafe { take(b) });
     })
 }
 
-/// `uint8_t *ptk_buf_data(buf *b)`.
+/// `uint8_t *ptk_buf_data(buf *b)`: writable for an owned buffer, read-only for a view.
 ///
 /// # Safety
 ///
-/// `b` is NULL or a live buffer.
+/// As [`peek`].
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
     guard_or(ptr::null_mut(), || {
-        // SAFETY: the caller promises `b` is NULL or live.
-        unsafe { borrow_mut(b) }.map_or(ptr::null_mut(), |b| b.bytes.as_mut_ptr())
+        // SAFETY: the caller promises `b` is NULL, owned and live, or a live view.
+        match unsafe { peek(b) } {
+            None => ptr::null_mut(),
+            Some(Target::Borrowed(v)) => v.ptr.cast_mut(),
+            Some(Target::Owned(mut o)) => {
+                // The data, then the room behind it to write into before set_len.
+                let (len, capacity) = (o.len(), o.capacity());
+                if o.set_len(capacity).is_err() {
+                    return ptr::null_mut();
+                }
+                let p = o.as_mut_slice().as_mut_ptr();
+                let _ = o.set_len(len);
+                p
+            }
+        }
     })
 }
 
@@ -153,42 +173,51 @@ pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
 ///
 /// # Safety
 ///
-/// `b` is NULL or a live buffer.
+/// As [`peek`].
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_len(b: *const buf) -> usize {
-    // SAFETY: the caller promises `b` is NULL or live.
-    guard_or(0, || unsafe { borrow(b) }.map_or(0, |b| b.len))
+    guard_or(0, || {
+        // SAFETY: as for ptk_buf_data.
+        match unsafe { peek(b) } {
+            None => 0,
+            Some(Target::Borrowed(v)) => v.len,
+            Some(Target::Owned(o)) => o.len(),
+        }
+    })
 }
 
-/// `size_t ptk_buf_capacity(const buf *b)`.
+/// `size_t ptk_buf_capacity(const buf *b)`: a view's capacity is its length.
 ///
 /// # Safety
 ///
-/// `b` is NULL or a live buffer.
+/// As [`peek`].
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_capacity(b: *const buf) -> usize {
-    // SAFETY: the caller promises `b` is NULL or live.
-    guard_or(0, || unsafe { borrow(b) }.map_or(0, buf::capacity))
+    guard_or(0, || {
+        // SAFETY: as for ptk_buf_data.
+        match unsafe { peek(b) } {
+            None => 0,
+            Some(Target::Borrowed(v)) => v.len,
+            Some(Target::Owned(o)) => o.capacity(),
+        }
+    })
 }
 
 /// `ptk_err ptk_buf_set_len(buf *b, size_t len)`.
 ///
 /// # Safety
 ///
-/// `b` is NULL or a live buffer.
+/// As [`peek`].
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_set_len(b: *mut buf, len: usize) -> ptk_err {
     guard(|| {
-        // SAFETY: the caller promises `b` is NULL or live.
-        match unsafe { borrow_mut(b) } {
-            Some(b) => {
-                if b.set_len(len) {
-                    PTK_OK
-                } else {
-                    PTK_ERR_INVALID_PARAM
-                }
+        // SAFETY: as for ptk_buf_data.
+        match unsafe { peek(b) } {
+            Some(Target::Owned(mut o)) if len <= o.capacity() => {
+                let _ = o.set_len(len);
+                PTK_OK
             }
-            None => PTK_ERR_INVALID_PARAM,
+            _ => PTK_ERR_INVALID_PARAM,
         }
     })
 }
@@ -197,70 +226,25 @@ pub unsafe extern "C" fn ptk_buf_set_len(b: *mut buf, len: usize) -> ptk_err {
 ///
 /// # Safety
 ///
-/// `b` is NULL or a live buffer; `bytes` is NULL or `len` readable bytes.
+/// As [`peek`]; `bytes` is NULL or `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_append(b: *mut buf, bytes: *const c_void, len: usize) -> ptk_err {
     guard(|| {
-        // SAFETY: the caller promises `b` is NULL or live.
-        let Some(b) = (unsafe { borrow_mut(b) }) else {
+        // SAFETY: as for ptk_buf_data.
+        let Some(Target::Owned(mut o)) = (unsafe { peek(b) }) else {
             return PTK_ERR_INVALID_PARAM;
         };
         if len == 0 {
             return PTK_OK;
         }
-        if bytes.is_null() || len > b.capacity() - b.len {
+        if bytes.is_null() {
             return PTK_ERR_INVALID_PARAM;
         }
         // SAFETY: `bytes` is not NULL and the caller promises `len` readable bytes there.
         let src = unsafe { std::slice::from_raw_parts(bytes.cast::<u8>(), len) };
-        b.bytes[b.len..b.len + len].copy_from_slice(src);
-        b.len += len;
-        PTK_OK
+        match o.extend_from_slice(src) {
+            Ok(()) => PTK_OK,
+            Err(_) => PTK_ERR_INVALID_PARAM,
+        }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_buffer_takes_what_fits_and_refuses_what_does_not() {
-        let mut b = ptr::null_mut();
-        // SAFETY: `b` is writable; every call below gets the live buffer or NULL.
-        unsafe {
-            assert_eq!(ptk_buf_alloc(&mut b, 4), PTK_OK);
-            assert_eq!((ptk_buf_len(b), ptk_buf_capacity(b)), (0, 4));
-            assert_eq!(ptk_buf_append(b, b"abc".as_ptr().cast(), 3), PTK_OK);
-            assert_eq!(
-                ptk_buf_append(b, b"de".as_ptr().cast(), 2),
-                PTK_ERR_INVALID_PARAM
-            );
-            assert_eq!(ptk_buf_len(b), 3);
-            assert_eq!(std::slice::from_raw_parts(ptk_buf_data(b), 3), b"abc");
-            assert_eq!(ptk_buf_set_len(b, 5), PTK_ERR_INVALID_PARAM);
-            assert_eq!(ptk_buf_set_len(b, 4), PTK_OK);
-            assert_eq!(std::slice::from_raw_parts(ptk_buf_data(b), 4), b"abc\0");
-            ptk_buf_free(b);
-        }
-    }
-
-    #[test]
-    fn null_buffers_and_null_outputs_are_refused_not_dereferenced() {
-        // SAFETY: only NULL pointers are passed.
-        unsafe {
-            assert_eq!(ptk_buf_alloc(ptr::null_mut(), 8), PTK_ERR_INVALID_PARAM);
-            let mut b = ptr::null_mut();
-            assert_eq!(ptk_buf_alloc(&mut b, 0), PTK_ERR_INVALID_PARAM);
-            assert!(b.is_null());
-            assert_eq!(ptk_buf_len(ptr::null()), 0);
-            assert_eq!(ptk_buf_capacity(ptr::null()), 0);
-            assert!(ptk_buf_data(ptr::null_mut()).is_null());
-            assert_eq!(ptk_buf_set_len(ptr::null_mut(), 0), PTK_ERR_INVALID_PARAM);
-            assert_eq!(
-                ptk_buf_append(ptr::null_mut(), b"x".as_ptr().cast(), 1),
-                PTK_ERR_INVALID_PARAM
-            );
-            ptk_buf_free(ptr::null_mut());
-        }
-    }
 }

@@ -1,8 +1,12 @@
 //! `ptk_err`: the error codes every function returns, and their descriptions.
 #![allow(unsafe_code)] // Exports C symbols (`#[no_mangle]`); no pointer is dereferenced here.
 
-use std::ffi::{c_char, c_int, CStr};
-use std::io;
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::sync::OnceLock;
+
+use ptk_loop::Error;
+
+use crate::guard::guard_or;
 
 /// An error code of `ptk_loop.h` (`ptk_err`); `Ok` is success.
 ///
@@ -36,22 +40,35 @@ pub enum ptk_err {
 
 pub use ptk_err::*;
 
-/// The descriptions, in the order of the codes.
-const DESCRIPTIONS: [&CStr; 10] = [
-    c"success",
-    c"out of memory (or a fixed capacity is full)",
-    c"invalid parameter (a NULL pointer, a bad value, or a closed or destroyed handle)",
-    c"network operation failed",
-    c"socket is closed",
-    c"operation timed out",
-    c"operation would block",
-    c"address already in use",
-    c"connection refused by the remote host",
-    c"host unreachable (or its name does not resolve)",
-];
+/// The NUL-terminated descriptions, index = code: `ptk_loop::Error::as_str`, made once.
+fn descriptions() -> &'static [CString; 10] {
+    static TABLE: OnceLock<[CString; 10]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|code| {
+            let text = i32::try_from(code)
+                .ok()
+                .and_then(Error::from_code)
+                .map_or("success", Error::as_str);
+            CString::new(text).unwrap_or_default()
+        })
+    })
+}
 
 /// What an unknown code is called.
 const UNKNOWN: &CStr = c"unknown ptk_err code";
+
+/// The code of a `ptk_loop` error (the same numbers).
+pub fn from_loop(e: Error) -> ptk_err {
+    ptk_err::from_raw(e.code()).unwrap_or(PTK_ERR_NETWORK_ERROR)
+}
+
+/// `PTK_OK` for `Ok`, the error's code otherwise.
+pub fn code_of<T>(r: Result<T, Error>) -> ptk_err {
+    match r {
+        Ok(_) => PTK_OK,
+        Err(e) => from_loop(e),
+    }
+}
 
 impl ptk_err {
     /// The code whose value is `raw`, if there is one.
@@ -73,28 +90,7 @@ impl ptk_err {
 
     /// The human-readable description.
     pub fn description(self) -> &'static CStr {
-        DESCRIPTIONS[self as usize]
-    }
-
-    /// The code for an I/O error from the operating system.
-    pub fn from_io(e: &io::Error) -> ptk_err {
-        match e.kind() {
-            io::ErrorKind::OutOfMemory => PTK_ERR_OUT_OF_MEMORY,
-            io::ErrorKind::InvalidInput => PTK_ERR_INVALID_PARAM,
-            io::ErrorKind::TimedOut => PTK_ERR_TIMEOUT,
-            io::ErrorKind::WouldBlock => PTK_ERR_WOULD_BLOCK,
-            io::ErrorKind::AddrInUse => PTK_ERR_ADDRESS_IN_USE,
-            io::ErrorKind::ConnectionRefused => PTK_ERR_CONNECTION_REFUSED,
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                PTK_ERR_HOST_UNREACHABLE
-            }
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::UnexpectedEof => PTK_ERR_CLOSED,
-            _ => PTK_ERR_NETWORK_ERROR,
-        }
+        &descriptions()[self as usize]
     }
 }
 
@@ -102,9 +98,10 @@ impl ptk_err {
 /// that are not codes).
 #[no_mangle]
 pub extern "C" fn ptk_err_string(err: c_int) -> *const c_char {
-    ptk_err::from_raw(err)
-        .map_or(UNKNOWN, ptk_err::description)
-        .as_ptr()
+    guard_or(UNKNOWN, || {
+        ptk_err::from_raw(err).map_or(UNKNOWN, ptk_err::description)
+    })
+    .as_ptr()
 }
 
 #[cfg(test)]
@@ -129,15 +126,14 @@ mod tests {
     }
 
     #[test]
-    fn io_errors_map_to_the_codes_a_c_program_tests_for() {
-        let code = |k| ptk_err::from_io(&io::Error::from(k));
+    fn loop_errors_keep_their_numbers() {
+        for e in Error::ALL {
+            assert_eq!(from_loop(e) as i32, e.code());
+        }
         assert_eq!(
-            code(io::ErrorKind::ConnectionRefused),
+            code_of(Err::<(), _>(Error::ConnectionRefused)),
             PTK_ERR_CONNECTION_REFUSED
         );
-        assert_eq!(code(io::ErrorKind::AddrInUse), PTK_ERR_ADDRESS_IN_USE);
-        assert_eq!(code(io::ErrorKind::ConnectionReset), PTK_ERR_CLOSED);
-        assert_eq!(code(io::ErrorKind::TimedOut), PTK_ERR_TIMEOUT);
-        assert_eq!(code(io::ErrorKind::PermissionDenied), PTK_ERR_NETWORK_ERROR);
+        assert_eq!(code_of(Ok(())), PTK_OK);
     }
 }

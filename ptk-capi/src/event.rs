@@ -1,10 +1,14 @@
 //! `ptk_event`: what the callback receives, and the names of the event kinds.
 #![allow(unsafe_code)] // Exports C symbols (`#[no_mangle]`); no pointer is dereferenced here.
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::OnceLock;
+
+use ptk_loop::EventKind;
 
 use crate::buf::buf;
 use crate::error::ptk_err;
+use crate::guard::guard_or;
 
 /// `ptk_event_type`: the kinds of event, with the values of `ptk_loop.h`.
 #[repr(C)]
@@ -61,6 +65,9 @@ impl ptk_buf_ownership {
 #[allow(non_camel_case_types)]
 pub enum ptk_sock {}
 
+/// The value of each kind is the C enum's.
+const _: () = assert!(EventKind::Wake as i32 == ptk_event_type::PTK_EVENT_WAKE as i32);
+
 /// `ptk_event`, laid out as in `ptk_loop.h`.
 #[repr(C)]
 #[derive(Debug)]
@@ -87,32 +94,46 @@ pub struct ptk_event {
 #[allow(non_camel_case_types)]
 pub type ptk_callback = Option<unsafe extern "C" fn(event: *const ptk_event)>;
 
-const NAMES: [&CStr; 10] = [
-    c"PTK_EVENT_ACCEPT",
-    c"PTK_EVENT_CONNECT",
-    c"PTK_EVENT_READ",
-    c"PTK_EVENT_WRITE_DONE",
-    c"PTK_EVENT_CLOSE",
-    c"PTK_EVENT_ERROR",
-    c"PTK_EVENT_TICK",
-    c"PTK_EVENT_UDP_READ",
-    c"PTK_EVENT_UDP_WRITE_DONE",
-    c"PTK_EVENT_WAKE",
+/// `"PTK_EVENT_" + EventKind::as_str`, NUL-terminated, index = value; made once.
+fn names() -> &'static [CString; 10] {
+    static TABLE: OnceLock<[CString; 10]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let kind = KINDS[i].as_str();
+            CString::new(format!("PTK_EVENT_{kind}")).unwrap_or_default()
+        })
+    })
+}
+
+/// The kinds, index = value.
+pub const KINDS: [EventKind; 10] = [
+    EventKind::Accept,
+    EventKind::Connect,
+    EventKind::Read,
+    EventKind::WriteDone,
+    EventKind::Close,
+    EventKind::Error,
+    EventKind::Tick,
+    EventKind::UdpRead,
+    EventKind::UdpWriteDone,
+    EventKind::Wake,
 ];
 
 /// `const char *ptk_event_string(ptk_event_type type)`: the event kind's name, static.
 #[no_mangle]
 pub extern "C" fn ptk_event_string(kind: c_int) -> *const c_char {
-    usize::try_from(kind)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .map_or(c"PTK_EVENT_UNKNOWN", |name| name)
-        .as_ptr()
+    guard_or(c"PTK_EVENT_UNKNOWN".as_ptr(), || {
+        usize::try_from(kind)
+            .ok()
+            .and_then(|i| names().get(i))
+            .map_or(c"PTK_EVENT_UNKNOWN".as_ptr(), |name| name.as_ptr())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn every_event_kind_is_named_by_its_value() {

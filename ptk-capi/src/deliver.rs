@@ -1,0 +1,159 @@
+//! The one Rust callback every object of the C API is made with: it turns a
+//! [`ptk_loop::Event`] into a `ptk_event` and calls the object's C callback.
+#![allow(unsafe_code)] // Calls C function pointers and hands C raw pointers.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::ptr;
+use std::sync::Arc;
+
+use ptk_loop::{Event, EventKind, Ownership, Sock};
+
+use crate::buf::{self, View};
+use crate::error::{from_loop, PTK_OK};
+use crate::event::{ptk_buf_ownership, ptk_event, ptk_sock, KINDS};
+use crate::registry::{self, binding_at, Group, Target};
+
+/// The `ptk_sock *` of a `Sock`.
+pub fn sock_ptr(sock: Sock) -> *mut ptk_sock {
+    sock.to_u64() as usize as *mut ptk_sock
+}
+
+/// An address as NUL-terminated text in `out`; its port.
+fn host_text(addr: Option<SocketAddr>, out: &mut [u8; 64]) -> c_int {
+    let Some(addr) = addr else { return 0 };
+    let mut cursor = &mut out[..63];
+    let _ = write!(cursor, "{}", addr.ip());
+    let written = 63 - cursor.len();
+    out[written] = 0;
+    c_int::from(addr.port())
+}
+
+/// Finds the group and the C target of an event's object, binding a new object on its first
+/// event (its creating call may not have returned yet) and an accepted connection at ACCEPT.
+fn resolve(ev: &Event<'_>) -> Option<(Arc<Group>, Target)> {
+    let known = registry::current_for(ev.sock).or_else(|| registry::by_sock(ev.sock));
+    if let Some(group) = &known {
+        registry::set_current(group);
+        if let Some(t) = group.target(ev.sock) {
+            return Some((Arc::clone(group), t));
+        }
+    }
+    if ev.kind == EventKind::Wake {
+        // Only an object C holds a handle of can be woken, and that one is bound.
+        return None;
+    }
+    // The object's first event: its user data is its own binding or (ACCEPT) its server's.
+    // SAFETY: an object's own binding lives until its CLOSE is delivered (this is an earlier
+    // event); a server's lives until the server's CLOSE, and ACCEPT comes while it is open.
+    let b = unsafe { binding_at(ev.user_data) }?;
+    let group = Arc::clone(&b.group);
+    registry::learn(&group, ev.sock);
+    registry::set_current(&group);
+    // An accepted connection does not own its server's binding.
+    let owned = if ev.kind == EventKind::Accept {
+        0
+    } else {
+        ev.user_data
+    };
+    group.bind(ev.sock, b.callback, b.user_data, owned);
+    let t = group.target(ev.sock)?;
+    Some((group, t))
+}
+
+/// The `ptk_loop` callback of every C object.
+pub fn deliver(ev: &mut Event<'_>) {
+    let Some((group, target)) = resolve(ev) else {
+        return;
+    };
+    let Some(callback) = target.callback else {
+        return;
+    };
+    let mut host = [0u8; 64];
+    let port = host_text(ev.remote, &mut host);
+    let kind = ev.kind;
+    let user_data = if kind == EventKind::Wake {
+        ev.user_data as *mut c_void
+    } else {
+        target.user_data
+    };
+    // A transferred read buffer goes to C; any other buffer is lent as a view.
+    let (data, ownership, view) = match ev.ownership {
+        Ownership::Transfer => match ev.take_buf() {
+            Some(b) => (buf::give(b), ptk_buf_ownership::PTK_BUF_TRANSFER, None),
+            None => (ptr::null_mut(), ptk_buf_ownership::PTK_BUF_BORROWED, None),
+        },
+        Ownership::Borrowed => match ev.buf() {
+            Some(b) => (
+                ptr::null_mut(),
+                ptk_buf_ownership::PTK_BUF_BORROWED,
+                Some(View::new(b.as_slice())),
+            ),
+            None => (ptr::null_mut(), ptk_buf_ownership::PTK_BUF_BORROWED, None),
+        },
+    };
+    let data = view.as_ref().map_or(data, View::as_raw);
+    let event = ptk_event {
+        r#type: KINDS_C[kind as usize],
+        sock: sock_ptr(ev.sock),
+        data,
+        ownership,
+        remote_host: if ev.remote.is_some() {
+            host.as_ptr().cast::<c_char>()
+        } else {
+            ptr::null()
+        },
+        remote_port: port,
+        error: ev.error.map_or(PTK_OK, from_loop),
+        user_data,
+    };
+    // SAFETY: `callback` is the C function the object was made with; `event` and what it
+    // points at (the host text, the view) live until it returns.
+    unsafe { callback(&event) };
+    // The view (and the host text) must outlive the call; they end here.
+    let _ = &view;
+    if kind == EventKind::Close {
+        group.unbind(ev.sock);
+    }
+}
+
+/// The C event type of each `EventKind`, by value.
+const KINDS_C: [crate::event::ptk_event_type; 10] = {
+    use crate::event::ptk_event_type::*;
+    let _ = KINDS;
+    [
+        PTK_EVENT_ACCEPT,
+        PTK_EVENT_CONNECT,
+        PTK_EVENT_READ,
+        PTK_EVENT_WRITE_DONE,
+        PTK_EVENT_CLOSE,
+        PTK_EVENT_ERROR,
+        PTK_EVENT_TICK,
+        PTK_EVENT_UDP_READ,
+        PTK_EVENT_UDP_WRITE_DONE,
+        PTK_EVENT_WAKE,
+    ]
+};
+
+/// Delivers CLOSE to every object still bound in `group` (after its workers stopped).
+pub fn close_all(group: &Group) {
+    group.drain(|sock, target| {
+        let Some(callback) = target.callback else {
+            return;
+        };
+        let event = ptk_event {
+            r#type: crate::event::ptk_event_type::PTK_EVENT_CLOSE,
+            sock: sock_ptr(sock),
+            data: ptr::null_mut(),
+            ownership: ptk_buf_ownership::PTK_BUF_BORROWED,
+            remote_host: ptr::null(),
+            remote_port: 0,
+            error: PTK_OK,
+            user_data: target.user_data,
+        };
+        // SAFETY: as in `deliver`; no worker runs any more, so no other event of the object
+        // is delivered at the same time.
+        unsafe { callback(&event) };
+    });
+}

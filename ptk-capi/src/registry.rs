@@ -1,0 +1,324 @@
+//! The C side's record of every loop group and of every object's C callback.
+//!
+//! A `ptk_loop *` is not an address: it is `serial << 8 | group id`, checked against the
+//! live groups on every call, so a destroyed loop's handle is refused instead of
+//! dereferenced. A `ptk_sock *` is the object's [`Sock`] as an integer (its group id is the
+//! low byte, so a call that gets only the socket finds the group here).
+//!
+//! Each group has a binding table, one entry per object slot (worker × slot, the layout
+//! `Sock` documents): the C callback and `user_data` of the object in that slot, and which
+//! `Sock` they belong to. Events read it without a lock; binding and unbinding (creation,
+//! accept, close, `ptk_sock_set_user_data`) take the group's `bind` mutex, so they happen per
+//! object, never per message.
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use ptk_loop::{Loop, LoopHandle, Sock};
+
+use crate::event::ptk_callback;
+
+/// Object slots per worker: `LoopOpts::sockets_per_worker`, the same for every group.
+pub const SOCKETS_PER_WORKER: usize = 1024;
+
+/// What an object was made with: handed to `ptk_loop` as the object's `user_data`, so the
+/// first events of an object find its callback even before the creating call returns.
+pub struct Binding {
+    /// The group that made the object.
+    pub group: Arc<Group>,
+    /// The C callback.
+    pub callback: ptk_callback,
+    /// The C user data.
+    pub user_data: *mut c_void,
+}
+
+/// One object slot's C callback and user data.
+#[derive(Default)]
+pub struct Entry {
+    /// The `Sock` (as `u64`) the entry belongs to; 0: free.
+    sock: AtomicU64,
+    /// The last `Sock` unbound from this entry (its CLOSE was delivered): a late bind of it
+    /// (the creating call returning after the object already closed) is ignored.
+    closed: AtomicU64,
+    callback: AtomicUsize,
+    user_data: AtomicUsize,
+    /// The `Box<Binding>` the entry frees when its object closes (0: none, an accepted
+    /// connection uses its server's).
+    owned: AtomicUsize,
+}
+
+/// A loop group as the C API knows it.
+pub struct Group {
+    /// `ptk_loop *`'s serial part.
+    pub serial: u64,
+    /// The `ptk_loop` group id of its objects (0 until the first one is made).
+    gid: AtomicUsize,
+    /// Calls on the group (does not keep it alive).
+    pub handle: LoopHandle,
+    /// The group itself, until `ptk_loop_destroy` takes it.
+    pub owner: Mutex<Option<Loop>>,
+    entries: Box<[Entry]>,
+    bind: Mutex<()>,
+}
+
+/// The C callback and user data of an object, read at an event.
+pub struct Target {
+    /// The C callback.
+    pub callback: ptk_callback,
+    /// The C user data.
+    pub user_data: *mut c_void,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Group {
+    /// A group of `workers` workers around `lp`.
+    pub fn new(serial: u64, lp: Loop) -> Group {
+        let workers = lp.workers();
+        Group {
+            serial,
+            gid: AtomicUsize::new(0),
+            handle: lp.handle().clone(),
+            owner: Mutex::new(Some(lp)),
+            entries: (0..workers * SOCKETS_PER_WORKER)
+                .map(|_| Entry::default())
+                .collect(),
+            bind: Mutex::new(()),
+        }
+    }
+
+    fn entry(&self, sock: Sock) -> Option<&Entry> {
+        let v = sock.to_u64();
+        let worker = (v >> 8) as u8 as usize;
+        let slot = ((v >> 16) & 0xff_ffff) as usize;
+        if slot >= SOCKETS_PER_WORKER {
+            return None;
+        }
+        self.entries.get(worker * SOCKETS_PER_WORKER + slot)
+    }
+
+    /// Binds `sock` to a callback and user data unless it is bound or closed already.
+    /// `owned`: the `Box<Binding>` to free at its close, if the entry owns one.
+    pub fn bind(&self, sock: Sock, callback: ptk_callback, user_data: *mut c_void, owned: usize) {
+        let Some(e) = self.entry(sock) else { return };
+        let _g = lock(&self.bind);
+        let v = sock.to_u64();
+        if e.sock.load(Ordering::Acquire) == v || e.closed.load(Ordering::Acquire) == v {
+            return;
+        }
+        e.callback
+            .store(callback.map_or(0, |f| f as usize), Ordering::Release);
+        e.user_data.store(user_data as usize, Ordering::Release);
+        e.owned.store(owned, Ordering::Release);
+        e.sock.store(v, Ordering::Release);
+    }
+
+    /// The callback and user data bound to `sock`, if it is bound.
+    pub fn target(&self, sock: Sock) -> Option<Target> {
+        let e = self.entry(sock)?;
+        if e.sock.load(Ordering::Acquire) != sock.to_u64() {
+            return None;
+        }
+        let callback = e.callback.load(Ordering::Acquire);
+        let callback: ptk_callback = if callback == 0 {
+            None
+        } else {
+            // SAFETY: a non-zero value was stored from a `ptk_callback` function pointer.
+            #[allow(unsafe_code)]
+            Some(unsafe {
+                std::mem::transmute::<usize, unsafe extern "C" fn(*const crate::event::ptk_event)>(
+                    callback,
+                )
+            })
+        };
+        Some(Target {
+            callback,
+            user_data: e.user_data.load(Ordering::Acquire) as *mut c_void,
+        })
+    }
+
+    /// Changes the user data of a bound object; false if `sock` is not bound.
+    pub fn set_user_data(&self, sock: Sock, user_data: *mut c_void) -> bool {
+        let Some(e) = self.entry(sock) else {
+            return false;
+        };
+        let _g = lock(&self.bind);
+        if e.sock.load(Ordering::Acquire) != sock.to_u64() {
+            return false;
+        }
+        e.user_data.store(user_data as usize, Ordering::Release);
+        true
+    }
+
+    /// Unbinds `sock` after its CLOSE, freeing the binding it owned.
+    pub fn unbind(&self, sock: Sock) {
+        let Some(e) = self.entry(sock) else { return };
+        let _g = lock(&self.bind);
+        let v = sock.to_u64();
+        if e.sock.load(Ordering::Acquire) != v {
+            return;
+        }
+        e.sock.store(0, Ordering::Release);
+        e.closed.store(v, Ordering::Release);
+        free_binding(e.owned.swap(0, Ordering::AcqRel));
+    }
+
+    /// Every object still bound (for CLOSE at destroy), unbinding them all.
+    pub fn drain(&self, mut each: impl FnMut(Sock, Target)) {
+        for e in self.entries.iter() {
+            let Some(sock) = Sock::from_u64(e.sock.load(Ordering::Acquire)) else {
+                continue;
+            };
+            if let Some(t) = self.target(sock) {
+                each(sock, t);
+            }
+            self.unbind(sock);
+        }
+    }
+}
+
+/// Frees a `Box<Binding>` made by [`binding_into_raw`]; 0 is nothing.
+pub fn free_binding(raw: usize) {
+    if raw != 0 {
+        // SAFETY: non-zero values come from `binding_into_raw`, and each is freed once: the
+        // entry's `owned` is swapped to 0 under the bind lock, or the creating call frees it
+        // itself when creation failed (then no entry ever held it).
+        #[allow(unsafe_code)]
+        drop(unsafe { Box::from_raw(raw as *mut Binding) });
+    }
+}
+
+/// A binding as the `usize` user data of a `ptk_loop` object.
+pub fn binding_into_raw(b: Box<Binding>) -> usize {
+    Box::into_raw(b) as usize
+}
+
+/// Reads the binding a `ptk_loop` object's user data points at.
+///
+/// # Safety
+///
+/// `raw` came from [`binding_into_raw`] and was not freed.
+#[allow(unsafe_code)]
+pub unsafe fn binding_at<'a>(raw: usize) -> Option<&'a Binding> {
+    // SAFETY: the caller promises `raw` is 0 or a live binding.
+    unsafe { (raw as *const Binding).as_ref() }
+}
+
+/// Every live group by its `ptk_loop *` index, and by its `ptk_loop` group id (the low byte
+/// of its `Sock`s, learned from the first object it makes).
+struct Table {
+    by_index: [Option<Arc<Group>>; 256],
+    by_gid: [Option<Arc<Group>>; 256],
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    by_index: [const { None }; 256],
+    by_gid: [const { None }; 256],
+});
+/// The serial of the next group.
+static SERIAL: AtomicU64 = AtomicU64::new(1);
+/// 1 + the index of the most recently created group still alive (0: none).
+static LATEST: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The group whose callback runs on this thread (set by the delivery of an event).
+    static CURRENT: RefCell<Option<Arc<Group>>> = const { RefCell::new(None) };
+}
+
+/// Records a new group; `None` when 256 are alive. Returns its `ptk_loop *` value.
+pub fn insert(lp: Loop) -> Result<(usize, Arc<Group>), Loop> {
+    let mut t = lock(&TABLE);
+    let Some(index) = t.by_index.iter().position(Option::is_none) else {
+        return Err(lp);
+    };
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let group = Arc::new(Group::new(serial, lp));
+    t.by_index[index] = Some(Arc::clone(&group));
+    LATEST.store(index + 1, Ordering::Release);
+    Ok(((serial << 8 | index as u64) as usize, group))
+}
+
+/// The group a `ptk_loop *` names, if it is alive.
+pub fn by_loop(handle: usize) -> Option<Arc<Group>> {
+    let group = lock(&TABLE).by_index[handle & 0xff].clone()?;
+    (group.serial == (handle as u64) >> 8).then_some(group)
+}
+
+/// Removes the group a `ptk_loop *` names.
+pub fn remove(handle: usize) -> Option<Arc<Group>> {
+    let index = handle & 0xff;
+    let mut t = lock(&TABLE);
+    if t.by_index[index].as_ref()?.serial != (handle as u64) >> 8 {
+        return None;
+    }
+    let _ = LATEST.compare_exchange(index + 1, 0, Ordering::AcqRel, Ordering::Acquire);
+    let group = t.by_index[index].take()?;
+    let gid = group.gid.load(Ordering::Acquire);
+    if t.by_gid[gid]
+        .as_ref()
+        .is_some_and(|g| Arc::ptr_eq(g, &group))
+    {
+        t.by_gid[gid] = None;
+    }
+    Some(group)
+}
+
+fn gid_of(sock: Sock) -> usize {
+    (sock.to_u64() & 0xff) as usize
+}
+
+/// Notes that `group` makes objects with `sock`'s group id.
+pub fn learn(group: &Arc<Group>, sock: Sock) {
+    let gid = gid_of(sock);
+    if group.gid.swap(gid, Ordering::AcqRel) != gid {
+        lock(&TABLE).by_gid[gid] = Some(Arc::clone(group));
+    }
+}
+
+/// The group that owns `sock`: this thread's current group if it is that one, else from the
+/// table.
+pub fn by_sock(sock: Sock) -> Option<Arc<Group>> {
+    let gid = gid_of(sock);
+    let cached = CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)
+            .map(Arc::clone)
+    });
+    cached.or_else(|| lock(&TABLE).by_gid[gid].clone())
+}
+
+/// The group whose callback runs on this thread, else the most recently created one.
+pub fn current_or_latest() -> Option<Arc<Group>> {
+    CURRENT.with(|c| c.borrow().clone()).or_else(|| {
+        let latest = LATEST.load(Ordering::Acquire);
+        latest
+            .checked_sub(1)
+            .and_then(|i| lock(&TABLE).by_index[i].clone())
+    })
+}
+
+/// Makes `group` this thread's current group.
+pub fn set_current(group: &Arc<Group>) {
+    CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        if !c.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)) {
+            *c = Some(Arc::clone(group));
+        }
+    });
+}
+
+/// This thread's current group if it owns `sock` (no lock taken).
+pub fn current_for(sock: Sock) -> Option<Arc<Group>> {
+    let gid = gid_of(sock);
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)
+            .map(Arc::clone)
+    })
+}
