@@ -119,10 +119,9 @@ mod tests {
         assert_eq!(ptk_err::from_raw(10), None);
         assert_eq!(ptk_err::from_raw(-1), None);
         assert_eq!(ptk_err_string(-1), UNKNOWN.as_ptr());
-        assert_eq!(
-            ptk_err_string(8),
-            c"connection refused by the remote host".as_ptr()
-        );
+        assert_eq!(ptk_err_string(8), descriptions()[8].as_ptr());
+        assert_eq!(descriptions()[8].as_c_str(), c"connection refused");
+        assert_eq!(descriptions()[0].as_c_str(), c"success");
     }
 
     #[test]
