@@ -71,15 +71,15 @@
 //! [`Callback`] that builds a `ptk_event` from the [`Event`] and calls the C function stored
 //! with the object; the C `user_data` pointer travels as the `usize`.
 
-// The skeleton: internals that the implementation uses next.
-#![allow(dead_code)]
-
+mod addr;
 mod buf;
 mod error;
 mod event;
 mod group;
 mod opts;
+mod shared;
 mod sock;
+mod worker;
 
 pub use buf::Buf;
 pub use error::{Error, Result};

@@ -61,7 +61,7 @@ pub struct TcpServerOpts<'a> {
     pub reuse_addr: bool,
     /// TCP keep-alive on accepted connections (default `false`).
     pub keep_alive: bool,
-    /// Largest read of a connection (0: 8192); at most `LoopOpts::buffer_size`.
+    /// Largest read of a connection (0: 8192); larger values are cut to `LoopOpts::buffer_size`.
     pub read_buffer_size: usize,
     /// Whether read events lend or hand over their buffer (default borrowed).
     pub read_ownership: Ownership,
@@ -100,7 +100,7 @@ pub struct TcpClientOpts<'a> {
     pub connect_timeout_ms: u32,
     /// TCP keep-alive (default `false`).
     pub keep_alive: bool,
-    /// Largest read (0: 8192); at most `LoopOpts::buffer_size`.
+    /// Largest read (0: 8192); larger values are cut to `LoopOpts::buffer_size`.
     pub read_buffer_size: usize,
     /// Whether read events lend or hand over their buffer (default borrowed).
     pub read_ownership: Ownership,
@@ -136,7 +136,7 @@ pub struct UdpOpts<'a> {
     pub broadcast: bool,
     /// `SO_REUSEADDR` (default `true`).
     pub reuse_addr: bool,
-    /// Largest datagram read (0: 8192); at most `LoopOpts::buffer_size`.
+    /// Largest datagram read (0: 8192); larger values are cut to `LoopOpts::buffer_size`.
     pub read_buffer_size: usize,
     /// Whether read events lend or hand over their buffer (default borrowed).
     pub read_ownership: Ownership,

@@ -33,6 +33,25 @@ impl Cx<'_> {
         core.note(r).map(Handle::from_raw_unchecked)
     }
 
+    /// Registers a listening socket made by the caller (for options the loop does not set,
+    /// or to bind on another thread and hand the listener over). The socket must be bound,
+    /// listening and non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]; a registration error.
+    pub fn tcp_listener_from_std(
+        &mut self,
+        listener: std::net::TcpListener,
+    ) -> Result<Handle<TcpListener>> {
+        let core = &mut self.core;
+        let Some(backend) = &core.backend else {
+            return Err(core.fail(Error::NotSupported));
+        };
+        let r = core.listeners.adopt(listener, backend);
+        core.note(r).map(Handle::from_raw_unchecked)
+    }
+
     /// Accepts one pending connection.
     ///
     /// When the stream pool is full or the process is out of file descriptors the pending

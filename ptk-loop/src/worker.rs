@@ -1,0 +1,688 @@
+//! A worker: the state its event loop's handlers receive, and what they do with the
+//! runtime's readiness events to make completion events.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+
+use ptk_runtime::{
+    Cx, Event as RtEvent, EventLoop, Handle, RawHandle, ResourceType, TcpListener, TcpStream,
+    Trigger, UdpSocket, UserEvents,
+};
+
+use crate::buf::Buf;
+use crate::error::Error;
+use crate::event::{Event, EventKind, Ownership};
+use crate::group::{LoopHandle, Shared};
+use crate::shared::{Command, Config, WorkerShared};
+use crate::sock::{Sock, SockOpt, SockType};
+
+/// A write waiting to be sent: the buffer, and for UDP its destination.
+struct Pending {
+    buf: Buf,
+    to: Option<SocketAddr>,
+}
+
+/// The loop-thread part of an object.
+struct Object {
+    sock: Option<Sock>,
+    rt: Option<RawHandle>,
+    kind: SockType,
+    config: Config,
+    connecting: bool,
+    repeat: bool,
+    /// The next worker's listener of the same server.
+    next: Option<Sock>,
+    writes: VecDeque<Pending>,
+    /// Bytes of the first write already sent.
+    sent: usize,
+    /// Whether the runtime's writable handler is set.
+    want_write: bool,
+}
+
+fn ignore(_: &mut Event<'_>) {}
+
+/// A worker loop's application state.
+pub(crate) struct Worker {
+    handle: LoopHandle,
+    index: usize,
+    objects: Vec<Object>,
+    /// Object slot by runtime resource slot: streams, listeners, UDP sockets, timers.
+    by_rt: [Vec<u32>; 4],
+    /// The other half of the command queue, swapped in to drain it without holding its lock.
+    spare: VecDeque<Command>,
+    source: Option<Handle<UserEvents>>,
+    writes_per_sock: usize,
+}
+
+fn rt_kind(h: RawHandle) -> usize {
+    match h.resource_type() {
+        ResourceType::TcpStream => 0,
+        ResourceType::TcpListener => 1,
+        ResourceType::UdpSocket => 2,
+        _ => 3,
+    }
+}
+
+impl Worker {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize) -> Worker {
+        let slots = shared.opts.sockets_per_worker;
+        let writes = shared.opts.writes_per_sock;
+        let commands = shared.opts.commands_per_worker;
+        let objects = (0..slots)
+            .map(|_| Object {
+                sock: None,
+                rt: None,
+                kind: SockType::Timer,
+                config: Config {
+                    callback: ignore,
+                    user_data: 0,
+                    ownership: Ownership::Borrowed,
+                    read_size: 0,
+                    keep_alive: false,
+                },
+                connecting: false,
+                repeat: false,
+                next: None,
+                writes: VecDeque::with_capacity(writes),
+                sent: 0,
+                want_write: false,
+            })
+            .collect();
+        let caps = shared.capacities();
+        Worker {
+            handle: LoopHandle { shared },
+            index,
+            objects,
+            by_rt: [
+                vec![u32::MAX; caps.tcp_streams],
+                vec![u32::MAX; caps.tcp_listeners],
+                vec![u32::MAX; caps.udp_sockets],
+                vec![u32::MAX; caps.timers],
+            ],
+            spare: VecDeque::with_capacity(commands),
+            source: None,
+            writes_per_sock: writes,
+        }
+    }
+
+    fn ws(&self) -> &WorkerShared {
+        &self.handle.shared.workers[self.index]
+    }
+
+    /// Sets the worker up on its loop: the user event source other threads raise.
+    pub(crate) fn setup(ev: &mut EventLoop<'_, Worker>) -> ptk_runtime::Result<Handle<UserEvents>> {
+        let source = ev.user_events_create()?;
+        ev.set_handler(source, Trigger::User(0), on_commands)?;
+        ev.app_mut().source = Some(source);
+        Ok(source)
+    }
+
+    fn slot_of(&self, h: RawHandle) -> Option<usize> {
+        let s = *self.by_rt[rt_kind(h)].get(h.slot() as usize)?;
+        (s != u32::MAX).then_some(s as usize)
+    }
+
+    fn bind_rt(&mut self, slot: usize, h: RawHandle) {
+        self.objects[slot].rt = Some(h);
+        if let Some(e) = self.by_rt[rt_kind(h)].get_mut(h.slot() as usize) {
+            *e = slot as u32;
+        }
+    }
+
+    /// The loop-thread object of `sock`, if it is the live one.
+    fn live(&self, sock: Sock) -> Option<usize> {
+        let o = self.objects.get(sock.slot())?;
+        (o.sock == Some(sock)).then_some(sock.slot())
+    }
+
+    fn emit(&self, slot: usize, kind: EventKind, ev: Emit) {
+        let o = &self.objects[slot];
+        let Some(sock) = ev.sock.or(o.sock) else {
+            return;
+        };
+        let mut event = Event {
+            kind,
+            sock,
+            ownership: ev.ownership,
+            remote: ev.remote,
+            error: ev.error,
+            user_data: ev.user_data.unwrap_or(o.config.user_data),
+            buf: ev.buf,
+            owner: &self.handle,
+        };
+        (o.config.callback)(&mut event);
+    }
+
+    fn open(&mut self, sock: Sock, kind: SockType, config: Config) -> usize {
+        let slot = sock.slot();
+        let o = &mut self.objects[slot];
+        o.sock = Some(sock);
+        o.rt = None;
+        o.kind = kind;
+        o.config = config;
+        o.connecting = false;
+        o.repeat = false;
+        o.next = None;
+        o.sent = 0;
+        o.want_write = false;
+        slot
+    }
+
+    /// Closes object `slot`: the runtime resource, its queued writes, its handle; then the
+    /// close event (unless `quiet`), and the next listener of a server.
+    fn finish(&mut self, cx: &mut Cx<'_>, slot: usize, error: Option<Error>, quiet: bool) {
+        let Some(sock) = self.objects[slot].sock else {
+            return;
+        };
+        if let Some(h) = self.objects[slot].rt.take() {
+            let _ = cx.close(h);
+            if let Some(e) = self.by_rt[rt_kind(h)].get_mut(h.slot() as usize) {
+                *e = u32::MAX;
+            }
+        }
+        self.objects[slot].writes.clear();
+        if let Some(e) = error {
+            self.emit(slot, EventKind::Error, Emit::error(e));
+        }
+        self.ws().objects[slot]
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.ws().free(sock);
+        if !quiet {
+            self.emit(slot, EventKind::Close, Emit::for_sock(sock));
+        }
+        let o = &mut self.objects[slot];
+        o.sock = None;
+        o.config.callback = ignore;
+        if let Some(next) = o.next.take() {
+            if let Some(ws) = self.handle.shared.workers.get(next.worker()) {
+                let _ = ws.push(Command::Close {
+                    sock: next,
+                    quiet: true,
+                });
+            }
+        }
+    }
+
+    fn execute(&mut self, cx: &mut Cx<'_>, cmd: Command) {
+        match cmd {
+            Command::Listen {
+                sock,
+                listener,
+                config,
+                next,
+            } => {
+                let slot = self.open(sock, SockType::TcpServer, config);
+                self.objects[slot].next = next;
+                let made = cx
+                    .tcp_listener_from_std(listener)
+                    .and_then(|l| cx.set_handler(l, Trigger::Readable, on_accept).map(|()| l));
+                match made {
+                    Ok(l) => self.bind_rt(slot, l.raw()),
+                    Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Connect {
+                sock,
+                addr,
+                timeout_ms,
+                config,
+            } => {
+                let slot = self.open(sock, SockType::TcpClient, config);
+                let made = cx.tcp_connect(addr, Some(timeout_ms)).and_then(|s| {
+                    cx.set_handler(s, Trigger::Writable, on_writable)
+                        .map(|()| s)
+                });
+                match made {
+                    Ok(s) => {
+                        self.bind_rt(slot, s.raw());
+                        self.objects[slot].connecting = true;
+                        self.objects[slot].want_write = true;
+                    }
+                    Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Udp {
+                sock,
+                socket,
+                config,
+            } => {
+                let slot = self.open(sock, SockType::Udp, config);
+                let made = cx
+                    .udp_from_std(socket)
+                    .and_then(|u| cx.set_handler(u, Trigger::Readable, on_udp).map(|()| u));
+                match made {
+                    Ok(u) => self.bind_rt(slot, u.raw()),
+                    Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Timer {
+                sock,
+                ms,
+                repeat,
+                config,
+            } => {
+                let slot = self.open(sock, SockType::Timer, config);
+                self.objects[slot].repeat = repeat;
+                let made = cx.timer_create().and_then(|t| {
+                    cx.set_handler(t, Trigger::Expired, on_tick)?;
+                    cx.timer_start(t, ms, repeat)?;
+                    Ok(t)
+                });
+                match made {
+                    Ok(t) => self.bind_rt(slot, t.raw()),
+                    Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Write { sock, buf } => self.queue_write(cx, sock, buf, None),
+            Command::UdpSend { sock, buf, to } => self.queue_write(cx, sock, buf, Some(to)),
+            Command::Close { sock, quiet } => {
+                if let Some(slot) = self.live(sock) {
+                    self.finish(cx, slot, None, quiet);
+                }
+            }
+            Command::Wake { sock, user_data } => {
+                if let Some(slot) = self.live(sock) {
+                    self.emit(slot, EventKind::Wake, Emit::wake(user_data));
+                }
+            }
+            Command::Post { f, user_data } => f(user_data),
+            Command::SetOption { sock, opt, value } => self.set_option(cx, sock, opt, value),
+        }
+    }
+
+    fn set_option(&mut self, cx: &mut Cx<'_>, sock: Sock, opt: SockOpt, value: usize) {
+        let Some(slot) = self.live(sock) else {
+            return;
+        };
+        let Some(h) = self.objects[slot].rt else {
+            return;
+        };
+        let r = match (opt, h.typed::<TcpStream>()) {
+            (SockOpt::KeepAlive, Ok(s)) => cx.set_keepalive(s, (value != 0).then_some(60)),
+            (SockOpt::NoDelay, Ok(s)) => cx.set_nodelay(s, value != 0),
+            (SockOpt::RecvBuffer, _) => cx.set_recv_buffer_size(h, value),
+            (SockOpt::SendBuffer, _) => cx.set_send_buffer_size(h, value),
+            _ => Ok(()),
+        };
+        // Kernel sizes read back (the kernel doubles or rounds them).
+        if matches!(opt, SockOpt::RecvBuffer | SockOpt::SendBuffer) {
+            let v = if opt == SockOpt::RecvBuffer {
+                cx.recv_buffer_size(h)
+            } else {
+                cx.send_buffer_size(h)
+            };
+            if let Ok(v) = v {
+                self.ws().objects[slot].set_option(opt, v);
+            }
+        }
+        if let Err(e) = r {
+            self.emit(slot, EventKind::Error, Emit::error(e.into()));
+        }
+    }
+
+    fn queue_write(&mut self, cx: &mut Cx<'_>, sock: Sock, buf: Buf, to: Option<SocketAddr>) {
+        let Some(slot) = self.live(sock) else {
+            return;
+        };
+        if self.objects[slot].writes.len() >= self.writes_per_sock {
+            drop(buf);
+            self.emit(slot, EventKind::Error, Emit::error(Error::WouldBlock));
+            return;
+        }
+        self.objects[slot].writes.push_back(Pending { buf, to });
+        if !self.objects[slot].connecting {
+            self.flush(cx, slot);
+        }
+    }
+
+    /// Sends queued writes as far as the socket takes them; each one sent completes.
+    fn flush(&mut self, cx: &mut Cx<'_>, slot: usize) {
+        let Some(h) = self.objects[slot].rt else {
+            return;
+        };
+        loop {
+            let o = &mut self.objects[slot];
+            let Some(p) = o.writes.front() else {
+                break;
+            };
+            let r = match (p.to, h.typed::<TcpStream>(), h.typed::<UdpSocket>()) {
+                (None, Ok(s), _) => cx.write(s, &p.buf.as_slice()[o.sent..]),
+                (Some(to), _, Ok(u)) => match cx.send_to(u, p.buf.as_slice(), to) {
+                    Poll::Ready(Ok(_)) => Poll::Ready(Ok(p.buf.len() - o.sent)),
+                    other => other,
+                },
+                _ => Poll::Ready(Err(ptk_runtime::Error::InvalidArgument)),
+            };
+            match r {
+                Poll::Ready(Ok(n)) => {
+                    o.sent += n;
+                    if o.sent < p.buf.len() {
+                        continue;
+                    }
+                    o.sent = 0;
+                    let Some(done) = o.writes.pop_front() else {
+                        break;
+                    };
+                    let kind = if done.to.is_some() {
+                        EventKind::UdpWriteDone
+                    } else {
+                        EventKind::WriteDone
+                    };
+                    self.emit(slot, kind, Emit::buf(done.buf, Ownership::Borrowed, None));
+                    if self.objects[slot].sock.is_none() {
+                        return;
+                    }
+                }
+                Poll::Pending => {
+                    if !o.want_write {
+                        o.want_write = true;
+                        let _ = cx.set_handler(h, Trigger::Writable, on_writable);
+                    }
+                    return;
+                }
+                Poll::Ready(Err(e)) => {
+                    if o.kind == SockType::Udp {
+                        // A failed datagram ends only itself.
+                        o.sent = 0;
+                        o.writes.pop_front();
+                        self.emit(slot, EventKind::Error, Emit::error(e.into()));
+                        continue;
+                    }
+                    self.finish(cx, slot, Some(e.into()), false);
+                    return;
+                }
+            }
+        }
+        let o = &mut self.objects[slot];
+        if o.want_write {
+            o.want_write = false;
+            cx.remove_handler(h, Trigger::Writable);
+        }
+    }
+
+    /// Runs the queued commands (those queued before the call; later ones wait for the
+    /// next raise, so a callback that queues on every event cannot hold the loop).
+    fn drain(&mut self, cx: &mut Cx<'_>) {
+        let ws_index = self.index;
+        {
+            let shared = Arc::clone(&self.handle.shared);
+            let mut c = shared.workers[ws_index]
+                .commands
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if c.queue.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut c.queue, &mut self.spare);
+        }
+        while let Some(cmd) = self.spare.pop_front() {
+            self.execute(cx, cmd);
+        }
+        let more = !self
+            .ws()
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queue
+            .is_empty();
+        if more {
+            if let Some(source) = self.source {
+                let _ = cx.raise(source, 0);
+            }
+        }
+    }
+}
+
+/// The optional parts of an event.
+#[derive(Default)]
+struct Emit {
+    sock: Option<Sock>,
+    ownership: Ownership,
+    remote: Option<SocketAddr>,
+    error: Option<Error>,
+    user_data: Option<usize>,
+    buf: Option<Buf>,
+}
+
+impl Emit {
+    fn error(e: Error) -> Emit {
+        Emit {
+            error: Some(e),
+            ..Emit::default()
+        }
+    }
+
+    fn for_sock(sock: Sock) -> Emit {
+        Emit {
+            sock: Some(sock),
+            ..Emit::default()
+        }
+    }
+
+    fn wake(user_data: usize) -> Emit {
+        Emit {
+            user_data: Some(user_data),
+            ..Emit::default()
+        }
+    }
+
+    fn buf(buf: Buf, ownership: Ownership, remote: Option<SocketAddr>) -> Emit {
+        Emit {
+            buf: Some(buf),
+            ownership,
+            remote,
+            ..Emit::default()
+        }
+    }
+}
+
+fn on_commands(w: &mut Worker, cx: &mut Cx<'_>, _ev: RtEvent) {
+    w.drain(cx);
+}
+
+fn on_accept(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
+    let Some(server) = w.slot_of(ev.handle) else {
+        return;
+    };
+    let Ok(l) = ev.handle.typed::<TcpListener>() else {
+        return;
+    };
+    // Bounded: the listener stays ready and is dispatched again.
+    for _ in 0..64 {
+        let (stream, peer) = match cx.accept(l) {
+            Poll::Pending => break,
+            Poll::Ready(Ok(pair)) => pair,
+            Poll::Ready(Err(e)) => {
+                w.emit(server, EventKind::Error, Emit::error(e.into()));
+                break;
+            }
+        };
+        let group = w.handle.shared.id;
+        let sock = match w.ws().alloc(group, SockType::TcpClient) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = cx.close(stream);
+                w.emit(server, EventKind::Error, Emit::error(e));
+                continue;
+            }
+        };
+        let config = w.objects[server].config;
+        let slot = w.open(sock, SockType::TcpClient, config);
+        if cx
+            .set_handler(stream, Trigger::Readable, on_readable)
+            .is_err()
+        {
+            let _ = cx.close(stream);
+            w.ws().free(sock);
+            w.objects[slot].sock = None;
+            continue;
+        }
+        w.bind_rt(slot, stream.raw());
+        connected(w, cx, slot, stream, Some(peer));
+        w.emit(
+            server,
+            EventKind::Accept,
+            Emit {
+                sock: Some(sock),
+                remote: Some(peer),
+                ..Emit::default()
+            },
+        );
+        w.drain(cx);
+    }
+}
+
+/// Records a new connection's options and addresses.
+fn connected(
+    w: &mut Worker,
+    cx: &mut Cx<'_>,
+    slot: usize,
+    s: Handle<TcpStream>,
+    peer: Option<SocketAddr>,
+) {
+    let _ = cx.set_nodelay(s, true);
+    let keep_alive = w.objects[slot].config.keep_alive;
+    if keep_alive {
+        let _ = cx.set_keepalive(s, Some(60));
+    }
+    let so = &w.ws().objects[slot];
+    so.set_option(SockOpt::NoDelay, 1);
+    so.set_option(SockOpt::KeepAlive, usize::from(keep_alive));
+    if let Ok(v) = cx.recv_buffer_size(s) {
+        so.set_option(SockOpt::RecvBuffer, v);
+    }
+    if let Ok(v) = cx.send_buffer_size(s) {
+        so.set_option(SockOpt::SendBuffer, v);
+    }
+    so.set_addrs(cx.local_addr(s).ok(), peer.or_else(|| cx.peer_addr(s).ok()));
+}
+
+fn on_readable(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
+    let Some(slot) = w.slot_of(ev.handle) else {
+        return;
+    };
+    let Ok(s) = ev.handle.typed::<TcpStream>() else {
+        return;
+    };
+    // No free buffer: the socket stays ready and is dispatched again next iteration.
+    let Ok(mut buf) = w.handle.shared.pool.alloc() else {
+        return;
+    };
+    let size = w.objects[slot].config.read_size.min(buf.capacity());
+    match cx.read(s, &mut buf.spare_mut()[..size]) {
+        Poll::Pending => {}
+        Poll::Ready(Ok(0)) => {
+            drop(buf);
+            w.finish(cx, slot, None, false);
+        }
+        Poll::Ready(Ok(n)) => {
+            let _ = buf.set_len(n);
+            let ownership = w.objects[slot].config.ownership;
+            w.emit(slot, EventKind::Read, Emit::buf(buf, ownership, None));
+        }
+        Poll::Ready(Err(e)) => {
+            drop(buf);
+            w.finish(cx, slot, Some(e.into()), false);
+        }
+    }
+    w.drain(cx);
+}
+
+fn on_writable(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
+    let Some(slot) = w.slot_of(ev.handle) else {
+        return;
+    };
+    if w.objects[slot].connecting {
+        let Ok(s) = ev.handle.typed::<TcpStream>() else {
+            return;
+        };
+        match cx.connected(s) {
+            Poll::Pending => return,
+            Poll::Ready(Err(e)) => {
+                w.finish(cx, slot, Some(e.into()), false);
+                w.drain(cx);
+                return;
+            }
+            Poll::Ready(Ok(())) => {
+                w.objects[slot].connecting = false;
+                if cx.set_handler(s, Trigger::Readable, on_readable).is_err() {
+                    w.finish(cx, slot, Some(Error::OutOfMemory), false);
+                    return;
+                }
+                connected(w, cx, slot, s, None);
+                let remote = w.ws().objects[slot]
+                    .addrs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .1;
+                w.emit(
+                    slot,
+                    EventKind::Connect,
+                    Emit {
+                        remote,
+                        ..Emit::default()
+                    },
+                );
+            }
+        }
+    }
+    if w.objects[slot].sock.is_some() {
+        w.flush(cx, slot);
+    }
+    w.drain(cx);
+}
+
+fn on_udp(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
+    let Some(slot) = w.slot_of(ev.handle) else {
+        return;
+    };
+    let Ok(u) = ev.handle.typed::<UdpSocket>() else {
+        return;
+    };
+    let Ok(mut buf) = w.handle.shared.pool.alloc() else {
+        return;
+    };
+    let size = w.objects[slot].config.read_size.min(buf.capacity());
+    match cx.recv_from(u, &mut buf.spare_mut()[..size]) {
+        Poll::Pending => {}
+        Poll::Ready(Ok((n, from))) => {
+            let _ = buf.set_len(n);
+            let ownership = w.objects[slot].config.ownership;
+            w.emit(
+                slot,
+                EventKind::UdpRead,
+                Emit::buf(buf, ownership, Some(from)),
+            );
+        }
+        Poll::Ready(Err(e)) => {
+            drop(buf);
+            w.emit(slot, EventKind::Error, Emit::error(e.into()));
+        }
+    }
+    w.drain(cx);
+}
+
+fn on_tick(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
+    let Some(slot) = w.slot_of(ev.handle) else {
+        return;
+    };
+    w.emit(slot, EventKind::Tick, Emit::default());
+    if !w.objects[slot].repeat && w.objects[slot].sock.is_some() {
+        w.finish(cx, slot, None, false);
+    }
+    w.drain(cx);
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // The loop is gone with every runtime resource: make the handles stale.
+        for o in &mut self.objects {
+            if let Some(sock) = o.sock.take() {
+                self.handle.shared.workers[self.index].free(sock);
+            }
+        }
+    }
+}
