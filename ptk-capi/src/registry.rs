@@ -34,19 +34,26 @@ pub struct Binding {
     pub user_data: *mut c_void,
 }
 
-/// One object slot's C callback and user data.
+/// An object bound to an entry: its handle, C callback and user data, and the binding it
+/// owns (freed at its CLOSE; 0 for an accepted connection, which uses its server's).
+#[derive(Clone, Copy)]
+struct Bound {
+    sock: u64,
+    callback: ptk_callback,
+    user_data: usize,
+    owned: usize,
+}
+
+/// One object slot's bindings. `ptk_loop` frees a slot when it closes the object and then
+/// delivers the CLOSE, so a new object may be bound to the slot before the old one's CLOSE
+/// is delivered: the old binding moves to `prev` until then.
 #[derive(Default)]
-pub struct Entry {
-    /// The `Sock` (as `u64`) the entry belongs to; 0: free.
-    sock: AtomicU64,
-    /// The last `Sock` unbound from this entry (its CLOSE was delivered): a late bind of it
-    /// (the creating call returning after the object already closed) is ignored.
-    closed: AtomicU64,
-    callback: AtomicUsize,
-    user_data: AtomicUsize,
-    /// The `Box<Binding>` the entry frees when its object closes (0: none, an accepted
-    /// connection uses its server's).
-    owned: AtomicUsize,
+struct Entry {
+    cur: Option<Bound>,
+    prev: Option<Bound>,
+    /// The last handle whose CLOSE was delivered: a late bind of it (the creating call
+    /// returning after the object closed already) is ignored.
+    closed: u64,
 }
 
 /// A loop group as the C API knows it.
@@ -59,8 +66,8 @@ pub struct Group {
     pub handle: LoopHandle,
     /// The group itself, until `ptk_loop_destroy` takes it.
     pub owner: Mutex<Option<Loop>>,
-    entries: Box<[Entry]>,
-    bind: Mutex<()>,
+    /// One per object slot; each locked on its own (uncontended: one worker owns a slot).
+    entries: Box<[Mutex<Entry>]>,
 }
 
 /// The C callback and user data of an object, read at an event.
@@ -76,7 +83,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Group {
-    /// A group of `workers` workers around `lp`.
+    /// A group around `lp`, with an entry per object slot of its workers.
     pub fn new(serial: u64, lp: Loop) -> Group {
         let workers = lp.workers();
         Group {
@@ -85,98 +92,118 @@ impl Group {
             handle: lp.handle().clone(),
             owner: Mutex::new(Some(lp)),
             entries: (0..workers * SOCKETS_PER_WORKER)
-                .map(|_| Entry::default())
+                .map(|_| Mutex::new(Entry::default()))
                 .collect(),
-            bind: Mutex::new(()),
         }
     }
 
-    fn entry(&self, sock: Sock) -> Option<&Entry> {
+    /// The entry of `sock`'s slot (the layout `Sock` documents: worker in bits 8-15, slot in
+    /// bits 16-39).
+    fn entry(&self, sock: Sock) -> Option<MutexGuard<'_, Entry>> {
         let v = sock.to_u64();
         let worker = (v >> 8) as u8 as usize;
         let slot = ((v >> 16) & 0xff_ffff) as usize;
         if slot >= SOCKETS_PER_WORKER {
             return None;
         }
-        self.entries.get(worker * SOCKETS_PER_WORKER + slot)
+        self.entries
+            .get(worker * SOCKETS_PER_WORKER + slot)
+            .map(lock)
     }
 
     /// Binds `sock` to a callback and user data unless it is bound or closed already.
     /// `owned`: the `Box<Binding>` to free at its close, if the entry owns one.
     pub fn bind(&self, sock: Sock, callback: ptk_callback, user_data: *mut c_void, owned: usize) {
-        let Some(e) = self.entry(sock) else { return };
-        let _g = lock(&self.bind);
+        let Some(mut e) = self.entry(sock) else {
+            return;
+        };
         let v = sock.to_u64();
-        if e.sock.load(Ordering::Acquire) == v || e.closed.load(Ordering::Acquire) == v {
+        let known = |b: &Option<Bound>| b.is_some_and(|b| b.sock == v);
+        if known(&e.cur) || known(&e.prev) || e.closed == v {
             return;
         }
-        e.callback
-            .store(callback.map_or(0, |f| f as usize), Ordering::Release);
-        e.user_data.store(user_data as usize, Ordering::Release);
-        e.owned.store(owned, Ordering::Release);
-        e.sock.store(v, Ordering::Release);
+        let bound = Bound {
+            sock: v,
+            callback,
+            user_data: user_data as usize,
+            owned,
+        };
+        if let Some(old) = e.cur.replace(bound) {
+            // Two objects' CLOSEs pending on one slot cannot happen while a CLOSE is
+            // delivered per event loop iteration; if it did, the older binding leaks.
+            e.prev = Some(old);
+        }
     }
 
     /// The callback and user data bound to `sock`, if it is bound.
     pub fn target(&self, sock: Sock) -> Option<Target> {
         let e = self.entry(sock)?;
-        if e.sock.load(Ordering::Acquire) != sock.to_u64() {
-            return None;
-        }
-        let callback = e.callback.load(Ordering::Acquire);
-        let callback: ptk_callback = if callback == 0 {
-            None
-        } else {
-            // SAFETY: a non-zero value was stored from a `ptk_callback` function pointer.
-            #[allow(unsafe_code)]
-            Some(unsafe {
-                std::mem::transmute::<usize, unsafe extern "C" fn(*const crate::event::ptk_event)>(
-                    callback,
-                )
+        let v = sock.to_u64();
+        [e.cur, e.prev]
+            .into_iter()
+            .flatten()
+            .find(|b| b.sock == v)
+            .map(|b| Target {
+                callback: b.callback,
+                user_data: b.user_data as *mut c_void,
             })
-        };
-        Some(Target {
-            callback,
-            user_data: e.user_data.load(Ordering::Acquire) as *mut c_void,
-        })
     }
 
     /// Changes the user data of a bound object; false if `sock` is not bound.
     pub fn set_user_data(&self, sock: Sock, user_data: *mut c_void) -> bool {
-        let Some(e) = self.entry(sock) else {
+        let Some(mut e) = self.entry(sock) else {
             return false;
         };
-        let _g = lock(&self.bind);
-        if e.sock.load(Ordering::Acquire) != sock.to_u64() {
-            return false;
+        let v = sock.to_u64();
+        let e = &mut *e;
+        for b in [&mut e.cur, &mut e.prev].into_iter().flatten() {
+            if b.sock == v {
+                b.user_data = user_data as usize;
+                return true;
+            }
         }
-        e.user_data.store(user_data as usize, Ordering::Release);
-        true
+        false
     }
 
     /// Unbinds `sock` after its CLOSE, freeing the binding it owned.
     pub fn unbind(&self, sock: Sock) {
-        let Some(e) = self.entry(sock) else { return };
-        let _g = lock(&self.bind);
-        let v = sock.to_u64();
-        if e.sock.load(Ordering::Acquire) != v {
+        let Some(mut e) = self.entry(sock) else {
             return;
-        }
-        e.sock.store(0, Ordering::Release);
-        e.closed.store(v, Ordering::Release);
-        free_binding(e.owned.swap(0, Ordering::AcqRel));
+        };
+        let v = sock.to_u64();
+        let owned = if e.cur.is_some_and(|b| b.sock == v) {
+            e.cur.take().map_or(0, |b| b.owned)
+        } else if e.prev.is_some_and(|b| b.sock == v) {
+            e.prev.take().map_or(0, |b| b.owned)
+        } else {
+            return;
+        };
+        e.closed = v;
+        drop(e);
+        free_binding(owned);
     }
 
-    /// Every object still bound (for CLOSE at destroy), unbinding them all.
+    /// Delivers `each` for every object still bound, unbinding them all (for CLOSE at
+    /// destroy, after the workers stopped).
     pub fn drain(&self, mut each: impl FnMut(Sock, Target)) {
-        for e in self.entries.iter() {
-            let Some(sock) = Sock::from_u64(e.sock.load(Ordering::Acquire)) else {
-                continue;
+        for entry in self.entries.iter() {
+            let (cur, prev) = {
+                let e = lock(entry);
+                (e.cur, e.prev)
             };
-            if let Some(t) = self.target(sock) {
-                each(sock, t);
+            for b in [prev, cur].into_iter().flatten() {
+                let Some(sock) = Sock::from_u64(b.sock) else {
+                    continue;
+                };
+                each(
+                    sock,
+                    Target {
+                        callback: b.callback,
+                        user_data: b.user_data as *mut c_void,
+                    },
+                );
+                self.unbind(sock);
             }
-            self.unbind(sock);
         }
     }
 }

@@ -152,3 +152,26 @@ pub fn sanitizer_env(cmd: &mut Command) {
     )
     .env("LSAN_OPTIONS", "exitcode=88");
 }
+
+/// Runs a program to its end (killed after 60 s by `timeout`), sanitizer settings on.
+pub fn run(exe: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("60").arg(exe).args(args);
+    sanitizer_env(&mut cmd);
+    cmd.output().expect("the program runs")
+}
+
+/// Panics unless a sanitized program exited with status 0 and said nothing of the
+/// sanitizers on stderr.
+pub fn assert_clean(what: &str, out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reported = ["AddressSanitizer", "LeakSanitizer", "runtime error:"]
+        .iter()
+        .any(|tag| stderr.contains(tag));
+    assert!(
+        out.status.success() && !reported,
+        "{what}: {}\nstdout:\n{}\nstderr:\n{stderr}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
