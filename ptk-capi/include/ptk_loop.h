@@ -7,7 +7,7 @@
  * the socket. Every function returns a ptk_err (ptk_err_string() describes it) unless it
  * cannot fail. Options structs whose zero value means "default".
  *
- * Handles (ptk_loop *, ptk_sock *) are opaque and checked on every call: a handle that was
+ * Handles (ptk_loop *, ptk_sock *) are opaque values, never addresses, checked on every call: a handle that was
  * destroyed or closed gives PTK_ERR_INVALID_PARAM or PTK_ERR_CLOSED, never undefined
  * behaviour. Every function may be called from any thread.
  *
@@ -44,7 +44,7 @@ typedef enum {
     PTK_ERR_WOULD_BLOCK,        /* Operation would block */
     PTK_ERR_ADDRESS_IN_USE,     /* Address already in use */
     PTK_ERR_CONNECTION_REFUSED, /* Connection refused by remote */
-    PTK_ERR_HOST_UNREACHABLE    /* Host unreachable (or its name does not resolve) */
+    PTK_ERR_HOST_UNREACHABLE    /* Host unreachable */
 } ptk_err;
 
 /* ------------------------------------------------------------------------------------ */
@@ -71,7 +71,10 @@ typedef enum {
     PTK_BUF_TRANSFER  /* Take ownership - you must call ptk_buf_free() (or ptk_write() it) */
 } ptk_buf_ownership;
 
-/* A new empty buffer (length 0) that can hold `capacity` bytes (at least 1). */
+/* A new empty buffer (length 0) that can hold at least `capacity` bytes (1 to the loop's
+   buffer size, 8192): taken from the pool of the loop whose callback runs on this thread,
+   else of the most recently created loop (PTK_ERR_OUT_OF_MEMORY without a loop or when the
+   pool is empty). */
 ptk_err ptk_buf_alloc(buf **out, size_t capacity);
 /* Frees a buffer you own. NULL is ignored. */
 void ptk_buf_free(buf *b);
@@ -142,7 +145,8 @@ typedef struct {
 } ptk_tcp_server_opts;
 
 typedef struct {
-    const char *host;            /* Remote host to connect to (name or address) */
+    const char *host;            /* Remote host: a numeric address or "localhost" (names are
+                                    not resolved: PTK_ERR_INVALID_PARAM) */
     int port;                    /* Remote port to connect to */
     ptk_callback callback;       /* Event callback function */
     void *user_data;             /* User data passed to callbacks */
@@ -187,8 +191,9 @@ typedef enum {
 
 /* Loop creation and destruction. opts may be NULL (defaults). */
 ptk_err ptk_loop_create(ptk_loop **loop, const ptk_loop_opts *opts);
-/* Stops the threads, closes every socket (no further callbacks) and frees the loop.
-   Must not be called from a callback. NULL and stale handles are ignored. */
+/* Stops and joins the threads, then delivers PTK_EVENT_CLOSE (on the calling thread) to
+   every socket still open, and frees the loop. Must not be called from a callback. NULL and
+   stale handles are ignored. Buffers the program still owns stay valid. */
 void ptk_loop_destroy(ptk_loop *loop);
 
 /* Loop control. */
@@ -235,7 +240,7 @@ ptk_err ptk_sock_set_option(ptk_sock *sock, ptk_sockopt opt, const void *value, 
 ptk_err ptk_sock_get_option(ptk_sock *sock, ptk_sockopt opt, void *value, size_t *value_len);
 /* PTK_EVENT_WAKE on the socket's loop thread, with user_data. */
 ptk_err ptk_sock_wake(ptk_sock *sock, void *user_data);
-/* Runs callback(user_data) on a thread of the loop. */
+/* Runs callback(user_data) on a thread of the loop (not if the loop is destroyed first). */
 ptk_err ptk_loop_post(ptk_loop *loop, void (*callback)(void *user_data), void *user_data);
 
 /* Utilities (thread-safe; the strings are static). */

@@ -14,7 +14,7 @@
 //!
 //! `ptk_buf_alloc` has no loop argument: it takes from the pool of the loop whose callback is
 //! running on this thread, otherwise from the most recently created loop (see
-//! [`crate::registry::current_or_latest`]).
+//! `ptk_buf_alloc` in `ptk_loop.h`).
 #![allow(unsafe_code)] // The C side holds buffers by raw pointer; every dereference is here.
 
 use std::ffi::c_void;
@@ -85,7 +85,7 @@ unsafe fn peek<'a>(b: *const buf) -> Option<Target<'a>> {
 ///
 /// # Safety
 ///
-/// As [`peek`], and the caller owned the buffer and gives it up.
+/// As `peek`, and the caller owned the buffer and gives it up.
 pub unsafe fn take(b: *mut buf) -> Result<Option<Buf>, ptk_err> {
     let raw = b as usize;
     if raw == 0 {
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn ptk_buf_free(b: *mut buf) {
 ///
 /// # Safety
 ///
-/// As [`peek`].
+/// As `peek`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
     guard_or(ptr::null_mut(), || {
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
 ///
 /// # Safety
 ///
-/// As [`peek`].
+/// As `peek`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_len(b: *const buf) -> usize {
     guard_or(0, || {
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn ptk_buf_len(b: *const buf) -> usize {
 ///
 /// # Safety
 ///
-/// As [`peek`].
+/// As `peek`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_capacity(b: *const buf) -> usize {
     guard_or(0, || {
@@ -207,7 +207,7 @@ pub unsafe extern "C" fn ptk_buf_capacity(b: *const buf) -> usize {
 ///
 /// # Safety
 ///
-/// As [`peek`].
+/// As `peek`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_set_len(b: *mut buf, len: usize) -> ptk_err {
     guard(|| {
@@ -226,7 +226,7 @@ pub unsafe extern "C" fn ptk_buf_set_len(b: *mut buf, len: usize) -> ptk_err {
 ///
 /// # Safety
 ///
-/// As [`peek`]; `bytes` is NULL or `len` readable bytes.
+/// As `peek`; `bytes` is NULL or `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_buf_append(b: *mut buf, bytes: *const c_void, len: usize) -> ptk_err {
     guard(|| {

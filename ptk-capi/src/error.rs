@@ -11,7 +11,7 @@ use crate::guard::guard_or;
 /// An error code of `ptk_loop.h` (`ptk_err`); `Ok` is success.
 ///
 /// Returned to C as the enum; an error code coming *from* C arrives as a `c_int` and goes
-/// through [`Err::from_raw`], so an out-of-range value is never an invalid Rust enum.
+/// through [`ptk_err::from_raw`], so an out-of-range value is never an invalid Rust enum.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(non_camel_case_types, clippy::enum_variant_names)]

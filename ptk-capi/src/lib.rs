@@ -11,12 +11,16 @@
 //!   `ptk_sock *` are checked handles, never dereferenced.
 //! * **No panic crosses into C**: every function runs under `catch_unwind`.
 //! * **One callback** per object, called on the worker thread that owns the object with a
-//!   `ptk_event` built on that thread's stack (see [`deliver`]).
+//!   `ptk_event` built on that thread's stack.
 //! * **Buffers** (`buf *`) are `ptk-loop` pool buffers handed to C without a copy, or
 //!   read-only views for borrowed data (see [`buf`]).
 //!
 //! See `README.md` for building, linking, the ownership rules and threading.
+//!
+//! The library is for 64-bit targets: a `ptk_sock *` carries the layer's 64-bit handle. On
+//! other targets the crate is empty.
 #![deny(missing_docs)]
+#![cfg(target_pointer_width = "64")]
 
 pub mod buf;
 mod clock;

@@ -538,7 +538,7 @@ unsafe fn write_addr(
 ///
 /// # Safety
 ///
-/// As [`write_addr`].
+/// As `write_addr`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_sock_get_local_addr(
     sock: *mut ptk_sock,
@@ -556,7 +556,7 @@ pub unsafe extern "C" fn ptk_sock_get_local_addr(
 ///
 /// # Safety
 ///
-/// As [`write_addr`].
+/// As `write_addr`.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_sock_get_remote_addr(
     sock: *mut ptk_sock,

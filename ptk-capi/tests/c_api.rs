@@ -4,6 +4,7 @@
 //! loop destroyed while connections are open, printing a trace that must equal
 //! `tests/c/api.expected` line for line. A sanitizer report on any of those paths fails the
 //! test as well.
+#![cfg(target_pointer_width = "64")] // The C library is for 64-bit targets.
 
 mod c;
 

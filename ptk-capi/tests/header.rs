@@ -1,6 +1,7 @@
 //! `include/ptk_loop.h` says what the library exports, exactly: every function it declares
 //! is a defined symbol of `libptk_capi.a`, and every `ptk_*` function the library defines is
 //! declared. The header also compiles cleanly as C99 and as C++.
+#![cfg(target_pointer_width = "64")] // The C library is for 64-bit targets.
 
 mod c;
 

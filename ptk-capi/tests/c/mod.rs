@@ -49,18 +49,13 @@ pub fn staticlib() -> PathBuf {
         ])
         .arg(&target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-        let mut profile = target_dir.clone();
-        if cfg!(target_pointer_width = "32") {
-            cmd.args(["--target", "i686-unknown-linux-gnu"]);
-            profile.push("i686-unknown-linux-gnu");
-        }
         let out = cmd.output().expect("cargo runs");
         assert!(
             out.status.success(),
             "cargo build -p ptk-capi --lib: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        profile.join("debug").join("libptk_capi.a")
+        target_dir.join("debug").join("libptk_capi.a")
     })
     .clone()
 }
