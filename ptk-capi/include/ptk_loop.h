@@ -192,13 +192,15 @@ typedef enum {
 /* Loop creation and destruction. opts may be NULL (defaults). */
 ptk_err ptk_loop_create(ptk_loop **loop, const ptk_loop_opts *opts);
 /* Stops and joins the threads, then delivers PTK_EVENT_CLOSE (on the calling thread) to
-   every socket still open, and frees the loop. Must not be called from a callback. NULL and
-   stale handles are ignored. Buffers the program still owns stay valid. */
+   every socket still open, and frees the loop. NULL and stale handles are ignored; from one
+   of the loop's own callbacks it only stops the loop (destroy it from another thread).
+   Buffers the program still owns stay valid. */
 void ptk_loop_destroy(ptk_loop *loop);
 
 /* Loop control. */
 ptk_err ptk_loop_start(ptk_loop *loop); /* Starts the threads when auto_start was false */
-ptk_err ptk_loop_wait(ptk_loop *loop);  /* Blocks until ptk_loop_stop() */
+/* Blocks until ptk_loop_stop(); PTK_ERR_INVALID_PARAM from the loop's own callbacks. */
+ptk_err ptk_loop_wait(ptk_loop *loop);
 /* PTK_ERR_TIMEOUT if the loop is still running after timeout_ms. */
 ptk_err ptk_loop_wait_timeout(ptk_loop *loop, uint64_t timeout_ms);
 void ptk_loop_stop(ptk_loop *loop);

@@ -136,8 +136,11 @@ const KINDS_C: [crate::event::ptk_event_type; 10] = {
     ]
 };
 
-/// Delivers CLOSE to every object still bound in `group` (after its workers stopped).
-pub fn close_all(group: &Group) {
+/// Delivers CLOSE to every object still bound in `group` (after its workers stopped), on
+/// this thread, which stands in for the workers meanwhile (so the callbacks can still read
+/// their sockets' user data).
+pub fn close_all(group: &Arc<Group>) {
+    let before = registry::swap_current(Some(Arc::clone(group)));
     group.drain(|sock, target| {
         let Some(callback) = target.callback else {
             return;
@@ -156,4 +159,5 @@ pub fn close_all(group: &Group) {
         // is delivered at the same time.
         unsafe { callback(&event) };
     });
+    registry::swap_current(before);
 }

@@ -80,10 +80,17 @@ pub unsafe extern "C" fn ptk_loop_create(
 
 /// `void ptk_loop_destroy(ptk_loop *loop)`: stops and joins the workers, then delivers
 /// PTK_EVENT_CLOSE (on this thread) to every object the workers did not close, and forgets
-/// the handle. NULL and stale handles are ignored. Must not be called from a callback.
+/// the handle. NULL and stale handles are ignored, and so is a call from one of the loop's
+/// own callbacks (a worker cannot join itself): that call only stops the loop.
 #[no_mangle]
 pub extern "C" fn ptk_loop_destroy(lp: *mut LoopRef) {
     guard_or((), || {
+        if let Some(group) = group_of(lp) {
+            if registry::is_current(&group) {
+                group.handle.stop();
+                return;
+            }
+        }
         let Some(group) = registry::remove(lp as usize) else {
             return;
         };
@@ -116,17 +123,26 @@ fn with_loop(lp: *mut LoopRef, f: impl FnOnce(&Loop) -> ptk_err) -> ptk_err {
     owner.as_ref().map_or(PTK_ERR_INVALID_PARAM, f)
 }
 
+/// Runs a wait, refused (`PTK_ERR_INVALID_PARAM`) from the loop's own callbacks, where it
+/// would wait for itself.
+fn wait_with(lp: *mut LoopRef, f: impl FnOnce(&Loop) -> ptk_err) -> ptk_err {
+    if group_of(lp).is_some_and(|g| registry::is_current(&g)) {
+        return PTK_ERR_INVALID_PARAM;
+    }
+    with_loop(lp, f)
+}
+
 /// `ptk_err ptk_loop_wait(ptk_loop *loop)`.
 #[no_mangle]
 pub extern "C" fn ptk_loop_wait(lp: *mut LoopRef) -> ptk_err {
-    guard(|| with_loop(lp, |l| code_of(l.wait())))
+    guard(|| wait_with(lp, |l| code_of(l.wait())))
 }
 
 /// `ptk_err ptk_loop_wait_timeout(ptk_loop *loop, uint64_t timeout_ms)`.
 #[no_mangle]
 pub extern "C" fn ptk_loop_wait_timeout(lp: *mut LoopRef, timeout_ms: u64) -> ptk_err {
     guard(|| {
-        with_loop(lp, |l| {
+        wait_with(lp, |l| {
             code_of(l.wait_timeout(Duration::from_millis(timeout_ms)))
         })
     })

@@ -339,6 +339,16 @@ pub fn set_current(group: &Arc<Group>) {
     });
 }
 
+/// Replaces this thread's current group; the one it had.
+pub fn swap_current(group: Option<Arc<Group>>) -> Option<Arc<Group>> {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), group))
+}
+
+/// Whether this thread is delivering `group`'s events (one of its workers).
+pub fn is_current(group: &Arc<Group>) -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|g| Arc::ptr_eq(g, group)))
+}
+
 /// This thread's current group if it owns `sock` (no lock taken).
 pub fn current_for(sock: Sock) -> Option<Arc<Group>> {
     let gid = gid_of(sock);

@@ -189,6 +189,14 @@ static void waker(const ptk_event *ev) {
 
 static void posted(void *arg) { note("  posted: %s\n", (const char *)arg); }
 
+/* From a callback: waiting is refused, destroying only stops the loop. */
+static void stop_from_inside(void *arg) {
+    ptk_loop *loop = arg;
+    note("  inside: wait -> %s\n", err(ptk_loop_wait_timeout(loop, 1)));
+    ptk_loop_destroy(loop);
+    note("  inside: running %d\n", (int)ptk_loop_is_running(loop));
+}
+
 static void udp_peer(const ptk_event *ev) {
     log_event(ev);
     if (ev->type == PTK_EVENT_UDP_READ) {
@@ -446,8 +454,11 @@ int main(void) {
     puts("== stop and wait");
     printf("running %d\n", (int)ptk_loop_is_running(loop));
     CHECK(ptk_loop_wait_timeout(loop, 10));
-    ptk_loop_stop(loop);
+    before = events;
+    CHECK(ptk_loop_post(loop, stop_from_inside, loop));
+    wait_for("the stop from inside", &events, before + 2);
     CHECK(ptk_loop_wait(loop));
+    ptk_loop_stop(loop);
     printf("running %d\n", (int)ptk_loop_is_running(loop));
     ptk_loop_destroy(loop);
     puts("== done");
