@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The C API's cost: the framed echo server written in C on ptk_loop.h
-# (ptk-capi/examples/echo_server.c, built with cc -O2 against libptk_capi.a) against the same
-# server written in Rust on the completion layer it wraps (`echo_loop`, a ptk-bench binary of
-# ptk-loop's), and the protothread echo (`echo_ptk`) for reference.
+# (ptk-capi/examples/echo_server.c, built with cc -O2 against libptk_capi.a) against its twin
+# in Rust on the completion layer the C API wraps (`echo_completion`, same logic: the read
+# buffer handed over and written back, frame headers followed to count frames), and the
+# protothread echo (`echo_ptk`, on the readiness loop) for reference.
 #
 #   benches/capi.sh
 #   CG_CONNS="1" CG_LONG=40000 CG_SHORT=10000 benches/capi.sh   # a quick look
@@ -16,7 +17,7 @@
 # Settings (environment):
 #   CG_CONNS="1 100"          connection counts
 #   CG_LONG=200000 CG_SHORT=20000   round trips of the two runs
-#   IMPLS="c rust ptk"        servers: c (echo_capi), rust (echo_loop), ptk (echo_ptk)
+#   IMPLS="c rust ptk"        servers: c (echo_capi), rust (echo_completion), ptk (echo_ptk)
 #   PAYLOAD=64
 #   OUT=benches/results/capi.md
 #
@@ -42,7 +43,7 @@ OUT=${OUT:-benches/results/capi.md}
 server_command() {
     case $1 in
     c) CMD=("$BIN/echo_capi" --bind 127.0.0.1:0 --threads 1 --messages "$3" --quiet) ;;
-    rust) CMD=("$BIN/echo_loop" --bind 127.0.0.1:0 --threads 1 --messages "$3") ;;
+    rust) CMD=("$BIN/echo_completion" --bind 127.0.0.1:0 --threads 1 --messages "$3") ;;
     *) default_server_command "$@" ;;
     esac
 }

@@ -156,8 +156,14 @@ pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
             None => ptr::null_mut(),
             Some(Target::Borrowed(v)) => v.ptr.cast_mut(),
             Some(Target::Owned(mut o)) => {
-                // The data, then the room behind it to write into before set_len.
-                let (len, capacity) = (o.len(), o.capacity());
+                // The start of the memory, for all of it: the data, then the room behind it
+                // (to write into before set_len). The pointer comes from a slice of the whole
+                // capacity, so C may use every byte of it.
+                let len = o.len();
+                if len == 0 {
+                    return o.spare_mut().as_mut_ptr();
+                }
+                let capacity = o.capacity();
                 if o.set_len(capacity).is_err() {
                     return ptr::null_mut();
                 }

@@ -30,15 +30,11 @@ fn host_text(addr: Option<SocketAddr>, out: &mut [u8; 64]) -> c_int {
     c_int::from(addr.port())
 }
 
-/// Finds the group and the C target of an event's object, binding a new object on its first
+/// Finds the C target of an event's object in `group`, binding a new object on its first
 /// event (its creating call may not have returned yet) and an accepted connection at ACCEPT.
-fn resolve(ev: &Event<'_>) -> Option<(Arc<Group>, Target)> {
-    let known = registry::current_for(ev.sock).or_else(|| registry::by_sock(ev.sock));
-    if let Some(group) = &known {
-        registry::set_current(group);
-        if let Some(t) = group.target(ev.sock) {
-            return Some((Arc::clone(group), t));
-        }
+fn target_of(group: &Group, ev: &Event<'_>) -> Option<Target> {
+    if let Some(t) = group.target(ev.sock) {
+        return Some(t);
     }
     if ev.kind == EventKind::Wake {
         // Only an object C holds a handle of can be woken, and that one is bound.
@@ -48,9 +44,6 @@ fn resolve(ev: &Event<'_>) -> Option<(Arc<Group>, Target)> {
     // SAFETY: an object's own binding lives until its CLOSE is delivered (this is an earlier
     // event); a server's lives until the server's CLOSE, and ACCEPT comes while it is open.
     let b = unsafe { binding_at(ev.user_data) }?;
-    let group = Arc::clone(&b.group);
-    registry::learn(&group, ev.sock);
-    registry::set_current(&group);
     // An accepted connection does not own its server's binding.
     let owned = if ev.kind == EventKind::Accept {
         0
@@ -58,13 +51,36 @@ fn resolve(ev: &Event<'_>) -> Option<(Arc<Group>, Target)> {
         ev.user_data
     };
     group.bind(ev.sock, b.callback, b.user_data, owned);
-    let t = group.target(ev.sock)?;
-    Some((group, t))
+    group.target(ev.sock)
 }
 
 /// The `ptk_loop` callback of every C object.
 pub fn deliver(ev: &mut Event<'_>) {
-    let Some((group, target)) = resolve(ev) else {
+    // The fast path: this worker's group is the thread's current group.
+    if registry::with_current(ev.sock, |g| deliver_in(g, ev)).is_some() {
+        return;
+    }
+    // The thread's first event of its group: find it (through the object's binding if the
+    // creating call has not recorded the group yet), make it current, deliver.
+    let group = match registry::by_sock(ev.sock) {
+        Some(g) => g,
+        None if ev.kind == EventKind::Wake => return,
+        None => {
+            // SAFETY: as in `target_of`.
+            let Some(b) = (unsafe { binding_at(ev.user_data) }) else {
+                return;
+            };
+            registry::learn(&b.group, ev.sock);
+            Arc::clone(&b.group)
+        }
+    };
+    registry::set_current(&group);
+    deliver_in(&group, ev);
+}
+
+/// Delivers `ev` to its object's C callback.
+fn deliver_in(group: &Group, ev: &mut Event<'_>) {
+    let Some(target) = target_of(group, ev) else {
         return;
     };
     let Some(callback) = target.callback else {

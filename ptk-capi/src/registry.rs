@@ -139,14 +139,15 @@ impl Group {
     pub fn target(&self, sock: Sock) -> Option<Target> {
         let e = self.entry(sock)?;
         let v = sock.to_u64();
-        [e.cur, e.prev]
-            .into_iter()
-            .flatten()
-            .find(|b| b.sock == v)
-            .map(|b| Target {
-                callback: b.callback,
-                user_data: b.user_data as *mut c_void,
-            })
+        let b = match (&e.cur, &e.prev) {
+            (Some(b), _) if b.sock == v => b,
+            (_, Some(b)) if b.sock == v => b,
+            _ => return None,
+        };
+        Some(Target {
+            callback: b.callback,
+            user_data: b.user_data as *mut c_void,
+        })
     }
 
     /// Changes the user data of a bound object; false if `sock` is not bound.
@@ -310,52 +311,60 @@ pub fn learn(group: &Arc<Group>, sock: Sock) {
 /// table.
 pub fn by_sock(sock: Sock) -> Option<Arc<Group>> {
     let gid = gid_of(sock);
-    let cached = CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)
-            .map(Arc::clone)
-    });
-    cached.or_else(|| lock(&TABLE).by_gid[gid].clone())
+    with_current(sock, Arc::clone).or_else(|| lock(&TABLE).by_gid[gid].clone())
 }
 
 /// The group whose callback runs on this thread, else the most recently created one.
 pub fn current_or_latest() -> Option<Arc<Group>> {
-    CURRENT.with(|c| c.borrow().clone()).or_else(|| {
-        let latest = LATEST.load(Ordering::Acquire);
-        latest
-            .checked_sub(1)
-            .and_then(|i| lock(&TABLE).by_index[i].clone())
-    })
+    CURRENT
+        .with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+        .or_else(|| {
+            let latest = LATEST.load(Ordering::Acquire);
+            latest
+                .checked_sub(1)
+                .and_then(|i| lock(&TABLE).by_index[i].clone())
+        })
 }
 
 /// Makes `group` this thread's current group.
 pub fn set_current(group: &Arc<Group>) {
     CURRENT.with(|c| {
-        let mut c = c.borrow_mut();
-        if !c.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)) {
-            *c = Some(Arc::clone(group));
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if !c.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)) {
+                *c = Some(Arc::clone(group));
+            }
         }
     });
 }
 
 /// Replaces this thread's current group; the one it had.
+/// While a callback of this thread runs (its delivery borrows the current group), nothing
+/// is swapped and `group` is handed back.
 pub fn swap_current(group: Option<Arc<Group>>) -> Option<Arc<Group>> {
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), group))
+    CURRENT.with(|c| match c.try_borrow_mut() {
+        Ok(mut c) => std::mem::replace(&mut *c, group),
+        Err(_) => group,
+    })
 }
 
 /// Whether this thread is delivering `group`'s events (one of its workers).
 pub fn is_current(group: &Arc<Group>) -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|g| Arc::ptr_eq(g, group)))
+    CURRENT.with(|c| {
+        c.try_borrow()
+            .is_ok_and(|c| c.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)))
+    })
 }
 
-/// This thread's current group if it owns `sock` (no lock taken).
-pub fn current_for(sock: Sock) -> Option<Arc<Group>> {
+/// Runs `f` with this thread's current group if it owns `sock`, without touching a lock or a
+/// reference count (the fast path of every event and of calls from callbacks); `None` if
+/// the thread has no current group or another one.
+pub fn with_current<R>(sock: Sock, f: impl FnOnce(&Arc<Group>) -> R) -> Option<R> {
     let gid = gid_of(sock);
     CURRENT.with(|c| {
-        c.borrow()
+        let c = c.try_borrow().ok()?;
+        let g = c
             .as_ref()
-            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)
-            .map(Arc::clone)
+            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)?;
+        Some(f(g))
     })
 }

@@ -357,11 +357,25 @@ fn resolve(sock: *mut ptk_sock) -> Result<(Sock, Arc<Group>), ptk_err> {
     Ok((s, group))
 }
 
-/// Runs `f` with the handle and its group.
+/// Runs `f` with the handle and its group (from a callback of the socket's worker, without
+/// a lock or a reference count).
 fn on_sock(sock: *mut ptk_sock, f: impl FnOnce(Sock, &Group) -> ptk_err) -> ptk_err {
-    guard(|| match resolve(sock) {
-        Ok((s, g)) => f(s, &g),
-        Err(e) => e,
+    guard(|| {
+        let mut f = Some(f);
+        if let Some(s) = Sock::from_u64(sock as usize as u64) {
+            let fast = registry::with_current(s, |g| match f.take() {
+                Some(f) => f(s, g),
+                None => PTK_ERR_INVALID_PARAM,
+            });
+            if let Some(code) = fast {
+                return code;
+            }
+        }
+        match (resolve(sock), f) {
+            (Ok((s, g)), Some(f)) => f(s, &g),
+            (Err(e), _) => e,
+            (Ok(_), None) => PTK_ERR_INVALID_PARAM,
+        }
     })
 }
 
