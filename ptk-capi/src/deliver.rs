@@ -21,8 +21,7 @@ pub fn sock_ptr(sock: Sock) -> *mut ptk_sock {
 }
 
 /// An address as NUL-terminated text in `out`; its port.
-fn host_text(addr: Option<SocketAddr>, out: &mut [u8; 64]) -> c_int {
-    let Some(addr) = addr else { return 0 };
+fn host_text(addr: SocketAddr, out: &mut [u8; 64]) -> c_int {
     let mut cursor = &mut out[..63];
     let _ = write!(cursor, "{}", addr.ip());
     let written = 63 - cursor.len();
@@ -86,8 +85,17 @@ fn deliver_in(group: &Group, ev: &mut Event<'_>) {
     let Some(callback) = target.callback else {
         return;
     };
-    let mut host = [0u8; 64];
-    let port = host_text(ev.remote, &mut host);
+    // The remote address as text, for the events that have one (made only for those).
+    let host: [u8; 64];
+    let (remote_host, remote_port) = match ev.remote {
+        Some(addr) => {
+            let mut text = [0u8; 64];
+            let port = host_text(addr, &mut text);
+            host = text;
+            (host.as_ptr().cast::<c_char>(), port)
+        }
+        None => (ptr::null(), 0),
+    };
     let kind = ev.kind;
     let user_data = if kind == EventKind::Wake {
         ev.user_data as *mut c_void
@@ -115,12 +123,8 @@ fn deliver_in(group: &Group, ev: &mut Event<'_>) {
         sock: sock_ptr(ev.sock),
         data,
         ownership,
-        remote_host: if ev.remote.is_some() {
-            host.as_ptr().cast::<c_char>()
-        } else {
-            ptr::null()
-        },
-        remote_port: port,
+        remote_host,
+        remote_port,
         error: ev.error.map_or(PTK_OK, from_loop),
         user_data,
     };

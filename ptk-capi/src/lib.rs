@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 #![cfg(target_pointer_width = "64")]
 
+mod binding;
 pub mod buf;
 mod clock;
 mod deliver;

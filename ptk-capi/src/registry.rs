@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ptk_loop::{Loop, LoopHandle, Sock};
 
+use crate::binding::Entry;
 use crate::event::ptk_callback;
 
 /// Object slots per worker: `LoopOpts::sockets_per_worker`, the same for every group.
@@ -34,28 +35,6 @@ pub struct Binding {
     pub user_data: *mut c_void,
 }
 
-/// An object bound to an entry: its handle, C callback and user data, and the binding it
-/// owns (freed at its CLOSE; 0 for an accepted connection, which uses its server's).
-#[derive(Clone, Copy)]
-struct Bound {
-    sock: u64,
-    callback: ptk_callback,
-    user_data: usize,
-    owned: usize,
-}
-
-/// One object slot's bindings. `ptk_loop` frees a slot when it closes the object and then
-/// delivers the CLOSE, so a new object may be bound to the slot before the old one's CLOSE
-/// is delivered: the old binding moves to `prev` until then.
-#[derive(Default)]
-struct Entry {
-    cur: Option<Bound>,
-    prev: Option<Bound>,
-    /// The last handle whose CLOSE was delivered: a late bind of it (the creating call
-    /// returning after the object closed already) is ignored.
-    closed: u64,
-}
-
 /// A loop group as the C API knows it.
 pub struct Group {
     /// `ptk_loop *`'s serial part.
@@ -66,8 +45,8 @@ pub struct Group {
     pub handle: LoopHandle,
     /// The group itself, until `ptk_loop_destroy` takes it.
     pub owner: Mutex<Option<Loop>>,
-    /// One per object slot; each locked on its own (uncontended: one worker owns a slot).
-    entries: Box<[Mutex<Entry>]>,
+    /// One per object slot.
+    entries: Box<[Entry]>,
 }
 
 /// The C callback and user data of an object, read at an event.
@@ -92,58 +71,34 @@ impl Group {
             handle: lp.handle().clone(),
             owner: Mutex::new(Some(lp)),
             entries: (0..workers * SOCKETS_PER_WORKER)
-                .map(|_| Mutex::new(Entry::default()))
+                .map(|_| Entry::default())
                 .collect(),
         }
     }
 
     /// The entry of `sock`'s slot (the layout `Sock` documents: worker in bits 8-15, slot in
     /// bits 16-39).
-    fn entry(&self, sock: Sock) -> Option<MutexGuard<'_, Entry>> {
+    fn entry(&self, sock: Sock) -> Option<&Entry> {
         let v = sock.to_u64();
         let worker = (v >> 8) as u8 as usize;
         let slot = ((v >> 16) & 0xff_ffff) as usize;
         if slot >= SOCKETS_PER_WORKER {
             return None;
         }
-        self.entries
-            .get(worker * SOCKETS_PER_WORKER + slot)
-            .map(lock)
+        self.entries.get(worker * SOCKETS_PER_WORKER + slot)
     }
 
     /// Binds `sock` to a callback and user data unless it is bound or closed already.
     /// `owned`: the `Box<Binding>` to free at its close, if the entry owns one.
     pub fn bind(&self, sock: Sock, callback: ptk_callback, user_data: *mut c_void, owned: usize) {
-        let Some(mut e) = self.entry(sock) else {
-            return;
-        };
-        let v = sock.to_u64();
-        let known = |b: &Option<Bound>| b.is_some_and(|b| b.sock == v);
-        if known(&e.cur) || known(&e.prev) || e.closed == v {
-            return;
-        }
-        let bound = Bound {
-            sock: v,
-            callback,
-            user_data: user_data as usize,
-            owned,
-        };
-        if let Some(old) = e.cur.replace(bound) {
-            // Two objects' CLOSEs pending on one slot cannot happen while a CLOSE is
-            // delivered per event loop iteration; if it did, the older binding leaks.
-            e.prev = Some(old);
+        if let Some(e) = self.entry(sock) {
+            e.bind(sock.to_u64(), callback, user_data as usize, owned);
         }
     }
 
     /// The callback and user data bound to `sock`, if it is bound.
     pub fn target(&self, sock: Sock) -> Option<Target> {
-        let e = self.entry(sock)?;
-        let v = sock.to_u64();
-        let b = match (&e.cur, &e.prev) {
-            (Some(b), _) if b.sock == v => b,
-            (_, Some(b)) if b.sock == v => b,
-            _ => return None,
-        };
+        let b = self.entry(sock)?.read(sock.to_u64())?;
         Some(Target {
             callback: b.callback,
             user_data: b.user_data as *mut c_void,
@@ -152,47 +107,23 @@ impl Group {
 
     /// Changes the user data of a bound object; false if `sock` is not bound.
     pub fn set_user_data(&self, sock: Sock, user_data: *mut c_void) -> bool {
-        let Some(mut e) = self.entry(sock) else {
-            return false;
-        };
-        let v = sock.to_u64();
-        let e = &mut *e;
-        for b in [&mut e.cur, &mut e.prev].into_iter().flatten() {
-            if b.sock == v {
-                b.user_data = user_data as usize;
-                return true;
-            }
-        }
-        false
+        self.entry(sock)
+            .is_some_and(|e| e.set_user_data(sock.to_u64(), user_data as usize))
     }
 
     /// Unbinds `sock` after its CLOSE, freeing the binding it owned.
     pub fn unbind(&self, sock: Sock) {
-        let Some(mut e) = self.entry(sock) else {
-            return;
-        };
-        let v = sock.to_u64();
-        let owned = if e.cur.is_some_and(|b| b.sock == v) {
-            e.cur.take().map_or(0, |b| b.owned)
-        } else if e.prev.is_some_and(|b| b.sock == v) {
-            e.prev.take().map_or(0, |b| b.owned)
-        } else {
-            return;
-        };
-        e.closed = v;
-        drop(e);
-        free_binding(owned);
+        if let Some(owned) = self.entry(sock).and_then(|e| e.unbind(sock.to_u64())) {
+            free_binding(owned);
+        }
     }
 
     /// Delivers `each` for every object still bound, unbinding them all (for CLOSE at
     /// destroy, after the workers stopped).
     pub fn drain(&self, mut each: impl FnMut(Sock, Target)) {
         for entry in self.entries.iter() {
-            let (cur, prev) = {
-                let e = lock(entry);
-                (e.cur, e.prev)
-            };
-            for b in [prev, cur].into_iter().flatten() {
+            let [cur, prev] = entry.snapshot();
+            for b in [prev, cur] {
                 let Some(sock) = Sock::from_u64(b.sock) else {
                     continue;
                 };
@@ -212,9 +143,9 @@ impl Group {
 /// Frees a `Box<Binding>` made by [`binding_into_raw`]; 0 is nothing.
 pub fn free_binding(raw: usize) {
     if raw != 0 {
-        // SAFETY: non-zero values come from `binding_into_raw`, and each is freed once: the
-        // entry's `owned` is swapped to 0 under the bind lock, or the creating call frees it
-        // itself when creation failed (then no entry ever held it).
+        // SAFETY: non-zero values come from `binding_into_raw`, and each is freed once: an
+        // entry hands its record out once (taken under its books' lock at the CLOSE), or the
+        // creating call frees it itself when creation failed (then no entry ever held it).
         #[allow(unsafe_code)]
         drop(unsafe { Box::from_raw(raw as *mut Binding) });
     }
