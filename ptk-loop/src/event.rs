@@ -69,7 +69,9 @@ pub enum Ownership {
 }
 
 /// The one callback type: every event of an object goes to the callback it was made with.
-/// It runs on the thread of the worker loop that owns the object, and must not block.
+/// It runs on the thread of the worker loop that owns the object, and must not block. A
+/// callback that panics stops the group (the panic is caught on the worker, not unwound
+/// through the loop).
 pub type Callback = fn(&mut Event<'_>);
 
 /// An event, as the callback receives it (`ptk_event`).

@@ -1,5 +1,6 @@
 //! [`Loop`]: a group of worker loops, and [`LoopHandle`]: every call on it, from any thread.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -249,6 +250,11 @@ impl Loop {
             move |i, ev| {
                 let ws = &set.workers[i];
                 shared::CURRENT.with(|c| c.set(ws as *const WorkerShared as usize));
+                shared::LOCAL.with(|l| {
+                    let mut l = l.borrow_mut();
+                    l.capacity = set.opts.commands_per_worker;
+                    l.queue = VecDeque::with_capacity(l.capacity);
+                });
                 let source = Worker::setup(ev)?;
                 let _ = ws.door.set((ev.remote(), source));
                 // Commands queued before the start.

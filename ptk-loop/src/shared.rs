@@ -149,9 +149,24 @@ pub(crate) struct WorkerShared {
 
 thread_local! {
     /// The address of the `WorkerShared` whose loop runs on this thread (0 on other
-    /// threads): a call made from a callback queues its command without waking the loop,
-    /// which drains the queue when the callback returns.
+    /// threads).
     pub(crate) static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The commands that callbacks on this worker's thread queue for their own worker: no
+    /// lock, no wake (the worker runs them when the callback returns), and a flood of calls
+    /// from other threads cannot fill it. Made when the worker starts.
+    pub(crate) static LOCAL: std::cell::RefCell<Commands> = const {
+        std::cell::RefCell::new(Commands { queue: VecDeque::new(), capacity: 0 })
+    };
+}
+
+/// Takes the first command of this thread's own queue.
+pub(crate) fn pop_local() -> Option<Command> {
+    LOCAL.with(|l| l.borrow_mut().queue.pop_front())
+}
+
+/// Commands waiting in this thread's own queue.
+pub(crate) fn local_len() -> usize {
+    LOCAL.with(|l| l.borrow().queue.len())
 }
 
 impl WorkerShared {
@@ -218,13 +233,24 @@ impl WorkerShared {
         }
     }
 
-    /// Queues `cmd`, waking the loop unless the caller runs on it.
+    /// Queues `cmd`: on the worker's own thread in its local queue, from other threads in
+    /// the shared one, waking the loop.
     ///
     /// # Errors
     ///
     /// [`Error::OutOfMemory`] when the queue is full (the command, and a buffer in it, is
     /// dropped).
     pub(crate) fn push(&self, cmd: Command) -> Result<()> {
+        if CURRENT.with(|c| c.get()) == self as *const WorkerShared as usize {
+            return LOCAL.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.queue.len() >= l.capacity {
+                    return Err(Error::OutOfMemory);
+                }
+                l.queue.push_back(cmd);
+                Ok(())
+            });
+        }
         {
             let mut c = self.commands.lock().unwrap_or_else(|e| e.into_inner());
             if c.queue.len() >= c.capacity {
@@ -232,11 +258,9 @@ impl WorkerShared {
             }
             c.queue.push_back(cmd);
         }
-        if CURRENT.with(|c| c.get()) != self as *const WorkerShared as usize {
-            if let Some((remote, source)) = self.door.get() {
-                // A raise fails only once the loop is gone; the command then dies with it.
-                let _ = remote.raise(*source, 0);
-            }
+        if let Some((remote, source)) = self.door.get() {
+            // A raise fails only once the loop is gone; the command then dies with it.
+            let _ = remote.raise(*source, 0);
         }
         Ok(())
     }

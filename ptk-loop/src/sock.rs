@@ -53,7 +53,9 @@ impl Sock {
         self.0.get() as u8
     }
 
-    pub(crate) const fn worker(self) -> usize {
+    /// The index of the worker loop that owns the object (0 to `workers() - 1`): which
+    /// thread its callbacks run on.
+    pub const fn worker(self) -> usize {
         (self.0.get() >> 8) as u8 as usize
     }
 

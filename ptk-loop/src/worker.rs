@@ -15,7 +15,7 @@ use crate::buf::Buf;
 use crate::error::Error;
 use crate::event::{Event, EventKind, Ownership};
 use crate::group::{LoopHandle, Shared};
-use crate::shared::{Command, Config, WorkerShared};
+use crate::shared::{self, Command, Config, WorkerShared};
 use crate::sock::{Sock, SockOpt, SockType};
 
 /// A write waiting to be sent: the buffer, and for UDP its destination.
@@ -152,7 +152,13 @@ impl Worker {
             buf: ev.buf,
             owner: &self.handle,
         };
-        (o.config.callback)(&mut event);
+        let callback = o.config.callback;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&mut event)));
+        if run.is_err() {
+            // A callback that panicked left its own state unknown: the group stops rather
+            // than go on with it (and the panic does not unwind through the loop).
+            self.handle.stop();
+        }
     }
 
     fn open(&mut self, sock: Sock, kind: SockType, config: Config) -> usize {
@@ -403,31 +409,31 @@ impl Worker {
         }
     }
 
-    /// Runs the queued commands (those queued before the call; later ones wait for the
-    /// next raise, so a callback that queues on every event cannot hold the loop).
+    /// Runs the queued commands: first those the worker's own callbacks queued, then those
+    /// of other threads; only those queued before the call (later ones wait for the next
+    /// raise, so a callback that queues on every event cannot hold the loop).
     fn drain(&mut self, cx: &mut Cx<'_>) {
-        let ws_index = self.index;
+        for _ in 0..shared::local_len() {
+            match shared::pop_local() {
+                Some(cmd) => self.execute(cx, cmd),
+                None => break,
+            }
+        }
+        let mut more = shared::local_len() > 0;
         {
             let shared = Arc::clone(&self.handle.shared);
-            let mut c = shared.workers[ws_index]
+            let mut c = shared.workers[self.index]
                 .commands
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if c.queue.is_empty() {
-                return;
+            if !c.queue.is_empty() {
+                std::mem::swap(&mut c.queue, &mut self.spare);
             }
-            std::mem::swap(&mut c.queue, &mut self.spare);
         }
         while let Some(cmd) = self.spare.pop_front() {
             self.execute(cx, cmd);
         }
-        let more = !self
-            .ws()
-            .commands
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .queue
-            .is_empty();
+        more |= shared::local_len() > 0;
         if more {
             if let Some(source) = self.source {
                 let _ = cx.raise(source, 0);
