@@ -63,8 +63,16 @@ static long follow(conn *c, const uint8_t *p, size_t len, uint32_t max_frame) {
             }
             continue;
         }
-        c->header[c->have_header++] = *p++;
-        len--;
+        if (c->have_header == 0 && len >= HEADER) {
+            /* A whole header in this read (the usual case): take it at once. */
+            memcpy(c->header, p, HEADER);
+            c->have_header = HEADER;
+            p += HEADER;
+            len -= HEADER;
+        } else {
+            c->header[c->have_header++] = *p++;
+            len--;
+        }
         if (c->have_header == HEADER) {
             uint32_t n = (uint32_t)c->header[0] << 24 | (uint32_t)c->header[1] << 16 |
                          (uint32_t)c->header[2] << 8 | c->header[3];

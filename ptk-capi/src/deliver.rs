@@ -55,8 +55,8 @@ fn target_of(group: &Group, ev: &Event<'_>) -> Option<Target> {
 
 /// The `ptk_loop` callback of every C object.
 pub fn deliver(ev: &mut Event<'_>) {
-    // The fast path: this worker's group is the thread's current group.
-    if registry::with_current(ev.sock, |g| deliver_in(g, ev)).is_some() {
+    // The fast path: the worker's group is live and current on this thread already.
+    if registry::with_live(ev.sock, |g| deliver_in(g, ev)).is_some() {
         return;
     }
     // The thread's first event of its group: find it (through the object's binding if the
@@ -73,7 +73,7 @@ pub fn deliver(ev: &mut Event<'_>) {
             Arc::clone(&b.group)
         }
     };
-    registry::set_current(&group);
+    registry::set_current_worker(&group, ev.sock);
     deliver_in(&group, ev);
 }
 

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ptk_loop::{Loop, LoopHandle, Sock};
@@ -41,6 +41,11 @@ pub struct Group {
     pub serial: u64,
     /// The `ptk_loop` group id of its objects (0 until the first one is made).
     gid: AtomicUsize,
+    /// Set (under the table's lock) when the group leaves the table: it is never published
+    /// in [`LIVE`] again.
+    removed: AtomicBool,
+    /// Per worker: whether that worker's thread has the group as its current group.
+    current_on: Box<[AtomicBool]>,
     /// Calls on the group (does not keep it alive).
     pub handle: LoopHandle,
     /// The group itself, until `ptk_loop_destroy` takes it.
@@ -68,6 +73,8 @@ impl Group {
         Group {
             serial,
             gid: AtomicUsize::new(0),
+            removed: AtomicBool::new(false),
+            current_on: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             handle: lp.handle().clone(),
             owner: Mutex::new(Some(lp)),
             entries: (0..workers * SOCKETS_PER_WORKER)
@@ -178,6 +185,11 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
     by_index: [const { None }; 256],
     by_gid: [const { None }; 256],
 });
+/// The live groups by `ptk_loop` group id, for the workers' deliveries: published when the
+/// group id is learnt, withdrawn when the group leaves the table (before its workers are
+/// stopped and joined; `ptk_loop_destroy` holds the group until after that).
+static LIVE: [AtomicPtr<Group>; 256] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 256];
+
 /// The serial of the next group.
 static SERIAL: AtomicU64 = AtomicU64::new(1);
 /// 1 + the index of the most recently created group still alive (0: none).
@@ -216,7 +228,14 @@ pub fn remove(handle: usize) -> Option<Arc<Group>> {
     }
     let _ = LATEST.compare_exchange(index + 1, 0, Ordering::AcqRel, Ordering::Acquire);
     let group = t.by_index[index].take()?;
+    group.removed.store(true, Ordering::Release);
     let gid = group.gid.load(Ordering::Acquire);
+    let _ = LIVE[gid].compare_exchange(
+        Arc::as_ptr(&group).cast_mut(),
+        std::ptr::null_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
     if t.by_gid[gid]
         .as_ref()
         .is_some_and(|g| Arc::ptr_eq(g, &group))
@@ -234,8 +253,32 @@ fn gid_of(sock: Sock) -> usize {
 pub fn learn(group: &Arc<Group>, sock: Sock) {
     let gid = gid_of(sock);
     if group.gid.swap(gid, Ordering::AcqRel) != gid {
-        lock(&TABLE).by_gid[gid] = Some(Arc::clone(group));
+        let mut t = lock(&TABLE);
+        if !group.removed.load(Ordering::Acquire) {
+            t.by_gid[gid] = Some(Arc::clone(group));
+            LIVE[gid].store(Arc::as_ptr(group).cast_mut(), Ordering::Release);
+        }
     }
+}
+
+/// Runs `f` with the live group of `sock`'s group id, on one of its workers, if that
+/// worker's thread has it as its current group already (the fast path of every event: one
+/// atomic load, no lock, no reference count, no thread-local).
+///
+/// Only for deliveries: the caller is a worker of the group, so the group cannot be freed
+/// while `f` runs.
+pub fn with_live<R>(sock: Sock, f: impl FnOnce(&Group) -> R) -> Option<R> {
+    let p = LIVE[gid_of(sock)].load(Ordering::Acquire);
+    // SAFETY: a published pointer is withdrawn (under the table's lock) before the group's
+    // workers are stopped, and `ptk_loop_destroy` holds the group's `Arc` until it has joined
+    // them; this runs on one of those workers, inside a delivery, so the group is alive.
+    #[allow(unsafe_code)]
+    let group = unsafe { p.as_ref() }?;
+    let ready = group
+        .current_on
+        .get(sock.worker())
+        .is_some_and(|r| r.load(Ordering::Relaxed));
+    ready.then(|| f(group))
 }
 
 /// The group that owns `sock`: this thread's current group if it is that one, else from the
@@ -255,6 +298,16 @@ pub fn current_or_latest() -> Option<Arc<Group>> {
                 .checked_sub(1)
                 .and_then(|i| lock(&TABLE).by_index[i].clone())
         })
+}
+
+/// Makes `group` the current group of this thread, the thread of `sock`'s worker.
+pub fn set_current_worker(group: &Arc<Group>, sock: Sock) {
+    set_current(group);
+    if is_current(group) {
+        if let Some(r) = group.current_on.get(sock.worker()) {
+            r.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Makes `group` this thread's current group.
