@@ -85,54 +85,46 @@ fn deliver_in(group: &Group, ev: &mut Event<'_>) {
     let Some(callback) = target.callback else {
         return;
     };
-    // The remote address as text, for the events that have one (made only for those).
-    let host: [u8; 64];
-    let (remote_host, remote_port) = match ev.remote {
-        Some(addr) => {
-            let mut text = [0u8; 64];
-            let port = host_text(addr, &mut text);
-            host = text;
-            (host.as_ptr().cast::<c_char>(), port)
-        }
-        None => (ptr::null(), 0),
-    };
     let kind = ev.kind;
-    let user_data = if kind == EventKind::Wake {
-        ev.user_data as *mut c_void
-    } else {
-        target.user_data
-    };
-    // A transferred read buffer goes to C; any other buffer is lent as a view.
-    let (data, ownership, view) = match ev.ownership {
-        Ownership::Transfer => match ev.take_buf() {
-            Some(b) => (buf::give(b), ptk_buf_ownership::PTK_BUF_TRANSFER, None),
-            None => (ptr::null_mut(), ptk_buf_ownership::PTK_BUF_BORROWED, None),
-        },
-        Ownership::Borrowed => match ev.buf() {
-            Some(b) => (
-                ptr::null_mut(),
-                ptk_buf_ownership::PTK_BUF_BORROWED,
-                Some(View::new(b.as_slice())),
-            ),
-            None => (ptr::null_mut(), ptk_buf_ownership::PTK_BUF_BORROWED, None),
-        },
-    };
-    let data = view.as_ref().map_or(data, View::as_raw);
-    let event = ptk_event {
+    let mut event = ptk_event {
         r#type: KINDS_C[kind as usize],
         sock: sock_ptr(ev.sock),
-        data,
-        ownership,
-        remote_host,
-        remote_port,
-        error: ev.error.map_or(PTK_OK, from_loop),
-        user_data,
+        data: ptr::null_mut(),
+        ownership: ptk_buf_ownership::PTK_BUF_BORROWED,
+        remote_host: ptr::null(),
+        remote_port: 0,
+        error: PTK_OK,
+        user_data: if kind == EventKind::Wake {
+            ev.user_data as *mut c_void
+        } else {
+            target.user_data
+        },
     };
+    // The remote address as text, for the events that have one (made only for those).
+    let host: [u8; 64];
+    if let Some(addr) = ev.remote {
+        let mut text = [0u8; 64];
+        event.remote_port = host_text(addr, &mut text);
+        host = text;
+        event.remote_host = host.as_ptr().cast::<c_char>();
+    }
+    if let Some(e) = ev.error {
+        event.error = from_loop(e);
+    }
+    // A transferred read buffer goes to C; any other buffer is lent as a view.
+    let view: View;
+    if ev.ownership == Ownership::Transfer {
+        if let Some(b) = ev.take_buf() {
+            event.data = buf::give(b);
+            event.ownership = ptk_buf_ownership::PTK_BUF_TRANSFER;
+        }
+    } else if let Some(b) = ev.buf() {
+        view = View::new(b.as_slice());
+        event.data = view.as_raw();
+    }
     // SAFETY: `callback` is the C function the object was made with; `event` and what it
     // points at (the host text, the view) live until it returns.
     unsafe { callback(&event) };
-    // The view (and the host text) must outlive the call; they end here.
-    let _ = &view;
     if kind == EventKind::Close {
         group.unbind(ev.sock);
     }

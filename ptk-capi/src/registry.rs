@@ -267,6 +267,7 @@ pub fn learn(group: &Arc<Group>, sock: Sock) {
 ///
 /// Only for deliveries: the caller is a worker of the group, so the group cannot be freed
 /// while `f` runs.
+#[inline(always)]
 pub fn with_live<R>(sock: Sock, f: impl FnOnce(&Group) -> R) -> Option<R> {
     let p = LIVE[gid_of(sock)].load(Ordering::Acquire);
     // SAFETY: a published pointer is withdrawn (under the table's lock) before the group's
@@ -342,6 +343,7 @@ pub fn is_current(group: &Arc<Group>) -> bool {
 /// Runs `f` with this thread's current group if it owns `sock`, without touching a lock or a
 /// reference count (the fast path of every event and of calls from callbacks); `None` if
 /// the thread has no current group or another one.
+#[inline(always)]
 pub fn with_current<R>(sock: Sock, f: impl FnOnce(&Arc<Group>) -> R) -> Option<R> {
     let gid = gid_of(sock);
     CURRENT.with(|c| {

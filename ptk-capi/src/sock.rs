@@ -357,26 +357,29 @@ fn resolve(sock: *mut ptk_sock) -> Result<(Sock, Arc<Group>), ptk_err> {
     Ok((s, group))
 }
 
-/// Runs `f` with the handle and its group (from a callback of the socket's worker, without
-/// a lock or a reference count).
+/// Runs `f` with the handle and its group, under [`guard`].
 fn on_sock(sock: *mut ptk_sock, f: impl FnOnce(Sock, &Group) -> ptk_err) -> ptk_err {
-    guard(|| {
-        let mut f = Some(f);
-        if let Some(s) = Sock::from_u64(sock as usize as u64) {
-            let fast = registry::with_current(s, |g| match f.take() {
-                Some(f) => f(s, g),
-                None => PTK_ERR_INVALID_PARAM,
-            });
-            if let Some(code) = fast {
-                return code;
-            }
+    guard(|| with_sock(sock, f))
+}
+
+/// Runs `f` with the handle and its group (from a callback of the socket's worker, without
+/// a lock or a reference count). Not guarded: for bodies already under [`guard`].
+fn with_sock(sock: *mut ptk_sock, f: impl FnOnce(Sock, &Group) -> ptk_err) -> ptk_err {
+    let mut f = Some(f);
+    if let Some(s) = Sock::from_u64(sock as usize as u64) {
+        let fast = registry::with_current(s, |g| match f.take() {
+            Some(f) => f(s, g),
+            None => PTK_ERR_INVALID_PARAM,
+        });
+        if let Some(code) = fast {
+            return code;
         }
-        match (resolve(sock), f) {
-            (Ok((s, g)), Some(f)) => f(s, &g),
-            (Err(e), _) => e,
-            (Ok(_), None) => PTK_ERR_INVALID_PARAM,
-        }
-    })
+    }
+    match (resolve(sock), f) {
+        (Ok((s, g)), Some(f)) => f(s, &g),
+        (Err(e), _) => e,
+        (Ok(_), None) => PTK_ERR_INVALID_PARAM,
+    }
 }
 
 /// `ptk_err ptk_timer_stop(ptk_sock *timer)`.
@@ -393,20 +396,12 @@ pub extern "C" fn ptk_timer_stop(timer: *mut ptk_sock) -> ptk_err {
 /// `data` is NULL, a buffer the caller owns, or a borrowed one of a running callback.
 #[no_mangle]
 pub unsafe extern "C" fn ptk_write(sock: *mut ptk_sock, data: *mut buf) -> ptk_err {
-    // SAFETY: the caller gives up `data`.
-    let taken = guard_take(data);
-    let b = match taken {
-        Ok(Some(b)) => b,
-        Ok(None) | Err(_) => return PTK_ERR_INVALID_PARAM,
-    };
-    on_sock(sock, move |s, g| code_of(g.handle.write(s, b)))
-}
-
-/// Takes an owned buffer back from C, without unwinding.
-fn guard_take(data: *mut buf) -> Result<Option<::ptk_loop::Buf>, ptk_err> {
-    crate::guard::guard_or(Err(PTK_ERR_INVALID_PARAM), || {
-        // SAFETY: the C caller of ptk_write/ptk_udp_send gives the buffer up.
-        unsafe { bufs::take(data) }
+    guard(|| {
+        // SAFETY: the caller gives up `data` (a borrowed view is refused and left alone).
+        match unsafe { bufs::take(data) } {
+            Ok(Some(b)) => with_sock(sock, move |s, g| code_of(g.handle.write(s, b))),
+            Ok(None) | Err(_) => PTK_ERR_INVALID_PARAM,
+        }
     })
 }
 
@@ -423,18 +418,21 @@ pub unsafe extern "C" fn ptk_udp_send(
     host: *const c_char,
     port_no: c_int,
 ) -> ptk_err {
-    let b = match guard_take(data) {
-        Ok(Some(b)) => b,
-        Ok(None) | Err(_) => return PTK_ERR_INVALID_PARAM,
-    };
-    on_sock(sock, move |s, g| {
-        // SAFETY: the caller promises a NUL-terminated string (NULL is refused).
-        let (false, Some(host), Some(p)) =
-            (host.is_null(), unsafe { text(host, "") }, port(port_no))
-        else {
-            return PTK_ERR_INVALID_PARAM;
+    guard(|| {
+        // SAFETY: the caller gives up `data` (a borrowed view is refused and left alone).
+        let b = match unsafe { bufs::take(data) } {
+            Ok(Some(b)) => b,
+            Ok(None) | Err(_) => return PTK_ERR_INVALID_PARAM,
         };
-        code_of(g.handle.udp_send(s, b, host, p))
+        with_sock(sock, move |s, g| {
+            // SAFETY: the caller promises a NUL-terminated string (NULL is refused).
+            let (false, Some(host), Some(p)) =
+                (host.is_null(), unsafe { text(host, "") }, port(port_no))
+            else {
+                return PTK_ERR_INVALID_PARAM;
+            };
+            code_of(g.handle.udp_send(s, b, host, p))
+        })
     })
 }
 
