@@ -17,6 +17,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,10 @@ impl Example {
     /// Builds `examples/NAME.c` (sanitized), starts it with `args` and reads the address from
     /// its first line ("... listening on HOST:PORT ...").
     fn start(name: &str, args: &[&str]) -> Example {
-        let dir = c::scratch_dir(name);
+        // A directory per start: tests run in parallel and each builds its own copy.
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, Ordering::Relaxed);
+        let dir = c::scratch_dir(&format!("{name}-{n}"));
         let exe = compile(
             &[c::examples_dir().join(format!("{name}.c"))],
             &dir,
@@ -133,6 +137,48 @@ fn the_c_echo_server_echoes_every_frame_of_concurrent_clients_and_stops_on_ctrl_
 
     let stderr = server.interrupt("echo_server");
     let frames = CLIENTS * (MESSAGES + 3) + 1;
+    assert!(
+        stderr.contains(&format!("report server=c-ptk frames={frames}\n")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_c_echo_server_on_four_loops_echoes_every_message_of_400_connections_once() {
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 50;
+    const MESSAGES: usize = 5;
+    let server = Example::start(
+        "echo_server",
+        &["--bind", "127.0.0.1:0", "--threads", "4", "--quiet"],
+    );
+    let addr = server.addr;
+    let clients: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let ids: Vec<usize> = (t * PER_THREAD..(t + 1) * PER_THREAD).collect();
+                let mut socks: Vec<_> = ids.iter().map(|_| connect(addr)).collect();
+                for m in 0..MESSAGES {
+                    for (s, &id) in socks.iter_mut().zip(&ids) {
+                        send_frame(s, &payload(id, m, 2000));
+                    }
+                    for (s, &id) in socks.iter_mut().zip(&ids) {
+                        assert_eq!(
+                            read_frame(s),
+                            payload(id, m, 2000),
+                            "client {id}, message {m}"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Every frame counted once, by whichever of the four loops owned its connection.
+    let stderr = server.interrupt("echo_server --threads 4");
+    let frames = THREADS * PER_THREAD * MESSAGES;
     assert!(
         stderr.contains(&format!("report server=c-ptk frames={frames}\n")),
         "{stderr}"
