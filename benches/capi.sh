@@ -3,7 +3,9 @@
 # (ptk-capi/examples/echo_server.c, built with cc -O2 against libptk_capi.a) against its twin
 # in Rust on the completion layer the C API wraps (`echo_completion`, same logic: the read
 # buffer handed over and written back, frame headers followed to count frames), and the
-# protothread echo (`echo_ptk`, on the readiness loop) for reference.
+# protothread echo (`echo_ptk`, on the readiness loop) for reference. `loop` is ptk-loop's own
+# byte echo (`echo_loop`: no frame parsing, so a little less work per message than the
+# other two).
 #
 #   benches/capi.sh
 #   CG_CONNS="1" CG_LONG=40000 CG_SHORT=10000 benches/capi.sh   # a quick look
@@ -17,7 +19,8 @@
 # Settings (environment):
 #   CG_CONNS="1 100"          connection counts
 #   CG_LONG=200000 CG_SHORT=20000   round trips of the two runs
-#   IMPLS="c rust ptk"        servers: c (echo_capi), rust (echo_completion), ptk (echo_ptk)
+#   IMPLS="c rust loop ptk"   servers: c (echo_capi), rust (echo_completion), loop
+#                             (echo_loop), ptk (echo_ptk)
 #   PAYLOAD=64
 #   OUT=benches/results/capi.md
 #
@@ -29,7 +32,7 @@ set -euo pipefail
 CG_CONNS=${CG_CONNS-"1 100"}
 CG_LONG=${CG_LONG:-200000}
 CG_SHORT=${CG_SHORT:-20000}
-IMPLS=${IMPLS:-"c rust ptk"}
+IMPLS=${IMPLS:-"c rust loop ptk"}
 PAYLOAD=${PAYLOAD:-64}
 
 SERVER=echo_
@@ -44,6 +47,8 @@ server_command() {
     case $1 in
     c) CMD=("$BIN/echo_capi" --bind 127.0.0.1:0 --threads 1 --messages "$3" --quiet) ;;
     rust) CMD=("$BIN/echo_completion" --bind 127.0.0.1:0 --threads 1 --messages "$3") ;;
+    loop) CMD=("$BIN/echo_loop" --workers 1 --bind 127.0.0.1:0 --max-connections $(($2 + 16)) \
+        --messages "$3" --payload "$PAYLOAD") ;;
     *) default_server_command "$@" ;;
     esac
 }

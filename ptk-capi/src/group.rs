@@ -166,22 +166,18 @@ pub extern "C" fn ptk_loop_is_running(lp: *mut LoopRef) -> bool {
     })
 }
 
-/// A C function and its argument, posted.
-struct Posted {
-    f: unsafe extern "C" fn(*mut c_void),
-    arg: *mut c_void,
-}
-
-fn run_posted(raw: usize) {
-    // SAFETY: `raw` is the `Box<Posted>` `ptk_loop_post` leaked, run once.
-    let posted = unsafe { Box::from_raw(raw as *mut Posted) };
-    // SAFETY: the C function and argument `ptk_loop_post` was given.
-    unsafe { (posted.f)(posted.arg) };
+/// Runs a posted C function: `f` is its address, `arg` its argument.
+fn run_posted(f: usize, arg: usize) {
+    // SAFETY: `f` is the address of the C function `ptk_loop_post` was given (not NULL), and
+    // function pointers round-trip through `usize` unchanged.
+    let f = unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(f) };
+    // SAFETY: the C function and the argument `ptk_loop_post` was given.
+    unsafe { f(arg as *mut c_void) };
 }
 
 /// `ptk_err ptk_loop_post(ptk_loop *loop, void (*callback)(void *), void *user_data)`:
-/// `callback(user_data)` on a worker thread. A call still queued when the loop is destroyed
-/// is not made.
+/// `callback(user_data)` on a worker thread (nothing is allocated). A call still queued when
+/// the loop is destroyed is not made.
 #[no_mangle]
 pub extern "C" fn ptk_loop_post(
     lp: *mut LoopRef,
@@ -192,12 +188,9 @@ pub extern "C" fn ptk_loop_post(
         let (Some(group), Some(f)) = (group_of(lp), callback) else {
             return PTK_ERR_INVALID_PARAM;
         };
-        let raw = Box::into_raw(Box::new(Posted { f, arg: user_data })) as usize;
-        let r = group.handle.post(run_posted, raw);
-        if r.is_err() {
-            // SAFETY: the post was refused, so `raw` is still ours alone.
-            drop(unsafe { Box::from_raw(raw as *mut Posted) });
-        }
+        let r = group
+            .handle
+            .post_with(run_posted, f as usize, user_data as usize);
         code_of(r)
     })
 }

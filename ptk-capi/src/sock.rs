@@ -217,6 +217,8 @@ pub unsafe extern "C" fn ptk_tcp_server_start(
                     backlog,
                     callback: Some(deliver),
                     user_data: ud,
+                    // The C side's binding travels as `user_data`; see `registry`.
+                    callback_data: 0,
                     reuse_addr: o.reuse_addr != 0,
                     keep_alive: o.keep_alive != 0,
                     read_buffer_size: o.read_buffer_size,
@@ -263,6 +265,8 @@ pub unsafe extern "C" fn ptk_tcp_connect(
                     port,
                     callback: Some(deliver),
                     user_data: ud,
+                    // The C side's binding travels as `user_data`; see `registry`.
+                    callback_data: 0,
                     connect_timeout_ms: o.connect_timeout_ms,
                     keep_alive: o.keep_alive != 0,
                     read_buffer_size: o.read_buffer_size,
@@ -307,6 +311,8 @@ pub unsafe extern "C" fn ptk_udp_create(
                     bind_port: port,
                     callback: Some(deliver),
                     user_data: ud,
+                    // The C side's binding travels as `user_data`; see `registry`.
+                    callback_data: 0,
                     broadcast: o.broadcast != 0,
                     reuse_addr: o.reuse_addr != 0,
                     read_buffer_size: o.read_buffer_size,
@@ -343,6 +349,8 @@ pub unsafe extern "C" fn ptk_timer_start(
                     repeat: o.repeat != 0,
                     callback: Some(deliver),
                     user_data: ud,
+                    // The C side's binding travels as `user_data`; see `registry`.
+                    callback_data: 0,
                 })
             })
         }

@@ -91,6 +91,8 @@ pub struct Event<'a> {
     /// The user data the object was made with; for `Wake`, the value given to
     /// [`LoopHandle::sock_wake`].
     pub user_data: usize,
+    /// The `callback_data` the object was made with.
+    pub callback_data: usize,
     pub(crate) buf: Option<Buf>,
     pub(crate) owner: &'a LoopHandle,
 }

@@ -13,12 +13,13 @@ use crate::buf::{Buf, BufPool};
 use crate::error::{Error, Result};
 use crate::event::{Callback, Ownership};
 use crate::opts::{LoopOpts, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
-use crate::shared::{self, Command, Config, SharedObject, WorkerShared};
+use crate::shared::{self, Command, Config, Posted, SharedObject, WorkerShared};
 use crate::sock::{Sock, SockOpt, SockType};
 use crate::worker::Worker;
 
-/// A function posted with [`LoopHandle::post`], called on a worker loop's thread.
-pub type PostCallback = fn(usize);
+/// A function posted with [`LoopHandle::post`] or [`LoopHandle::post_with`], called on a
+/// worker loop's thread with the two words given.
+pub type PostCallback = fn(usize, usize);
 
 /// What a group's threads share.
 pub(crate) struct Shared {
@@ -98,6 +99,7 @@ impl Shared {
         &self,
         callback: Option<Callback>,
         user_data: usize,
+        callback_data: usize,
         ownership: Ownership,
         read_size: usize,
         keep_alive: bool,
@@ -108,6 +110,7 @@ impl Shared {
         Ok(Config {
             callback,
             user_data,
+            callback_data,
             ownership,
             read_size,
             keep_alive,
@@ -144,7 +147,7 @@ pub struct LoopHandle {
 /// }
 ///
 /// let lp = Loop::new(&LoopOpts { worker_threads: 1, ..LoopOpts::default() }).unwrap();
-/// lp.timer_start(&TimerOpts { timeout_ms: 5, repeat: true, callback: Some(on_timer), user_data: 0 })
+/// lp.timer_start(&TimerOpts { timeout_ms: 5, repeat: true, callback: Some(on_timer), user_data: 0, ..TimerOpts::default() })
 ///     .unwrap();
 /// lp.wait_timeout(Duration::from_secs(10)).unwrap();
 /// assert_eq!(TICKS.load(Ordering::SeqCst), 3);
@@ -358,9 +361,29 @@ impl LoopHandle {
     ///
     /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the worker's command queue is
     /// full; [`Error::Closed`](crate::Error::Closed) after the group stopped.
-    pub fn post(&self, f: PostCallback, user_data: usize) -> Result<()> {
+    pub fn post(&self, f: fn(usize), user_data: usize) -> Result<()> {
         self.shared.check_open()?;
-        self.shared.workers[0].push(Command::Post { f, user_data })
+        self.shared.workers[0].push(Command::Post {
+            f: Posted::One(f),
+            a: user_data,
+            b: 0,
+        })
+    }
+
+    /// Calls `f(a, b)` on the first worker's thread, after the calls queued before: two
+    /// words, for a caller that needs a function of its own and its data (the C layer's
+    /// `ptk_loop_post(loop, cb, user_data)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`post`](LoopHandle::post).
+    pub fn post_with(&self, f: PostCallback, a: usize, b: usize) -> Result<()> {
+        self.shared.check_open()?;
+        self.shared.workers[0].push(Command::Post {
+            f: Posted::Two(f),
+            a,
+            b,
+        })
     }
 
     /// Takes a buffer from the group's pool.
@@ -399,6 +422,7 @@ impl LoopHandle {
         let config = s.config(
             opts.callback,
             opts.user_data,
+            opts.callback_data,
             opts.read_ownership,
             opts.read_buffer_size,
             opts.keep_alive,
@@ -472,6 +496,7 @@ impl LoopHandle {
         let config = s.config(
             opts.callback,
             opts.user_data,
+            opts.callback_data,
             opts.read_ownership,
             opts.read_buffer_size,
             opts.keep_alive,
@@ -515,6 +540,7 @@ impl LoopHandle {
         let config = s.config(
             opts.callback,
             opts.user_data,
+            opts.callback_data,
             opts.read_ownership,
             opts.read_buffer_size,
             false,
@@ -586,6 +612,7 @@ impl LoopHandle {
         let config = Config {
             callback,
             user_data: opts.user_data,
+            callback_data: opts.callback_data,
             ownership: Ownership::Borrowed,
             read_size: 0,
             keep_alive: false,

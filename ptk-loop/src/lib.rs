@@ -53,7 +53,7 @@
 //! | `ptk_loop_create(&loop, opts)` / `ptk_loop_destroy` | [`Loop::new`] / `drop` |
 //! | `ptk_loop_wait`, `ptk_loop_wait_timeout` | [`Loop::wait`], [`Loop::wait_timeout`] |
 //! | `ptk_loop_stop`, `ptk_loop_is_running` | [`LoopHandle::stop`], [`LoopHandle::is_running`] |
-//! | `ptk_loop_post(loop, cb, ud)` | [`LoopHandle::post`] |
+//! | `ptk_loop_post(loop, cb, ud)` | [`LoopHandle::post_with`] (two words: the C function and its data); Rust code uses [`LoopHandle::post`] |
 //! | `ptk_tcp_server_start`, `ptk_tcp_connect` | [`LoopHandle::tcp_server_start`], [`LoopHandle::tcp_connect`] |
 //! | `ptk_udp_create`, `ptk_udp_send` | [`LoopHandle::udp_create`], [`LoopHandle::udp_send`] |
 //! | `ptk_timer_start`, `ptk_timer_stop` | [`LoopHandle::timer_start`], [`LoopHandle::timer_stop`] |
@@ -68,8 +68,10 @@
 //! | `buf *` of a `TRANSFER` event, `buf_free` | [`Event::take_buf`] then [`Buf::into_raw`]; [`Buf::from_raw`] and drop |
 //!
 //! A C callback is an `extern "C" fn(const ptk_event *)`: the C layer registers one Rust
-//! [`Callback`] that builds a `ptk_event` from the [`Event`] and calls the C function stored
-//! with the object; the C `user_data` pointer travels as the `usize`.
+//! [`Callback`] that builds a `ptk_event` from the [`Event`] and calls the C function it
+//! stored in the object's `callback_data` ([`Event::callback_data`]); the C `user_data`
+//! pointer travels as the `usize` user data. Accepted connections inherit both from their
+//! server, so nothing is allocated per connection on either side.
 
 mod addr;
 mod buf;

@@ -57,6 +57,10 @@ pub struct TcpServerOpts<'a> {
     pub callback: Option<Callback>,
     /// Given back in every event of the server and its connections.
     pub user_data: usize,
+    /// A second word for the callback's own use, given back in every event as
+    /// [`Event::callback_data`](crate::Event::callback_data) (the C layer keeps the C
+    /// function pointer there); accepted connections inherit their server's.
+    pub callback_data: usize,
     /// `SO_REUSEADDR` (default `true`).
     pub reuse_addr: bool,
     /// TCP keep-alive on accepted connections (default `false`).
@@ -75,6 +79,7 @@ impl Default for TcpServerOpts<'_> {
             backlog: 128,
             callback: None,
             user_data: 0,
+            callback_data: 0,
             reuse_addr: true,
             keep_alive: false,
             read_buffer_size: 8192,
@@ -95,6 +100,10 @@ pub struct TcpClientOpts<'a> {
     pub callback: Option<Callback>,
     /// Given back in every event.
     pub user_data: usize,
+    /// A second word for the callback's own use, given back in every event as
+    /// [`Event::callback_data`](crate::Event::callback_data) (the C layer keeps the C
+    /// function pointer there); accepted connections inherit their server's.
+    pub callback_data: usize,
     /// How long the connect may take (0: 30,000 ms); then an error event with
     /// [`Error::Timeout`](crate::Error::Timeout) and a close.
     pub connect_timeout_ms: u32,
@@ -113,6 +122,7 @@ impl Default for TcpClientOpts<'_> {
             port: 0,
             callback: None,
             user_data: 0,
+            callback_data: 0,
             connect_timeout_ms: 30_000,
             keep_alive: false,
             read_buffer_size: 8192,
@@ -132,6 +142,10 @@ pub struct UdpOpts<'a> {
     pub callback: Option<Callback>,
     /// Given back in every event.
     pub user_data: usize,
+    /// A second word for the callback's own use, given back in every event as
+    /// [`Event::callback_data`](crate::Event::callback_data) (the C layer keeps the C
+    /// function pointer there); accepted connections inherit their server's.
+    pub callback_data: usize,
     /// `SO_BROADCAST` (default `false`).
     pub broadcast: bool,
     /// `SO_REUSEADDR` (default `true`).
@@ -149,6 +163,7 @@ impl Default for UdpOpts<'_> {
             bind_port: 0,
             callback: None,
             user_data: 0,
+            callback_data: 0,
             broadcast: false,
             reuse_addr: true,
             read_buffer_size: 8192,
@@ -168,4 +183,8 @@ pub struct TimerOpts {
     pub callback: Option<Callback>,
     /// Given back in every event.
     pub user_data: usize,
+    /// A second word for the callback's own use, given back in every event as
+    /// [`Event::callback_data`](crate::Event::callback_data) (the C layer keeps the C
+    /// function pointer there); accepted connections inherit their server's.
+    pub callback_data: usize,
 }

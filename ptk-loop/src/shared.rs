@@ -21,9 +21,17 @@ use crate::worker::Worker;
 pub(crate) struct Config {
     pub(crate) callback: Callback,
     pub(crate) user_data: usize,
+    pub(crate) callback_data: usize,
     pub(crate) ownership: Ownership,
     pub(crate) read_size: usize,
     pub(crate) keep_alive: bool,
+}
+
+/// A posted function, of one word or two.
+#[derive(Clone, Copy)]
+pub(crate) enum Posted {
+    One(fn(usize)),
+    Two(PostCallback),
 }
 
 /// Work for a worker loop, queued by any thread.
@@ -71,8 +79,9 @@ pub(crate) enum Command {
         user_data: usize,
     },
     Post {
-        f: PostCallback,
-        user_data: usize,
+        f: Posted,
+        a: usize,
+        b: usize,
     },
     SetOption {
         sock: Sock,
@@ -143,6 +152,8 @@ pub(crate) struct WorkerShared {
     pub(crate) objects: Box<[SharedObject]>,
     free: Mutex<Vec<u32>>,
     pub(crate) commands: Mutex<Commands>,
+    /// Commands in `commands` (written under its lock): the worker skips the lock when 0.
+    pub(crate) queued: AtomicUsize,
     /// How to wake the worker's loop, once it runs.
     pub(crate) door: OnceLock<(LoopRemote<Worker>, Handle<UserEvents>)>,
 }
@@ -180,6 +191,7 @@ impl WorkerShared {
                 queue: VecDeque::with_capacity(commands),
                 capacity: commands,
             }),
+            queued: AtomicUsize::new(0),
             door: OnceLock::new(),
         }
     }
@@ -257,6 +269,7 @@ impl WorkerShared {
                 return Err(Error::OutOfMemory);
             }
             c.queue.push_back(cmd);
+            self.queued.store(c.queue.len(), Ordering::Release);
         }
         if let Some((remote, source)) = self.door.get() {
             // A raise fails only once the loop is gone; the command then dies with it.

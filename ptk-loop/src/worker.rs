@@ -78,6 +78,7 @@ impl Worker {
                 config: Config {
                     callback: ignore,
                     user_data: 0,
+                    callback_data: 0,
                     ownership: Ownership::Borrowed,
                     read_size: 0,
                     keep_alive: false,
@@ -149,6 +150,7 @@ impl Worker {
             remote: ev.remote,
             error: ev.error,
             user_data: ev.user_data.unwrap_or(o.config.user_data),
+            callback_data: o.config.callback_data,
             buf: ev.buf,
             owner: &self.handle,
         };
@@ -294,7 +296,10 @@ impl Worker {
                     self.emit(slot, EventKind::Wake, Emit::wake(user_data));
                 }
             }
-            Command::Post { f, user_data } => f(user_data),
+            Command::Post { f, a, b } => match f {
+                shared::Posted::One(f) => f(a),
+                shared::Posted::Two(f) => f(a, b),
+            },
             Command::SetOption { sock, opt, value } => self.set_option(cx, sock, opt, value),
         }
     }
@@ -337,6 +342,29 @@ impl Worker {
             drop(buf);
             self.emit(slot, EventKind::Error, Emit::error(Error::WouldBlock));
             return;
+        }
+        let o = &mut self.objects[slot];
+        if to.is_none() && o.writes.is_empty() && !o.connecting {
+            // The common case: nothing queued, so try to send it all now.
+            if let Some(s) = o.rt.and_then(|h| h.typed::<TcpStream>().ok()) {
+                match cx.write(s, buf.as_slice()) {
+                    Poll::Ready(Ok(n)) if n == buf.len() => {
+                        self.emit(
+                            slot,
+                            EventKind::WriteDone,
+                            Emit::buf(buf, Ownership::Borrowed, None),
+                        );
+                        return;
+                    }
+                    Poll::Ready(Ok(n)) => o.sent = n,
+                    Poll::Pending => {}
+                    Poll::Ready(Err(e)) => {
+                        drop(buf);
+                        self.finish(cx, slot, Some(e.into()), false);
+                        return;
+                    }
+                }
+            }
         }
         self.objects[slot].writes.push_back(Pending { buf, to });
         if !self.objects[slot].connecting {
@@ -413,28 +441,25 @@ impl Worker {
     /// of other threads; only those queued before the call (later ones wait for the next
     /// raise, so a callback that queues on every event cannot hold the loop).
     fn drain(&mut self, cx: &mut Cx<'_>) {
-        for _ in 0..shared::local_len() {
+        let local = shared::local_len();
+        for _ in 0..local {
             match shared::pop_local() {
                 Some(cmd) => self.execute(cx, cmd),
                 None => break,
             }
         }
-        let mut more = shared::local_len() > 0;
-        {
-            let shared = Arc::clone(&self.handle.shared);
-            let mut c = shared.workers[self.index]
-                .commands
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if !c.queue.is_empty() {
-                std::mem::swap(&mut c.queue, &mut self.spare);
+        let ws = &self.handle.shared.workers[self.index];
+        // A command pushed after this load raises the worker again: skipping is safe.
+        if ws.queued.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            let mut c = ws.commands.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut c.queue, &mut self.spare);
+            ws.queued.store(0, std::sync::atomic::Ordering::Release);
+            drop(c);
+            while let Some(cmd) = self.spare.pop_front() {
+                self.execute(cx, cmd);
             }
         }
-        while let Some(cmd) = self.spare.pop_front() {
-            self.execute(cx, cmd);
-        }
-        more |= shared::local_len() > 0;
-        if more {
+        if shared::local_len() > 0 {
             if let Some(source) = self.source {
                 let _ = cx.raise(source, 0);
             }

@@ -340,6 +340,7 @@ fn timers_tick_once_then_close_or_repeat_until_stopped() {
             repeat: false,
             callback: Some(record),
             user_data: ud1,
+            ..TimerOpts::default()
         })
         .unwrap();
     assert_eq!(
@@ -356,6 +357,7 @@ fn timers_tick_once_then_close_or_repeat_until_stopped() {
             repeat: true,
             callback: Some(three_ticks),
             user_data: ud2,
+            ..TimerOpts::default()
         })
         .unwrap();
     let tick = Rec::of(EventKind::Tick, t2).ud(ud2);
@@ -439,6 +441,7 @@ fn wakes_from_other_threads_arrive_each_with_its_value_and_posts_run_on_the_loop
             repeat: true,
             callback: Some(record),
             user_data: ud,
+            ..TimerOpts::default()
         })
         .unwrap();
     let h = lp.handle().clone();
@@ -510,6 +513,7 @@ fn bad_arguments_and_stale_or_foreign_handles_are_errors() {
             repeat: true,
             callback: Some(record),
             user_data: ud,
+            ..TimerOpts::default()
         })
         .unwrap();
     // Wrong kind, wrong group, forged.
@@ -581,6 +585,7 @@ fn a_group_made_without_auto_start_runs_queued_work_once_started_and_stops() {
             callback: Some(record),
             user_data: ud,
             repeat: false,
+            ..TimerOpts::default()
         })
         .unwrap();
     lp.start().unwrap();
@@ -599,8 +604,116 @@ fn a_group_made_without_auto_start_runs_queued_work_once_started_and_stops() {
             timeout_ms: 1,
             callback: Some(record),
             user_data: ud,
-            repeat: false
+            repeat: false,
+            ..TimerOpts::default()
         }),
         Err(Error::Closed)
     );
+}
+
+static TAKEN: std::sync::Mutex<Vec<ptk_loop::Buf>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps every transferred read buffer, then records (so a test that saw the event finds
+/// the buffer kept).
+fn keeper(ev: &mut Event<'_>) {
+    if ev.kind == EventKind::Read {
+        TAKEN.lock().unwrap().push(ev.take_buf().unwrap());
+    }
+    record(ev);
+}
+
+#[test]
+fn a_transferred_buffer_is_owned_by_the_callee_and_freed_from_another_thread() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(keeper),
+            user_data: ud,
+            read_ownership: Ownership::Transfer,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    c.write_all(b"abc").unwrap();
+    let ev = rec.wait(2);
+    // Taken before it was recorded: the event no longer holds it.
+    assert_eq!(
+        ev[1],
+        Rec {
+            ownership: Ownership::Transfer,
+            ..Rec::of(EventKind::Read, ev[0].sock).ud(ud)
+        }
+    );
+    // The connection is open and the callee holds the buffer: one is out of the pool.
+    assert_eq!(lp.buffers_available(), 15);
+    let taken = TAKEN.lock().unwrap().pop().unwrap();
+    assert_eq!(taken.as_slice(), b"abc");
+    std::thread::spawn(move || drop(taken)).join().unwrap();
+    assert_eq!(lp.buffers_available(), 16);
+}
+
+#[test]
+fn dropping_a_running_group_closes_everything_and_its_handles_go_stale() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(record),
+            user_data: ud,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    let conn = rec.wait(1)[0].sock;
+    let h = lp.handle().clone();
+    assert!(h.is_running());
+    drop(lp);
+    assert!(!h.is_running());
+    assert_eq!(h.close(conn), Err(Error::Closed));
+    assert_eq!(h.close(server), Err(Error::Closed));
+    assert_eq!(h.buf_alloc().map(|b| b.len()), Ok(0));
+    // The connection was closed with its worker: the peer reads end-of-stream.
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap(), 0);
+    // No event after the drop.
+    assert_eq!(rec.events().len(), 1);
+}
+
+static SEEN_DATA: AtomicUsize = AtomicUsize::new(0);
+
+fn keep_callback_data(ev: &mut Event<'_>) {
+    if ev.kind == EventKind::Tick {
+        SEEN_DATA.store(ev.callback_data * 1000 + ev.user_data, Ordering::SeqCst);
+    }
+}
+
+static SUM: AtomicUsize = AtomicUsize::new(0);
+
+fn add(a: usize, b: usize) {
+    SUM.store(a + b, Ordering::SeqCst);
+}
+
+#[test]
+fn events_carry_the_callback_data_and_post_with_passes_two_words() {
+    let lp = one_loop();
+    lp.timer_start(&TimerOpts {
+        timeout_ms: 1,
+        callback: Some(keep_callback_data),
+        user_data: 7,
+        callback_data: 5,
+        ..TimerOpts::default()
+    })
+    .unwrap();
+    lp.post_with(add, 40, 2).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while SEEN_DATA.load(Ordering::SeqCst) != 5007 || SUM.load(Ordering::SeqCst) != 42 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tick or no posted call"
+        );
+        std::thread::yield_now();
+    }
 }

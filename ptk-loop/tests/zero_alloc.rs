@@ -93,6 +93,7 @@ fn the_worker_and_calling_threads_allocate_nothing_per_message_connection_or_wak
             repeat: true,
             callback: Some(on_timer),
             user_data: 0,
+            ..TimerOpts::default()
         })
         .unwrap();
     lp.post(count, 1).unwrap();
