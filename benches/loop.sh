@@ -6,7 +6,9 @@
 #   ROUNDS=1 CONNS=100 CG_CONNS= benches/loop.sh   # a quick look, no callgrind
 #
 # Phase 1 (wall clock, interleaved): for each of CONNS, ROUNDS rounds of each CONFIG, a
-# configuration being SERVER@CORES: `loop1`/`loop2` are `echo_loop --workers 1/2`, `ptk` is
+# configuration being SERVER@CORES: `loop1`/`loop2` are `echo_loop --workers 1/2` (one
+# SO_REUSEPORT listener per worker), `loop2h` 2 workers with one listener handing
+# connections over (`--spread handoff`), `ptk` is
 # `echo_ptk --impl callbacks` (the same echo as handlers on one bare EventLoop, for the cost of
 # the layer), pinned with `taskset -c CORES`; `loadgen` (one thread) runs on LOAD_CORES.
 # Phase 2 (callgrind): `loop1`, `ptk` and the raw mio floor, each run for CG_LONG and CG_SHORT
@@ -15,7 +17,7 @@
 #
 # Settings (environment):
 #   ROUNDS=3  CONNS="100 1000"  MESSAGES=200000  PAYLOAD=64
-#   CONFIGS="loop1@0 loop2@0 loop2@0-1 ptk@0"  LOAD_CORES=1
+#   CONFIGS="loop1@0 loop2@0 loop2@0-1 loop2h@0-1 ptk@0"  LOAD_CORES=1
 #   CG_CONNS="1 100"  CG_LONG=100000  CG_SHORT=20000  CG_IMPLS="loop1 ptk mio"
 #   OUT=benches/results/loop.md
 #
@@ -27,7 +29,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS-"100 1000"}
 MESSAGES=${MESSAGES:-200000}
 PAYLOAD=${PAYLOAD:-64}
-CONFIGS=${CONFIGS:-"loop1@0 loop2@0 loop2@0-1 ptk@0"}
+CONFIGS=${CONFIGS:-"loop1@0 loop2@0 loop2@0-1 loop2h@0-1 ptk@0"}
 LOAD_CORES=${LOAD_CORES:-1}
 CG_CONNS=${CG_CONNS-"1 100"}
 CG_LONG=${CG_LONG:-100000}
@@ -49,6 +51,7 @@ server_command() {
     case $1 in
         loop1) bin=("$BIN/echo_loop" --workers 1 --payload "$PAYLOAD") ;;
         loop2) bin=("$BIN/echo_loop" --workers 2 --payload "$PAYLOAD") ;;
+        loop2h) bin=("$BIN/echo_loop" --workers 2 --spread handoff --payload "$PAYLOAD") ;;
         ptk) bin=("$BIN/echo_ptk" --impl callbacks) ;;
         *) bin=("$BIN/echo_$1") ;;
     esac
@@ -120,7 +123,9 @@ set +e +o pipefail
     echo
     echo "SERVER@CORES: the server pinned with \`taskset -c CORES\`; \`loadgen\` (one thread," \
         "one frame in flight per connection) pinned to core $LOAD_CORES. \`loop1\`/\`loop2\`:" \
-        "\`echo_loop --workers 1/2\` (ptk-loop, transferred read buffers written back);" \
+        "\`echo_loop --workers 1/2\` (ptk-loop, transferred read buffers written back, one" \
+        "\`SO_REUSEPORT\` listener per worker); \`loop2h\`: 2 workers, one listener handing" \
+        "connections to them in turn (\`--spread handoff\`);" \
         "\`ptk\`: \`echo_ptk --impl callbacks\` (handlers on one bare \`EventLoop\`)." \
         "*CPU us/msg*: the server's user+system time per message over the whole run."
     echo

@@ -20,6 +20,41 @@
 //!   ([`Ownership::Borrowed`]) or hand them over ([`Ownership::Transfer`], per socket);
 //!   writes take them and report [`EventKind::WriteDone`] once sent.
 //!
+//! # Examples
+//!
+//! An echo server on two workers, and a client of it:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, TcpServerOpts};
+//!
+//! fn echo(ev: &mut Event<'_>) {
+//!     if ev.kind == EventKind::Read {
+//!         // A transferred buffer is ours: hand it straight to the write.
+//!         let buf = ev.take_buf().unwrap();
+//!         ev.owner().write(ev.sock, buf).unwrap();
+//!     }
+//! }
+//!
+//! let lp = Loop::new(&LoopOpts { worker_threads: 2, ..LoopOpts::default() }).unwrap();
+//! let server = lp
+//!     .tcp_server_start(&TcpServerOpts {
+//!         bind_host: "127.0.0.1",
+//!         callback: Some(echo),
+//!         read_ownership: Ownership::Transfer,
+//!         ..TcpServerOpts::default()
+//!     })
+//!     .unwrap();
+//! let addr = lp.local_addr(server).unwrap();
+//!
+//! let mut c = std::net::TcpStream::connect(addr).unwrap();
+//! c.write_all(b"hello").unwrap();
+//! let mut back = [0u8; 5];
+//! c.read_exact(&mut back).unwrap();
+//! assert_eq!(&back, b"hello");
+//! // Dropping the group stops and joins its workers.
+//! ```
+//!
 //! # Event sequences
 //!
 //! Every object ends with exactly one [`EventKind::Close`], after which its handle is stale.
@@ -42,9 +77,11 @@
 //!
 //! # Worker groups
 //!
-//! A server binds one listener per worker on the same port with `SO_REUSEPORT`; the kernel
-//! spreads connections over them, and each connection lives on the worker that accepted
-//! it. Connections, UDP sockets and timers made by calls go to the workers in turn.
+//! By default ([`Spread::ReusePort`]) a server binds one listener per worker on the same
+//! port with `SO_REUSEPORT`; the kernel spreads connections over them, and each connection
+//! lives on the worker that accepted it. With [`Spread::HandOff`] one listener on the first
+//! worker accepts every connection and hands them to the workers in turn. Connections, UDP
+//! sockets and timers made by calls go to the workers in turn.
 //!
 //! # Mapping of the C API
 //!
@@ -87,7 +124,7 @@ pub use buf::Buf;
 pub use error::{Error, Result};
 pub use event::{Callback, Event, EventKind, Ownership};
 pub use group::{Loop, LoopHandle, PostCallback};
-pub use opts::{LoopOpts, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
+pub use opts::{LoopOpts, Spread, TcpClientOpts, TcpServerOpts, TimerOpts, UdpOpts};
 pub use sock::{Sock, SockOpt, SockType};
 
 /// Milliseconds on a monotonic clock (`ptk_now_ms`): for measuring intervals, not dates.

@@ -27,6 +27,22 @@ pub struct LoopOpts {
     /// Writes one socket can have queued (0: 64); a write beyond fails with
     /// [`Error::WouldBlock`](crate::Error::WouldBlock) in an error event.
     pub writes_per_sock: usize,
+    /// How a server's connections are spread over the workers (default
+    /// [`Spread::ReusePort`]).
+    pub spread: Spread,
+}
+
+/// How a server's connections are spread over the workers of a group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Spread {
+    /// One listener per worker on the same port (`SO_REUSEPORT`): the kernel picks a worker
+    /// per connection (by a hash of the addresses), and the worker that accepts it owns it.
+    #[default]
+    ReusePort,
+    /// One listener, on the server's first worker, which accepts every connection and hands
+    /// them to the workers in turn (itself included): an even spread, at the cost of a
+    /// command per connection and one worker doing every accept.
+    HandOff,
 }
 
 impl Default for LoopOpts {
@@ -40,6 +56,7 @@ impl Default for LoopOpts {
             buffer_size: 8192,
             commands_per_worker: 4096,
             writes_per_sock: 64,
+            spread: Spread::ReusePort,
         }
     }
 }

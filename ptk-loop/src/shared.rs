@@ -43,6 +43,13 @@ pub(crate) enum Command {
         /// The next worker's listener of the same server, closed with this one.
         next: Option<Sock>,
     },
+    /// A connection another worker accepted for this one.
+    Adopt {
+        sock: Sock,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        config: Config,
+    },
     Connect {
         sock: Sock,
         addr: SocketAddr,
@@ -170,9 +177,10 @@ thread_local! {
     };
 }
 
-/// Takes the first command of this thread's own queue.
-pub(crate) fn pop_local() -> Option<Command> {
-    LOCAL.with(|l| l.borrow_mut().queue.pop_front())
+/// Swaps this thread's own queue with `spare` (empty, with as much room): the caller runs
+/// what was queued while new calls fill the other one.
+pub(crate) fn swap_local(spare: &mut VecDeque<Command>) {
+    LOCAL.with(|l| std::mem::swap(&mut l.borrow_mut().queue, spare));
 }
 
 /// Commands waiting in this thread's own queue.

@@ -717,3 +717,70 @@ fn events_carry_the_callback_data_and_post_with_passes_two_words() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn writes_from_other_threads_are_sent_in_order_and_each_completes() {
+    let lp = one_loop();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(record),
+            user_data: ud,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    let conn = rec.wait(1)[0].sock;
+    let h = lp.handle().clone();
+    std::thread::spawn(move || {
+        for part in [&b"from "[..], b"another ", b"thread"] {
+            let mut b = h.buf_alloc().unwrap();
+            b.extend_from_slice(part).unwrap();
+            h.write(conn, b).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    let mut got = [0u8; 19];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from another thread");
+    let done = |d: &[u8]| {
+        Rec::of(EventKind::WriteDone, conn)
+            .ud(ud)
+            .data(d, Ownership::Borrowed)
+    };
+    assert_eq!(
+        rec.wait(4)[1..],
+        [done(b"from "), done(b"another "), done(b"thread")]
+    );
+}
+
+static WAITED: std::sync::Mutex<Option<Result<(), Error>>> = std::sync::Mutex::new(None);
+
+#[test]
+fn waiting_for_the_group_from_its_own_callback_is_refused() {
+    static LOOP: std::sync::OnceLock<Loop> = std::sync::OnceLock::new();
+    fn try_wait(ev: &mut Event<'_>) {
+        if ev.kind == EventKind::Tick {
+            *WAITED.lock().unwrap() = Some(LOOP.get().unwrap().wait());
+        }
+    }
+    let lp = LOOP.get_or_init(one_loop);
+    lp.timer_start(&TimerOpts {
+        timeout_ms: 1,
+        callback: Some(try_wait),
+        ..TimerOpts::default()
+    })
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while WAITED.lock().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timer never ticked"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(*WAITED.lock().unwrap(), Some(Err(Error::InvalidParam)));
+    lp.stop();
+}

@@ -1,6 +1,7 @@
 //! The echo server on ptk-loop's completion events: a group of `--workers` loops, one
-//! listener per worker on the same port (`SO_REUSEPORT`), and each read's buffer handed to
-//! the callback (`Ownership::Transfer`) and written straight back (no copy).
+//! listener per worker on the same port (`--spread reuseport`, `SO_REUSEPORT`) or one that
+//! hands connections to the workers in turn (`--spread handoff`), and each read's buffer
+//! handed to the callback (`Ownership::Transfer`) and written straight back (no copy).
 //!
 //! ```text
 //! echo_loop --workers 2 --bind 127.0.0.1:0 --max-connections 1024 --messages 1000000
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ptk_bench::{Args, Meter, ServerOptions};
-use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, TcpServerOpts};
+use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, Spread, TcpServerOpts};
 
 #[global_allocator]
 static ALLOC: ptk_bench::CountingAlloc = ptk_bench::CountingAlloc;
@@ -52,6 +53,11 @@ fn run() -> Result<(), String> {
     let o = ServerOptions::take(&mut args)?;
     let workers: usize = args.take("--workers", 1)?;
     let payload: u64 = args.take("--payload", 64)?;
+    let spread = match args.take("--spread", "reuseport".to_string())?.as_str() {
+        "reuseport" => Spread::ReusePort,
+        "handoff" => Spread::HandOff,
+        other => return Err(format!("--spread {other}: reuseport or handoff")),
+    };
     args.finish()?;
     ptk_bench::raise_fd_limit().map_err(|e| format!("cannot raise the descriptor limit: {e}"))?;
     let frame = ptk_bench::frame::HEADER as u64 + payload;
@@ -61,6 +67,7 @@ fn run() -> Result<(), String> {
         sockets_per_worker: o.max_connections + 16,
         buffers: 2 * o.max_connections + 64,
         buffer_size: (ptk_bench::frame::HEADER + o.max_frame).max(1024),
+        spread,
         ..LoopOpts::default()
     })
     .map_err(|e| format!("loop: {e}"))?;

@@ -101,6 +101,59 @@ impl Cx<'_> {
         }
     }
 
+    /// Accepts one pending connection without registering it with this loop: the socket
+    /// (non-blocking) is the caller's, for example to hand to another loop's
+    /// [`tcp_stream_from_std`](Cx::tcp_stream_from_std).
+    pub fn accept_std(
+        &mut self,
+        listener: Handle<TcpListener>,
+    ) -> Poll<Result<(std::net::TcpStream, SocketAddr)>> {
+        let core = &mut self.core;
+        if core.run.out_of_budget() {
+            return Poll::Pending;
+        }
+        let h = listener.raw();
+        match core.listeners.accept(h) {
+            Attempt::Done((sock, peer)) => {
+                core.listeners.accepted();
+                Poll::Ready(Ok((sock.into(), peer)))
+            }
+            Attempt::WouldBlock => {
+                let waiter = core
+                    .listeners
+                    .get(h)
+                    .map(|l| l.read.waiter)
+                    .unwrap_or_default();
+                core.pend_socket(h, Trigger::Readable, waiter)
+            }
+            Attempt::Failed(Error::InvalidHandle) => Poll::Ready(Err(core.invalid())),
+            Attempt::Failed(e) => Poll::Ready(Err(core.fail(e))),
+        }
+    }
+
+    /// Registers a connected, non-blocking stream made elsewhere (such as one that
+    /// [`accept_std`](Cx::accept_std) took on another loop).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]; a registration error.
+    pub fn tcp_stream_from_std(
+        &mut self,
+        stream: std::net::TcpStream,
+    ) -> Result<Handle<TcpStream>> {
+        let core = &mut self.core;
+        let Some(backend) = &core.backend else {
+            return Err(core.fail(Error::NotSupported));
+        };
+        if core.streams.is_full() {
+            return Err(core.fail(Error::OutOfResources(Capacity::TcpStreams)));
+        }
+        let r = core
+            .streams
+            .open(mio::net::TcpStream::from_std(stream), false, backend);
+        core.note(r).map(Handle::from_raw_unchecked)
+    }
+
     /// Starts a non-blocking connect; wait for it with [`connected`](Cx::connected). With
     /// `timeout_ms`, a connect still in progress after that long fails with
     /// [`Error::Timeout`] (this uses one timer slot while connecting).

@@ -1,5 +1,7 @@
 //! A worker: the state its event loop's handlers receive, and what they do with the
-//! runtime's readiness events to make completion events.
+//! runtime's readiness events to make completion events (`handlers.rs`).
+
+mod handlers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -7,14 +9,16 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use ptk_runtime::{
-    Cx, Event as RtEvent, EventLoop, Handle, RawHandle, ResourceType, TcpListener, TcpStream,
-    Trigger, UdpSocket, UserEvents,
+    Cx, EventLoop, Handle, RawHandle, ResourceType, TcpStream, Trigger, UdpSocket, UserEvents,
 };
+
+use self::handlers::{on_accept, on_commands, on_tick, on_udp, on_writable};
 
 use crate::buf::Buf;
 use crate::error::Error;
 use crate::event::{Event, EventKind, Ownership};
 use crate::group::{LoopHandle, Shared};
+use crate::opts::Spread;
 use crate::shared::{self, Command, Config, WorkerShared};
 use crate::sock::{Sock, SockOpt, SockType};
 
@@ -52,8 +56,14 @@ pub(crate) struct Worker {
     by_rt: [Vec<u32>; 4],
     /// The other half of the command queue, swapped in to drain it without holding its lock.
     spare: VecDeque<Command>,
+    /// The same for the worker's thread-local queue.
+    local: VecDeque<Command>,
     source: Option<Handle<UserEvents>>,
     writes_per_sock: usize,
+    /// Whether servers hand accepted connections to the workers in turn
+    /// ([`Spread::HandOff`](crate::Spread::HandOff)), and to which one next.
+    hand_off: bool,
+    next_target: usize,
 }
 
 fn rt_kind(h: RawHandle) -> usize {
@@ -92,6 +102,7 @@ impl Worker {
             })
             .collect();
         let caps = shared.capacities();
+        let hand_off = shared.opts.spread == Spread::HandOff && shared.workers.len() > 1;
         Worker {
             handle: LoopHandle { shared },
             index,
@@ -103,8 +114,11 @@ impl Worker {
                 vec![u32::MAX; caps.timers],
             ],
             spare: VecDeque::with_capacity(commands),
+            local: VecDeque::with_capacity(commands),
             source: None,
             writes_per_sock: writes,
+            hand_off,
+            next_target: index,
         }
     }
 
@@ -230,6 +244,35 @@ impl Worker {
                 match made {
                     Ok(l) => self.bind_rt(slot, l.raw()),
                     Err(e) => self.finish(cx, slot, Some(e.into()), false),
+                }
+            }
+            Command::Adopt {
+                sock,
+                stream,
+                peer,
+                config,
+            } => {
+                let slot = self.open(sock, SockType::TcpClient, config);
+                let made = cx.tcp_stream_from_std(stream).and_then(|s| {
+                    cx.set_handler(s, Trigger::Readable, handlers::on_readable)
+                        .map(|()| s)
+                });
+                match made {
+                    Ok(s) => {
+                        self.bind_rt(slot, s.raw());
+                        handlers::connected(self, cx, slot, s, Some(peer));
+                        let accept = Emit {
+                            sock: Some(sock),
+                            remote: Some(peer),
+                            ..Emit::default()
+                        };
+                        self.emit(slot, EventKind::Accept, accept);
+                    }
+                    Err(_) => {
+                        // Never announced: the connection just goes (the peer sees it close).
+                        self.ws().free(sock);
+                        self.objects[slot].sock = None;
+                    }
                 }
             }
             Command::Connect {
@@ -441,11 +484,10 @@ impl Worker {
     /// of other threads; only those queued before the call (later ones wait for the next
     /// raise, so a callback that queues on every event cannot hold the loop).
     fn drain(&mut self, cx: &mut Cx<'_>) {
-        let local = shared::local_len();
-        for _ in 0..local {
-            match shared::pop_local() {
-                Some(cmd) => self.execute(cx, cmd),
-                None => break,
+        if shared::local_len() > 0 {
+            shared::swap_local(&mut self.local);
+            while let Some(cmd) = self.local.pop_front() {
+                self.execute(cx, cmd);
             }
         }
         let ws = &self.handle.shared.workers[self.index];
@@ -508,203 +550,6 @@ impl Emit {
             ..Emit::default()
         }
     }
-}
-
-fn on_commands(w: &mut Worker, cx: &mut Cx<'_>, _ev: RtEvent) {
-    w.drain(cx);
-}
-
-fn on_accept(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
-    let Some(server) = w.slot_of(ev.handle) else {
-        return;
-    };
-    let Ok(l) = ev.handle.typed::<TcpListener>() else {
-        return;
-    };
-    // Bounded: the listener stays ready and is dispatched again.
-    for _ in 0..64 {
-        let (stream, peer) = match cx.accept(l) {
-            Poll::Pending => break,
-            Poll::Ready(Ok(pair)) => pair,
-            Poll::Ready(Err(e)) => {
-                w.emit(server, EventKind::Error, Emit::error(e.into()));
-                break;
-            }
-        };
-        let group = w.handle.shared.id;
-        let sock = match w.ws().alloc(group, SockType::TcpClient) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = cx.close(stream);
-                w.emit(server, EventKind::Error, Emit::error(e));
-                continue;
-            }
-        };
-        let config = w.objects[server].config;
-        let slot = w.open(sock, SockType::TcpClient, config);
-        if cx
-            .set_handler(stream, Trigger::Readable, on_readable)
-            .is_err()
-        {
-            let _ = cx.close(stream);
-            w.ws().free(sock);
-            w.objects[slot].sock = None;
-            continue;
-        }
-        w.bind_rt(slot, stream.raw());
-        connected(w, cx, slot, stream, Some(peer));
-        w.emit(
-            server,
-            EventKind::Accept,
-            Emit {
-                sock: Some(sock),
-                remote: Some(peer),
-                ..Emit::default()
-            },
-        );
-        w.drain(cx);
-    }
-}
-
-/// Records a new connection's options and addresses.
-fn connected(
-    w: &mut Worker,
-    cx: &mut Cx<'_>,
-    slot: usize,
-    s: Handle<TcpStream>,
-    peer: Option<SocketAddr>,
-) {
-    let _ = cx.set_nodelay(s, true);
-    let keep_alive = w.objects[slot].config.keep_alive;
-    if keep_alive {
-        let _ = cx.set_keepalive(s, Some(60));
-    }
-    let so = &w.ws().objects[slot];
-    so.set_option(SockOpt::NoDelay, 1);
-    so.set_option(SockOpt::KeepAlive, usize::from(keep_alive));
-    if let Ok(v) = cx.recv_buffer_size(s) {
-        so.set_option(SockOpt::RecvBuffer, v);
-    }
-    if let Ok(v) = cx.send_buffer_size(s) {
-        so.set_option(SockOpt::SendBuffer, v);
-    }
-    so.set_addrs(cx.local_addr(s).ok(), peer.or_else(|| cx.peer_addr(s).ok()));
-}
-
-fn on_readable(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
-    let Some(slot) = w.slot_of(ev.handle) else {
-        return;
-    };
-    let Ok(s) = ev.handle.typed::<TcpStream>() else {
-        return;
-    };
-    // No free buffer: the socket stays ready and is dispatched again next iteration.
-    let Ok(mut buf) = w.handle.shared.pool.alloc() else {
-        return;
-    };
-    let size = w.objects[slot].config.read_size.min(buf.capacity());
-    match cx.read(s, &mut buf.spare_mut()[..size]) {
-        Poll::Pending => {}
-        Poll::Ready(Ok(0)) => {
-            drop(buf);
-            w.finish(cx, slot, None, false);
-        }
-        Poll::Ready(Ok(n)) => {
-            let _ = buf.set_len(n);
-            let ownership = w.objects[slot].config.ownership;
-            w.emit(slot, EventKind::Read, Emit::buf(buf, ownership, None));
-        }
-        Poll::Ready(Err(e)) => {
-            drop(buf);
-            w.finish(cx, slot, Some(e.into()), false);
-        }
-    }
-    w.drain(cx);
-}
-
-fn on_writable(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
-    let Some(slot) = w.slot_of(ev.handle) else {
-        return;
-    };
-    if w.objects[slot].connecting {
-        let Ok(s) = ev.handle.typed::<TcpStream>() else {
-            return;
-        };
-        match cx.connected(s) {
-            Poll::Pending => return,
-            Poll::Ready(Err(e)) => {
-                w.finish(cx, slot, Some(e.into()), false);
-                w.drain(cx);
-                return;
-            }
-            Poll::Ready(Ok(())) => {
-                w.objects[slot].connecting = false;
-                if cx.set_handler(s, Trigger::Readable, on_readable).is_err() {
-                    w.finish(cx, slot, Some(Error::OutOfMemory), false);
-                    return;
-                }
-                connected(w, cx, slot, s, None);
-                let remote = w.ws().objects[slot]
-                    .addrs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .1;
-                w.emit(
-                    slot,
-                    EventKind::Connect,
-                    Emit {
-                        remote,
-                        ..Emit::default()
-                    },
-                );
-            }
-        }
-    }
-    if w.objects[slot].sock.is_some() {
-        w.flush(cx, slot);
-    }
-    w.drain(cx);
-}
-
-fn on_udp(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
-    let Some(slot) = w.slot_of(ev.handle) else {
-        return;
-    };
-    let Ok(u) = ev.handle.typed::<UdpSocket>() else {
-        return;
-    };
-    let Ok(mut buf) = w.handle.shared.pool.alloc() else {
-        return;
-    };
-    let size = w.objects[slot].config.read_size.min(buf.capacity());
-    match cx.recv_from(u, &mut buf.spare_mut()[..size]) {
-        Poll::Pending => {}
-        Poll::Ready(Ok((n, from))) => {
-            let _ = buf.set_len(n);
-            let ownership = w.objects[slot].config.ownership;
-            w.emit(
-                slot,
-                EventKind::UdpRead,
-                Emit::buf(buf, ownership, Some(from)),
-            );
-        }
-        Poll::Ready(Err(e)) => {
-            drop(buf);
-            w.emit(slot, EventKind::Error, Emit::error(e.into()));
-        }
-    }
-    w.drain(cx);
-}
-
-fn on_tick(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
-    let Some(slot) = w.slot_of(ev.handle) else {
-        return;
-    };
-    w.emit(slot, EventKind::Tick, Emit::default());
-    if !w.objects[slot].repeat && w.objects[slot].sock.is_some() {
-        w.finish(cx, slot, None, false);
-    }
-    w.drain(cx);
 }
 
 impl Drop for Worker {

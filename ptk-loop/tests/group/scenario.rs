@@ -1,12 +1,12 @@
-//! A group of 4 worker loops serves 1,000 connections made by a second group; every
-//! message comes back exactly once, and the kernel spreads the connections over every
-//! worker (one listener per worker on the same port).
+//! The group scenario, run by `group_reuse_port.rs` and `group_hand_off.rs` (one process
+//! each, since it counts in statics): a group of 4 worker loops serves 1,000 connections made
+//! by a second group; every message comes back exactly once on its own connection.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, TcpClientOpts, TcpServerOpts};
+use ptk_loop::{Event, EventKind, Loop, LoopOpts, Ownership, Spread, TcpClientOpts, TcpServerOpts};
 
 const CONNECTIONS: usize = 1_000;
 const MESSAGES: usize = 10;
@@ -90,11 +90,12 @@ fn client(ev: &mut Event<'_>) {
     }
 }
 
-#[test]
-fn four_loops_serve_a_thousand_connections_and_every_message_comes_back_once() {
+/// Runs the scenario; returns the connections each server worker accepted.
+pub fn run(spread: Spread) -> Vec<usize> {
     *PARTIAL.lock().unwrap() = vec![(0, [0; 8]); CONNECTIONS];
     let servers = Loop::new(&LoopOpts {
         worker_threads: 4,
+        spread,
         buffers: 4096,
         buffer_size: 256,
         ..LoopOpts::default()
@@ -155,4 +156,5 @@ fn four_loops_serve_a_thousand_connections_and_every_message_comes_back_once() {
     assert_eq!(servers.buffers_available(), 4096);
     assert_eq!(clients.buffers_available(), 4096);
     servers.close(s).unwrap();
+    per_worker
 }
