@@ -52,6 +52,11 @@ impl Shared {
             buffer_size: 64,
             large_buffers: 0,
             large_buffer_size: 64,
+            defers: 0,
+            idles: 0,
+            periodics: 0,
+            file_ops: 0,
+            file_op_size: 0,
         }
     }
 
