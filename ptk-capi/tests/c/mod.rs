@@ -36,7 +36,16 @@ fn profile_dir() -> PathBuf {
 pub fn staticlib() -> PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        let target_dir = profile_dir().parent().unwrap().join("ptk-capi-c");
+        // When the suite runs on io_uring (`PTK_BACKEND=io_uring`, as `.ci/uring.sh` does), the
+        // C programs must run on it too: the library gets the backend compiled in, and the
+        // programs inherit the variable.
+        let uring = std::env::var("PTK_BACKEND")
+            .is_ok_and(|v| matches!(v.as_str(), "io_uring" | "io-uring" | "uring"));
+        let target_dir = profile_dir().parent().unwrap().join(if uring {
+            "ptk-capi-c-uring"
+        } else {
+            "ptk-capi-c"
+        });
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args([
@@ -49,6 +58,9 @@ pub fn staticlib() -> PathBuf {
         ])
         .arg(&target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if uring {
+            cmd.args(["--features", "io-uring"]);
+        }
         let out = cmd.output().expect("cargo runs");
         assert!(
             out.status.success(),
