@@ -106,6 +106,7 @@ impl BufPool {
 pub struct Buf(Option<Box<Chunk>>);
 
 impl Buf {
+    #[inline]
     fn chunk(&self) -> &Chunk {
         match &self.0 {
             Some(c) => c,
@@ -114,6 +115,7 @@ impl Buf {
         }
     }
 
+    #[inline]
     fn chunk_mut(&mut self) -> &mut Chunk {
         match &mut self.0 {
             Some(c) => c,
@@ -122,6 +124,7 @@ impl Buf {
     }
 
     /// Bytes of data.
+    #[inline]
     pub fn len(&self) -> usize {
         self.chunk().len
     }
@@ -132,11 +135,13 @@ impl Buf {
     }
 
     /// Bytes it can hold (`LoopOpts::buffer_size`).
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.chunk().data.len()
     }
 
     /// The data.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         let c = self.chunk();
         &c.data[..c.len]
@@ -154,12 +159,22 @@ impl Buf {
         &mut c.data[c.len..]
     }
 
+    /// The start of the buffer's memory, valid for writes of all [`capacity`](Buf::capacity)
+    /// bytes (the data, then the room behind it) until the buffer is dropped (the memory does
+    /// not move with the `Buf`): for a foreign owner, such as a C caller, that fills it before
+    /// [`set_len`](Buf::set_len).
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.chunk_mut().data.as_mut_ptr()
+    }
+
     /// Sets how many bytes hold data (the bytes between the old and the new length are
     /// whatever the memory held).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidParam`] if `len` exceeds the capacity.
+    #[inline]
     pub fn set_len(&mut self, len: usize) -> Result<()> {
         let c = self.chunk_mut();
         if len > c.data.len() {
@@ -201,6 +216,7 @@ impl Buf {
     /// Turns the buffer into a pointer for a foreign owner (the C API's `buf *`). Nothing is
     /// allocated: the pointer names the chunk the buffer already owns. Give it back with
     /// [`Buf::from_raw`], exactly once, or its memory never returns to the pool.
+    #[inline]
     pub fn into_raw(mut self) -> *mut core::ffi::c_void {
         match self.0.take() {
             Some(c) => Box::into_raw(c).cast(),
@@ -214,6 +230,7 @@ impl Buf {
     ///
     /// `raw` must come from [`Buf::into_raw`] and not have been given to `from_raw` before.
     #[allow(unsafe_code)]
+    #[inline]
     pub unsafe fn from_raw(raw: *mut core::ffi::c_void) -> Buf {
         // SAFETY: the caller promises `raw` is the pointer `into_raw` made from a `Box<Chunk>`
         // and that nobody else took it back, so the box is rebuilt exactly once.
