@@ -163,6 +163,9 @@ pub(crate) struct WorkerShared {
     pub(crate) queued: AtomicUsize,
     /// How to wake the worker's loop, once it runs.
     pub(crate) door: OnceLock<(LoopRemote<Worker>, Handle<UserEvents>)>,
+    /// Whether the worker's thread runs its loop: set once the loop is set up, cleared when
+    /// the worker is dropped with its loop, at the end of its thread (however it ends).
+    pub(crate) live: AtomicBool,
 }
 
 thread_local! {
@@ -201,6 +204,7 @@ impl WorkerShared {
             }),
             queued: AtomicUsize::new(0),
             door: OnceLock::new(),
+            live: AtomicBool::new(false),
         }
     }
 

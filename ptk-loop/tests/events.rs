@@ -565,6 +565,34 @@ fn socket_options_read_back_what_was_set() {
     );
 }
 
+/// The group of `a_stopped_group_runs_until_its_threads_have_left`, for its posted call.
+static STOPPING: std::sync::OnceLock<ptk_loop::LoopHandle> = std::sync::OnceLock::new();
+/// What `is_running` said on the worker right after `stop` (1: true, 2: false).
+static RUNNING_AFTER_STOP: AtomicUsize = AtomicUsize::new(0);
+
+fn stop_and_look(_: usize) {
+    if let Some(h) = STOPPING.get() {
+        h.stop();
+        RUNNING_AFTER_STOP.store(if h.is_running() { 1 } else { 2 }, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_stopped_group_runs_until_its_threads_have_left() {
+    let lp = Loop::new(&LoopOpts {
+        worker_threads: 1,
+        ..LoopOpts::default()
+    })
+    .unwrap();
+    assert!(lp.is_running());
+    STOPPING.set(lp.handle().clone()).unwrap();
+    lp.post(stop_and_look, 0).unwrap();
+    lp.wait_timeout(Duration::from_secs(5)).unwrap();
+    // Asked to stop, the worker still ran its call: its thread had not left.
+    assert_eq!(RUNNING_AFTER_STOP.load(Ordering::SeqCst), 1);
+    assert!(!lp.is_running());
+}
+
 #[test]
 fn a_group_made_without_auto_start_runs_queued_work_once_started_and_stops() {
     let lp = Loop::new(&LoopOpts {

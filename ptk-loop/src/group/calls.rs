@@ -31,10 +31,17 @@ impl LoopHandle {
         }
     }
 
-    /// Whether the workers run (started and not yet stopped).
+    /// Whether a worker thread of the group still runs its loop: false before the start,
+    /// true from [`start`](crate::Loop::start) (or the creation, with `auto_start`) until the
+    /// last worker thread has left its loop. [`stop`](LoopHandle::stop) only asks them to
+    /// leave: it stays true until they have (as seen by [`Loop::wait`](crate::Loop::wait)
+    /// returning, and always after the `Loop` is dropped), and true inside the group's own
+    /// callbacks, which run on those threads.
     pub fn is_running(&self) -> bool {
-        !self.shared.stopped.load(Ordering::Acquire)
-            && self.shared.workers.iter().all(|w| w.door.get().is_some())
+        self.shared
+            .workers
+            .iter()
+            .any(|w| w.live.load(Ordering::Acquire))
     }
 
     /// How many worker loops the group has.

@@ -267,6 +267,7 @@ impl Loop {
                 });
                 let source = Worker::setup(ev)?;
                 let _ = ws.door.set((ev.remote(), source));
+                ws.live.store(true, std::sync::atomic::Ordering::Release);
                 // Commands queued before the start.
                 ev.raise(source, 0)
             },

@@ -554,6 +554,10 @@ impl Emit {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // The worker's thread no longer runs its loop (`LoopHandle::is_running`).
+        self.handle.shared.workers[self.index]
+            .live
+            .store(false, std::sync::atomic::Ordering::Release);
         // The loop is gone with every runtime resource: make the handles stale.
         for o in &mut self.objects {
             if let Some(sock) = o.sock.take() {
