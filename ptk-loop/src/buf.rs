@@ -6,7 +6,8 @@
 //! buffer handed to another thread is freed there as safely as on the loop's thread.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::error::{Error, Result};
 
@@ -27,6 +28,11 @@ pub(crate) struct BufPool {
     free: Mutex<Vec<Box<Chunk>>>,
     size: usize,
     count: usize,
+    /// Set when a worker found the list empty and paused a socket's reads (its
+    /// `WorkerShared::starving` is set first): the next buffer freed wakes it.
+    hungry: AtomicBool,
+    /// The group, to wake its hungry workers (set once the group is made).
+    pub(crate) group: OnceLock<Weak<crate::group::Shared>>,
 }
 
 impl BufPool {
@@ -44,6 +50,8 @@ impl BufPool {
             free: Mutex::new(free),
             size,
             count,
+            hungry: AtomicBool::new(false),
+            group: OnceLock::new(),
         })
     }
 
@@ -61,6 +69,31 @@ impl BufPool {
                 Ok(Buf(Some(c)))
             }
             None => Err(Error::OutOfMemory),
+        }
+    }
+
+    /// Notes that worker `ws` paused reads for want of a buffer, to be woken (its command
+    /// queue raised) when one is freed. True if one is free already (freed since the failed
+    /// take): then nothing needs to wait.
+    pub(crate) fn wait_for_free(&self, ws: &crate::shared::WorkerShared) -> bool {
+        ws.starving.store(true, Ordering::SeqCst);
+        self.hungry.store(true, Ordering::SeqCst);
+        // A buffer freed before this look is seen here; one freed after it sees `hungry`
+        // (the free list's lock orders the two).
+        self.available() > 0
+    }
+
+    /// After a buffer went back to the list: wakes the workers waiting for one.
+    #[inline]
+    fn freed(&self) {
+        if self.hungry.load(Ordering::Relaxed) && self.hungry.swap(false, Ordering::SeqCst) {
+            if let Some(group) = self.group.get().and_then(Weak::upgrade) {
+                for ws in group.workers.iter() {
+                    if ws.starving.swap(false, Ordering::SeqCst) {
+                        ws.ring();
+                    }
+                }
+            }
         }
     }
 
@@ -245,6 +278,8 @@ impl Drop for Buf {
                 let mut free = pool.free.lock().unwrap_or_else(|e| e.into_inner());
                 // The list was made with room for every chunk, so this never allocates.
                 free.push(c);
+                drop(free);
+                pool.freed();
             }
         }
     }

@@ -812,3 +812,70 @@ fn waiting_for_the_group_from_its_own_callback_is_refused() {
     assert_eq!(*WAITED.lock().unwrap(), Some(Err(Error::InvalidParam)));
     lp.stop();
 }
+
+/// Buffers taken from read events by `keep_reads`.
+static KEPT: std::sync::Mutex<Vec<ptk_loop::Buf>> = std::sync::Mutex::new(Vec::new());
+
+/// Records, and keeps every read buffer (handed over) in `KEPT`.
+fn keep_reads(ev: &mut Event<'_>) {
+    record(ev);
+    if let Some(b) = ev.take_buf() {
+        KEPT.lock().unwrap().push(b);
+    }
+}
+
+#[test]
+fn a_read_that_finds_the_pool_empty_waits_for_a_freed_buffer_without_spinning() {
+    let lp = Loop::new(&LoopOpts {
+        worker_threads: 1,
+        buffers: 1,
+        ..LoopOpts::default()
+    })
+    .unwrap();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(keep_reads),
+            user_data: ud,
+            read_ownership: Ownership::Transfer,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    c.write_all(b"a").unwrap();
+    let conn = rec.wait(2)[0].sock;
+    assert_eq!(lp.buffers_available(), 0); // the callback keeps the only buffer
+                                           // Readable again with no buffer to read into: the read waits.
+    c.write_all(b"b").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while lp.buffer_waits() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the read never ran");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The worker keeps running (20 ticks of a 1 ms timer) without looking at the socket again.
+    let (ticks, tud) = recorder();
+    let timer = lp
+        .timer_start(&TimerOpts {
+            timeout_ms: 1,
+            repeat: true,
+            callback: Some(record),
+            user_data: tud,
+            ..TimerOpts::default()
+        })
+        .unwrap();
+    ticks.wait(20);
+    lp.timer_stop(timer).unwrap();
+    assert_eq!(lp.buffer_waits(), 1);
+    assert_eq!(rec.events().len(), 2);
+    // A freed buffer lets the read go on.
+    KEPT.lock().unwrap().clear();
+    let got = rec.wait(3);
+    assert_eq!(
+        got[2],
+        Rec::of(EventKind::Read, conn)
+            .ud(ud)
+            .data(b"b", Ownership::Transfer)
+    );
+    KEPT.lock().unwrap().clear();
+}

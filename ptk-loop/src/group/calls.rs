@@ -94,6 +94,16 @@ impl LoopHandle {
         self.shared.pool.available()
     }
 
+    /// How many times a worker's read found the buffer pool empty. Each time, the socket's
+    /// reads pause (the worker does not look at it again) until a buffer is freed.
+    pub fn buffer_waits(&self) -> u64 {
+        self.shared
+            .workers
+            .iter()
+            .map(|w| w.buffer_waits.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Buffers of the pool in all (`LoopOpts::buffers`).
     pub fn buffers(&self) -> usize {
         self.shared.pool.count()

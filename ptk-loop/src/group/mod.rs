@@ -218,6 +218,7 @@ impl Loop {
                 stopped: AtomicBool::new(false),
             })
         })?;
+        let _ = shared.pool.group.set(Arc::downgrade(&shared));
         let lp = Loop {
             handle: LoopHandle { shared },
             threads: RwLock::new(None),
