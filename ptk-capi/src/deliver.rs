@@ -64,8 +64,9 @@ pub fn deliver(ev: &mut Event<'_>) {
     deliver_first(ev);
 }
 
-/// The thread's first event of its group: finds the group (through the object's binding if
-/// the creating call has not recorded it yet), makes it current, delivers.
+/// The thread's first event of its group: finds the group (through the object's binding
+/// once the group left the table, while `ptk_loop_destroy` stops it), makes it current,
+/// delivers.
 #[cold]
 #[inline(never)]
 fn deliver_first(ev: &mut Event<'_>) {
@@ -77,7 +78,6 @@ fn deliver_first(ev: &mut Event<'_>) {
             let Some(b) = (unsafe { binding_at(ev.user_data) }) else {
                 return;
             };
-            registry::learn(&b.group, ev.sock);
             Arc::clone(&b.group)
         }
     };

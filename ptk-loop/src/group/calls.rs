@@ -44,6 +44,12 @@ impl LoopHandle {
             .any(|w| w.live.load(Ordering::Acquire))
     }
 
+    /// The group's id: the low byte of every [`Sock`] it makes (see [`Sock`]'s layout), the
+    /// same for the group's whole life.
+    pub fn id(&self) -> u8 {
+        self.shared.id
+    }
+
     /// How many worker loops the group has.
     pub fn workers(&self) -> usize {
         self.shared.workers.len()
