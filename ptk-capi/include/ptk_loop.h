@@ -204,6 +204,9 @@ ptk_err ptk_loop_wait(ptk_loop *loop);
 /* PTK_ERR_TIMEOUT if the loop is still running after timeout_ms. */
 ptk_err ptk_loop_wait_timeout(ptk_loop *loop, uint64_t timeout_ms);
 void ptk_loop_stop(ptk_loop *loop);
+/* Whether a thread of the loop still runs: true from the start until the last thread has
+   left (ptk_loop_stop only asks them to; true inside the loop's own callbacks, false once
+   ptk_loop_wait returned). */
 bool ptk_loop_is_running(ptk_loop *loop);
 
 /* TCP server: listens at once; PTK_EVENT_ACCEPT brings each new connection's socket. */

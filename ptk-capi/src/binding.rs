@@ -86,6 +86,7 @@ impl Entry {
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
+    #[inline]
     fn load(slot: &Slot) -> Bound {
         Bound {
             sock: slot.sock.load(Ordering::Relaxed),
@@ -118,11 +119,22 @@ impl Entry {
         ]
     }
 
-    /// The binding of handle `sock`, if it is bound here.
+    /// The binding of handle `sock`, if it is bound here. The current object's (the one
+    /// every event but a late CLOSE is for) is read alone: one slot, not both.
+    #[inline]
     pub fn read(&self, sock: u64) -> Option<Bound> {
-        self.snapshot()
-            .into_iter()
-            .find(|b| b.sock == sock && sock != 0)
+        if sock == 0 {
+            return None;
+        }
+        let before = self.seq.load(Ordering::Acquire);
+        if before & 1 == 0 {
+            let cur = Entry::load(&self.slots[CUR]);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == before && cur.sock == sock {
+                return Some(cur);
+            }
+        }
+        self.snapshot().into_iter().find(|b| b.sock == sock)
     }
 
     /// Binds `sock` unless it is bound or closed already; the object owns binding record

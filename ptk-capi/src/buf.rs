@@ -99,6 +99,7 @@ pub unsafe fn take(b: *mut buf) -> Result<Option<Buf>, ptk_err> {
 }
 
 /// Hands an owned buffer to C.
+#[inline]
 pub fn give(b: Buf) -> *mut buf {
     b.into_raw().cast()
 }
@@ -155,22 +156,9 @@ pub unsafe extern "C" fn ptk_buf_data(b: *mut buf) -> *mut u8 {
         match unsafe { peek(b) } {
             None => ptr::null_mut(),
             Some(Target::Borrowed(v)) => v.ptr.cast_mut(),
-            Some(Target::Owned(mut o)) => {
-                // The start of the memory, for all of it: the data, then the room behind it
-                // (to write into before set_len). The pointer comes from a slice of the whole
-                // capacity, so C may use every byte of it.
-                let len = o.len();
-                if len == 0 {
-                    return o.spare_mut().as_mut_ptr();
-                }
-                let capacity = o.capacity();
-                if o.set_len(capacity).is_err() {
-                    return ptr::null_mut();
-                }
-                let p = o.as_mut_slice().as_mut_ptr();
-                let _ = o.set_len(len);
-                p
-            }
+            // The start of the memory, valid for all of it: the data, then the room behind it
+            // (to write into before set_len).
+            Some(Target::Owned(mut o)) => o.as_mut_ptr(),
         }
     })
 }

@@ -21,6 +21,8 @@ pub fn sock_ptr(sock: Sock) -> *mut ptk_sock {
 }
 
 /// An address as NUL-terminated text in `out`; its port.
+#[cold]
+#[inline(never)]
 fn host_text(addr: SocketAddr, out: &mut [u8; 64]) -> c_int {
     let mut cursor = &mut out[..63];
     let _ = write!(cursor, "{}", addr.ip());
@@ -59,8 +61,15 @@ pub fn deliver(ev: &mut Event<'_>) {
     if registry::with_live(ev.sock, |g| deliver_in(g, ev)).is_some() {
         return;
     }
-    // The thread's first event of its group: find it (through the object's binding if the
-    // creating call has not recorded the group yet), make it current, deliver.
+    deliver_first(ev);
+}
+
+/// The thread's first event of its group: finds the group (through the object's binding
+/// once the group left the table, while `ptk_loop_destroy` stops it), makes it current,
+/// delivers.
+#[cold]
+#[inline(never)]
+fn deliver_first(ev: &mut Event<'_>) {
     let group = match registry::by_sock(ev.sock) {
         Some(g) => g,
         None if ev.kind == EventKind::Wake => return,
@@ -69,7 +78,6 @@ pub fn deliver(ev: &mut Event<'_>) {
             let Some(b) = (unsafe { binding_at(ev.user_data) }) else {
                 return;
             };
-            registry::learn(&b.group, ev.sock);
             Arc::clone(&b.group)
         }
     };
@@ -78,6 +86,7 @@ pub fn deliver(ev: &mut Event<'_>) {
 }
 
 /// Delivers `ev` to its object's C callback.
+#[inline]
 fn deliver_in(group: &Group, ev: &mut Event<'_>) {
     let Some(target) = target_of(group, ev) else {
         return;

@@ -39,11 +39,8 @@ pub struct Binding {
 pub struct Group {
     /// `ptk_loop *`'s serial part.
     pub serial: u64,
-    /// The `ptk_loop` group id of its objects (0 until the first one is made).
-    gid: AtomicUsize,
-    /// Set (under the table's lock) when the group leaves the table: it is never published
-    /// in [`LIVE`] again.
-    removed: AtomicBool,
+    /// The `ptk_loop` group id of its objects (the low byte of their `Sock`s).
+    gid: usize,
     /// Per worker: whether that worker's thread has the group as its current group.
     current_on: Box<[AtomicBool]>,
     /// Calls on the group (does not keep it alive).
@@ -72,8 +69,7 @@ impl Group {
         let workers = lp.workers();
         Group {
             serial,
-            gid: AtomicUsize::new(0),
-            removed: AtomicBool::new(false),
+            gid: usize::from(lp.id()),
             current_on: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             handle: lp.handle().clone(),
             owner: Mutex::new(Some(lp)),
@@ -175,7 +171,7 @@ pub unsafe fn binding_at<'a>(raw: usize) -> Option<&'a Binding> {
 }
 
 /// Every live group by its `ptk_loop *` index, and by its `ptk_loop` group id (the low byte
-/// of its `Sock`s, learned from the first object it makes).
+/// of its `Sock`s, `LoopHandle::id`).
 struct Table {
     by_index: [Option<Arc<Group>>; 256],
     by_gid: [Option<Arc<Group>>; 256],
@@ -186,7 +182,7 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
     by_gid: [const { None }; 256],
 });
 /// The live groups by `ptk_loop` group id, for the workers' deliveries: published when the
-/// group id is learnt, withdrawn when the group leaves the table (before its workers are
+/// group enters the table, withdrawn when the group leaves the table (before its workers are
 /// stopped and joined; `ptk_loop_destroy` holds the group until after that).
 static LIVE: [AtomicPtr<Group>; 256] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 256];
 
@@ -209,6 +205,8 @@ pub fn insert(lp: Loop) -> Result<(usize, Arc<Group>), Loop> {
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     let group = Arc::new(Group::new(serial, lp));
     t.by_index[index] = Some(Arc::clone(&group));
+    t.by_gid[group.gid] = Some(Arc::clone(&group));
+    LIVE[group.gid].store(Arc::as_ptr(&group).cast_mut(), Ordering::Release);
     LATEST.store(index + 1, Ordering::Release);
     Ok(((serial << 8 | index as u64) as usize, group))
 }
@@ -228,8 +226,7 @@ pub fn remove(handle: usize) -> Option<Arc<Group>> {
     }
     let _ = LATEST.compare_exchange(index + 1, 0, Ordering::AcqRel, Ordering::Acquire);
     let group = t.by_index[index].take()?;
-    group.removed.store(true, Ordering::Release);
-    let gid = group.gid.load(Ordering::Acquire);
+    let gid = group.gid;
     let _ = LIVE[gid].compare_exchange(
         Arc::as_ptr(&group).cast_mut(),
         std::ptr::null_mut(),
@@ -247,18 +244,6 @@ pub fn remove(handle: usize) -> Option<Arc<Group>> {
 
 fn gid_of(sock: Sock) -> usize {
     (sock.to_u64() & 0xff) as usize
-}
-
-/// Notes that `group` makes objects with `sock`'s group id.
-pub fn learn(group: &Arc<Group>, sock: Sock) {
-    let gid = gid_of(sock);
-    if group.gid.swap(gid, Ordering::AcqRel) != gid {
-        let mut t = lock(&TABLE);
-        if !group.removed.load(Ordering::Acquire) {
-            t.by_gid[gid] = Some(Arc::clone(group));
-            LIVE[gid].store(Arc::as_ptr(group).cast_mut(), Ordering::Release);
-        }
-    }
 }
 
 /// Runs `f` with the live group of `sock`'s group id, on one of its workers, if that
@@ -348,9 +333,7 @@ pub fn with_current<R>(sock: Sock, f: impl FnOnce(&Arc<Group>) -> R) -> Option<R
     let gid = gid_of(sock);
     CURRENT.with(|c| {
         let c = c.try_borrow().ok()?;
-        let g = c
-            .as_ref()
-            .filter(|g| g.gid.load(Ordering::Relaxed) == gid)?;
+        let g = c.as_ref().filter(|g| g.gid == gid)?;
         Some(f(g))
     })
 }

@@ -168,7 +168,6 @@ unsafe fn create(
     }));
     match make(&group.handle, binding) {
         Ok(sock) => {
-            registry::learn(group, sock);
             group.bind(sock, callback, user_data, binding);
             // SAFETY: the caller checked `out` and the C caller promises it is writable.
             unsafe { out.write(sock_ptr(sock)) };

@@ -6,7 +6,8 @@
 //! buffer handed to another thread is freed there as safely as on the loop's thread.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::error::{Error, Result};
 
@@ -27,6 +28,11 @@ pub(crate) struct BufPool {
     free: Mutex<Vec<Box<Chunk>>>,
     size: usize,
     count: usize,
+    /// Set when a worker found the list empty and paused a socket's reads (its
+    /// `WorkerShared::starving` is set first): the next buffer freed wakes it.
+    hungry: AtomicBool,
+    /// The group, to wake its hungry workers (set once the group is made).
+    pub(crate) group: OnceLock<Weak<crate::group::Shared>>,
 }
 
 impl BufPool {
@@ -44,6 +50,8 @@ impl BufPool {
             free: Mutex::new(free),
             size,
             count,
+            hungry: AtomicBool::new(false),
+            group: OnceLock::new(),
         })
     }
 
@@ -61,6 +69,31 @@ impl BufPool {
                 Ok(Buf(Some(c)))
             }
             None => Err(Error::OutOfMemory),
+        }
+    }
+
+    /// Notes that worker `ws` paused reads for want of a buffer, to be woken (its command
+    /// queue raised) when one is freed. True if one is free already (freed since the failed
+    /// take): then nothing needs to wait.
+    pub(crate) fn wait_for_free(&self, ws: &crate::shared::WorkerShared) -> bool {
+        ws.starving.store(true, Ordering::SeqCst);
+        self.hungry.store(true, Ordering::SeqCst);
+        // A buffer freed before this look is seen here; one freed after it sees `hungry`
+        // (the free list's lock orders the two).
+        self.available() > 0
+    }
+
+    /// After a buffer went back to the list: wakes the workers waiting for one.
+    #[inline]
+    fn freed(&self) {
+        if self.hungry.load(Ordering::Relaxed) && self.hungry.swap(false, Ordering::SeqCst) {
+            if let Some(group) = self.group.get().and_then(Weak::upgrade) {
+                for ws in group.workers.iter() {
+                    if ws.starving.swap(false, Ordering::SeqCst) {
+                        ws.ring();
+                    }
+                }
+            }
         }
     }
 
@@ -106,6 +139,7 @@ impl BufPool {
 pub struct Buf(Option<Box<Chunk>>);
 
 impl Buf {
+    #[inline]
     fn chunk(&self) -> &Chunk {
         match &self.0 {
             Some(c) => c,
@@ -114,6 +148,7 @@ impl Buf {
         }
     }
 
+    #[inline]
     fn chunk_mut(&mut self) -> &mut Chunk {
         match &mut self.0 {
             Some(c) => c,
@@ -122,6 +157,7 @@ impl Buf {
     }
 
     /// Bytes of data.
+    #[inline]
     pub fn len(&self) -> usize {
         self.chunk().len
     }
@@ -132,11 +168,13 @@ impl Buf {
     }
 
     /// Bytes it can hold (`LoopOpts::buffer_size`).
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.chunk().data.len()
     }
 
     /// The data.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         let c = self.chunk();
         &c.data[..c.len]
@@ -154,12 +192,22 @@ impl Buf {
         &mut c.data[c.len..]
     }
 
+    /// The start of the buffer's memory, valid for writes of all [`capacity`](Buf::capacity)
+    /// bytes (the data, then the room behind it) until the buffer is dropped (the memory does
+    /// not move with the `Buf`): for a foreign owner, such as a C caller, that fills it before
+    /// [`set_len`](Buf::set_len).
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.chunk_mut().data.as_mut_ptr()
+    }
+
     /// Sets how many bytes hold data (the bytes between the old and the new length are
     /// whatever the memory held).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidParam`] if `len` exceeds the capacity.
+    #[inline]
     pub fn set_len(&mut self, len: usize) -> Result<()> {
         let c = self.chunk_mut();
         if len > c.data.len() {
@@ -201,6 +249,7 @@ impl Buf {
     /// Turns the buffer into a pointer for a foreign owner (the C API's `buf *`). Nothing is
     /// allocated: the pointer names the chunk the buffer already owns. Give it back with
     /// [`Buf::from_raw`], exactly once, or its memory never returns to the pool.
+    #[inline]
     pub fn into_raw(mut self) -> *mut core::ffi::c_void {
         match self.0.take() {
             Some(c) => Box::into_raw(c).cast(),
@@ -214,6 +263,7 @@ impl Buf {
     ///
     /// `raw` must come from [`Buf::into_raw`] and not have been given to `from_raw` before.
     #[allow(unsafe_code)]
+    #[inline]
     pub unsafe fn from_raw(raw: *mut core::ffi::c_void) -> Buf {
         // SAFETY: the caller promises `raw` is the pointer `into_raw` made from a `Box<Chunk>`
         // and that nobody else took it back, so the box is rebuilt exactly once.
@@ -228,6 +278,8 @@ impl Drop for Buf {
                 let mut free = pool.free.lock().unwrap_or_else(|e| e.into_inner());
                 // The list was made with room for every chunk, so this never allocates.
                 free.push(c);
+                drop(free);
+                pool.freed();
             }
         }
     }

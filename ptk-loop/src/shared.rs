@@ -163,6 +163,15 @@ pub(crate) struct WorkerShared {
     pub(crate) queued: AtomicUsize,
     /// How to wake the worker's loop, once it runs.
     pub(crate) door: OnceLock<(LoopRemote<Worker>, Handle<UserEvents>)>,
+    /// Whether the worker's thread runs its loop: set once the loop is set up, cleared when
+    /// the worker is dropped with its loop, at the end of its thread (however it ends).
+    pub(crate) live: AtomicBool,
+    /// Whether the worker paused a socket's reads because the buffer pool was empty (the
+    /// pool raises its command queue when a buffer is freed).
+    pub(crate) starving: AtomicBool,
+    /// Reads that found the buffer pool empty (each pauses its socket until a buffer is
+    /// freed).
+    pub(crate) buffer_waits: AtomicU64,
 }
 
 thread_local! {
@@ -201,6 +210,9 @@ impl WorkerShared {
             }),
             queued: AtomicUsize::new(0),
             door: OnceLock::new(),
+            live: AtomicBool::new(false),
+            starving: AtomicBool::new(false),
+            buffer_waits: AtomicU64::new(0),
         }
     }
 
@@ -279,11 +291,16 @@ impl WorkerShared {
             c.queue.push_back(cmd);
             self.queued.store(c.queue.len(), Ordering::Release);
         }
+        self.ring();
+        Ok(())
+    }
+
+    /// Raises the worker's command queue (once its loop runs).
+    pub(crate) fn ring(&self) {
         if let Some((remote, source)) = self.door.get() {
             // A raise fails only once the loop is gone; the command then dies with it.
             let _ = remote.raise(*source, 0);
         }
-        Ok(())
     }
 }
 

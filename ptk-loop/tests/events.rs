@@ -565,6 +565,34 @@ fn socket_options_read_back_what_was_set() {
     );
 }
 
+/// The group of `a_stopped_group_runs_until_its_threads_have_left`, for its posted call.
+static STOPPING: std::sync::OnceLock<ptk_loop::LoopHandle> = std::sync::OnceLock::new();
+/// What `is_running` said on the worker right after `stop` (1: true, 2: false).
+static RUNNING_AFTER_STOP: AtomicUsize = AtomicUsize::new(0);
+
+fn stop_and_look(_: usize) {
+    if let Some(h) = STOPPING.get() {
+        h.stop();
+        RUNNING_AFTER_STOP.store(if h.is_running() { 1 } else { 2 }, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_stopped_group_runs_until_its_threads_have_left() {
+    let lp = Loop::new(&LoopOpts {
+        worker_threads: 1,
+        ..LoopOpts::default()
+    })
+    .unwrap();
+    assert!(lp.is_running());
+    STOPPING.set(lp.handle().clone()).unwrap();
+    lp.post(stop_and_look, 0).unwrap();
+    lp.wait_timeout(Duration::from_secs(5)).unwrap();
+    // Asked to stop, the worker still ran its call: its thread had not left.
+    assert_eq!(RUNNING_AFTER_STOP.load(Ordering::SeqCst), 1);
+    assert!(!lp.is_running());
+}
+
 #[test]
 fn a_group_made_without_auto_start_runs_queued_work_once_started_and_stops() {
     let lp = Loop::new(&LoopOpts {
@@ -783,4 +811,71 @@ fn waiting_for_the_group_from_its_own_callback_is_refused() {
     }
     assert_eq!(*WAITED.lock().unwrap(), Some(Err(Error::InvalidParam)));
     lp.stop();
+}
+
+/// Buffers taken from read events by `keep_reads`.
+static KEPT: std::sync::Mutex<Vec<ptk_loop::Buf>> = std::sync::Mutex::new(Vec::new());
+
+/// Records, and keeps every read buffer (handed over) in `KEPT`.
+fn keep_reads(ev: &mut Event<'_>) {
+    record(ev);
+    if let Some(b) = ev.take_buf() {
+        KEPT.lock().unwrap().push(b);
+    }
+}
+
+#[test]
+fn a_read_that_finds_the_pool_empty_waits_for_a_freed_buffer_without_spinning() {
+    let lp = Loop::new(&LoopOpts {
+        worker_threads: 1,
+        buffers: 1,
+        ..LoopOpts::default()
+    })
+    .unwrap();
+    let (rec, ud) = recorder();
+    let server = lp
+        .tcp_server_start(&TcpServerOpts {
+            bind_host: "127.0.0.1",
+            callback: Some(keep_reads),
+            user_data: ud,
+            read_ownership: Ownership::Transfer,
+            ..TcpServerOpts::default()
+        })
+        .unwrap();
+    let mut c = client(port_of(&lp, server));
+    c.write_all(b"a").unwrap();
+    let conn = rec.wait(2)[0].sock;
+    assert_eq!(lp.buffers_available(), 0); // the callback keeps the only buffer
+                                           // Readable again with no buffer to read into: the read waits.
+    c.write_all(b"b").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while lp.buffer_waits() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the read never ran");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The worker keeps running (20 ticks of a 1 ms timer) without looking at the socket again.
+    let (ticks, tud) = recorder();
+    let timer = lp
+        .timer_start(&TimerOpts {
+            timeout_ms: 1,
+            repeat: true,
+            callback: Some(record),
+            user_data: tud,
+            ..TimerOpts::default()
+        })
+        .unwrap();
+    ticks.wait(20);
+    lp.timer_stop(timer).unwrap();
+    assert_eq!(lp.buffer_waits(), 1);
+    assert_eq!(rec.events().len(), 2);
+    // A freed buffer lets the read go on.
+    KEPT.lock().unwrap().clear();
+    let got = rec.wait(3);
+    assert_eq!(
+        got[2],
+        Rec::of(EventKind::Read, conn)
+            .ud(ud)
+            .data(b"b", Ownership::Transfer)
+    );
+    KEPT.lock().unwrap().clear();
 }

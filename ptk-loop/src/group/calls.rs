@@ -31,10 +31,23 @@ impl LoopHandle {
         }
     }
 
-    /// Whether the workers run (started and not yet stopped).
+    /// Whether a worker thread of the group still runs its loop: false before the start,
+    /// true from [`start`](crate::Loop::start) (or the creation, with `auto_start`) until the
+    /// last worker thread has left its loop. [`stop`](LoopHandle::stop) only asks them to
+    /// leave: it stays true until they have (as seen by [`Loop::wait`](crate::Loop::wait)
+    /// returning, and always after the `Loop` is dropped), and true inside the group's own
+    /// callbacks, which run on those threads.
     pub fn is_running(&self) -> bool {
-        !self.shared.stopped.load(Ordering::Acquire)
-            && self.shared.workers.iter().all(|w| w.door.get().is_some())
+        self.shared
+            .workers
+            .iter()
+            .any(|w| w.live.load(Ordering::Acquire))
+    }
+
+    /// The group's id: the low byte of every [`Sock`] it makes (see [`Sock`]'s layout), the
+    /// same for the group's whole life.
+    pub fn id(&self) -> u8 {
+        self.shared.id
     }
 
     /// How many worker loops the group has.
@@ -85,6 +98,16 @@ impl LoopHandle {
     /// Buffers of the pool not in use now.
     pub fn buffers_available(&self) -> usize {
         self.shared.pool.available()
+    }
+
+    /// How many times a worker's read found the buffer pool empty. Each time, the socket's
+    /// reads pause (the worker does not look at it again) until a buffer is freed.
+    pub fn buffer_waits(&self) -> u64 {
+        self.shared
+            .workers
+            .iter()
+            .map(|w| w.buffer_waits.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Buffers of the pool in all (`LoopOpts::buffers`).

@@ -218,6 +218,7 @@ impl Loop {
                 stopped: AtomicBool::new(false),
             })
         })?;
+        let _ = shared.pool.group.set(Arc::downgrade(&shared));
         let lp = Loop {
             handle: LoopHandle { shared },
             threads: RwLock::new(None),
@@ -267,6 +268,7 @@ impl Loop {
                 });
                 let source = Worker::setup(ev)?;
                 let _ = ws.door.set((ev.remote(), source));
+                ws.live.store(true, std::sync::atomic::Ordering::Release);
                 // Commands queued before the start.
                 ev.raise(source, 0)
             },

@@ -13,6 +13,11 @@ use crate::shared::Command;
 use crate::sock::{SockOpt, SockType};
 
 pub(super) fn on_commands(w: &mut Worker, cx: &mut Cx<'_>, _ev: RtEvent) {
+    // Raised for commands or by a freed buffer: the paused reads go on only in the latter
+    // case.
+    if !w.starved.is_empty() && w.handle.shared.pool.available() > 0 {
+        w.resume_starved(cx);
+    }
     w.drain(cx);
 }
 
@@ -146,8 +151,9 @@ pub(super) fn on_readable(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
     let Ok(s) = ev.handle.typed::<TcpStream>() else {
         return;
     };
-    // No free buffer: the socket stays ready and is dispatched again next iteration.
+    // No free buffer: the socket's reads pause until one is freed.
     let Ok(mut buf) = w.handle.shared.pool.alloc() else {
+        w.starve(cx, slot, ev.handle);
         return;
     };
     let size = w.objects[slot].config.read_size.min(buf.capacity());
@@ -222,6 +228,7 @@ pub(super) fn on_udp(w: &mut Worker, cx: &mut Cx<'_>, ev: RtEvent) {
         return;
     };
     let Ok(mut buf) = w.handle.shared.pool.alloc() else {
+        w.starve(cx, slot, ev.handle);
         return;
     };
     let size = w.objects[slot].config.read_size.min(buf.capacity());

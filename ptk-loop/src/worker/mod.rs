@@ -43,6 +43,8 @@ struct Object {
     sent: usize,
     /// Whether the runtime's writable handler is set.
     want_write: bool,
+    /// Whether its reads are paused for want of a buffer (its slot is in `starved`).
+    starved: bool,
 }
 
 fn ignore(_: &mut Event<'_>) {}
@@ -64,6 +66,8 @@ pub(crate) struct Worker {
     /// ([`Spread::HandOff`](crate::Spread::HandOff)), and to which one next.
     hand_off: bool,
     next_target: usize,
+    /// Objects whose reads are paused until a buffer is freed (room for every slot).
+    starved: Vec<u32>,
 }
 
 fn rt_kind(h: RawHandle) -> usize {
@@ -99,6 +103,7 @@ impl Worker {
                 writes: VecDeque::with_capacity(writes),
                 sent: 0,
                 want_write: false,
+                starved: false,
             })
             .collect();
         let caps = shared.capacities();
@@ -119,6 +124,7 @@ impl Worker {
             writes_per_sock: writes,
             hand_off,
             next_target: index,
+            starved: Vec::with_capacity(slots),
         }
     }
 
@@ -132,6 +138,43 @@ impl Worker {
         ev.set_handler(source, Trigger::User(0), on_commands)?;
         ev.app_mut().source = Some(source);
         Ok(source)
+    }
+
+    /// A read of `slot` (runtime socket `h`) found the buffer pool empty: its readable
+    /// handler is removed until a buffer is freed (the pool then raises the command queue,
+    /// whose handler sets it again), so the worker sleeps instead of dispatching the ready
+    /// socket again and again.
+    fn starve(&mut self, cx: &mut Cx<'_>, slot: usize, h: RawHandle) {
+        let ws = &self.handle.shared.workers[self.index];
+        ws.buffer_waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.objects[slot].starved {
+            self.objects[slot].starved = true;
+            self.starved.push(slot as u32);
+        }
+        cx.remove_handler(h, Trigger::Readable);
+        if self.handle.shared.pool.wait_for_free(ws) {
+            self.resume_starved(cx);
+        }
+    }
+
+    /// Sets the readable handlers of the objects paused by [`starve`](Worker::starve) again
+    /// (a socket still readable is dispatched on the next iteration).
+    fn resume_starved(&mut self, cx: &mut Cx<'_>) {
+        while let Some(slot) = self.starved.pop() {
+            let o = &mut self.objects[slot as usize];
+            o.starved = false;
+            let (Some(h), Some(_)) = (o.rt, o.sock) else {
+                continue;
+            };
+            let r = match o.kind {
+                SockType::Udp => cx.set_handler(h, Trigger::Readable, handlers::on_udp),
+                _ => cx.set_handler(h, Trigger::Readable, handlers::on_readable),
+            };
+            if r.is_err() {
+                self.finish(cx, slot as usize, Some(Error::OutOfMemory), false);
+            }
+        }
     }
 
     fn slot_of(&self, h: RawHandle) -> Option<usize> {
@@ -554,6 +597,10 @@ impl Emit {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // The worker's thread no longer runs its loop (`LoopHandle::is_running`).
+        self.handle.shared.workers[self.index]
+            .live
+            .store(false, std::sync::atomic::Ordering::Release);
         // The loop is gone with every runtime resource: make the handles stale.
         for o in &mut self.objects {
             if let Some(sock) = o.sock.take() {
