@@ -65,6 +65,8 @@ pub(crate) struct Core<'s> {
     /// [`Core::SIGNALS_DUE`] and [`Core::REMOTE_DUE`]: one byte, so the loop tests it once
     /// before it polls and once after each step that may set it.
     pub(crate) due: u8,
+    /// Pooled stream reads and sends go through the backend's ring (see `ring.rs`).
+    pub(crate) ring: bool,
 }
 
 impl<'s> Core<'s> {
@@ -117,6 +119,7 @@ impl<'s> Core<'s> {
             last_error: None,
             run: Running::default(),
             due: 0,
+            ring: false,
         }
     }
 
