@@ -140,6 +140,18 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Poll::Ready(Err(self.invalid()));
         };
+        if s.bufs.rx.is_some() {
+            // Behind a partial frame: room for all of it first (a large buffer if it needs
+            // one), so that what the receive brings can be appended.
+            match self.buffers.rx_room(&mut s.bufs.rx, need) {
+                Ok(_) => {}
+                Err(Error::OutOfResources(_)) => return self.read_more_paused(h),
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
+            }
+        }
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Poll::Ready(Err(self.invalid()));
+        };
         if s.bufs.held >= cap || s.bufs.park != Park::No || self.buffers.parked != 0 {
             if let Some(wait) = self.rx_paused(h, need) {
                 return wait;
