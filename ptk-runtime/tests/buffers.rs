@@ -21,9 +21,9 @@ use common::{run_until, wait_for};
 use framed_clients::{frame, read_frame};
 use proptest::prelude::*;
 use ptk_runtime::{
-    BackendKind, Buffer, BufferStats, Capacities, Capacity, Config, Cx, Error, Event, EventLoop, Handle,
-    ListenOptions, OwnedStorage, PooledFrameReader, PooledFrameWriter, Protothread, Pt, RawHandle,
-    ResourceType, Shutdown, Site, Step, TcpStream, Trigger, HEADER_LEN,
+    BackendKind, Buffer, BufferStats, Capacities, Capacity, Config, Cx, Error, Event, EventLoop,
+    Handle, ListenOptions, OwnedStorage, PooledFrameReader, PooledFrameWriter, Protothread, Pt,
+    RawHandle, ResourceType, Shutdown, Site, Step, TcpStream, Trigger, HEADER_LEN,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -817,7 +817,9 @@ fn on_ring<A: 'static>(ev: &EventLoop<'_, A>) -> bool {
 /// send: what was handed over is in the socket, as it is at once on mio.
 fn sends_settled<A: 'static>(ev: &mut EventLoop<'_, A>) {
     if on_ring(ev) {
-        run_until(ev, "the sends", WAIT, 100, |ev| ev.buffer_stats().queued == 0);
+        run_until(ev, "the sends", WAIT, 100, |ev| {
+            ev.buffer_stats().queued == 0
+        });
     }
 }
 

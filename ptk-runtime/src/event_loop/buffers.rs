@@ -1184,6 +1184,16 @@ impl<'s> Buffers<'s> {
         Some((b.as_ptr(), b.len() as u32))
     }
 
+    /// The chunk `rx` holds.
+    #[inline]
+    pub(crate) fn rx_chunk(rx: &Rx) -> Chunk {
+        Chunk {
+            chunk: rx.chunk,
+            base: rx.base,
+            cap: rx.cap,
+        }
+    }
+
     /// Makes `rx` (which holds nothing) the receive buffer in chunk `c`, whose first `n`
     /// bytes a receive filled.
     #[inline]

@@ -67,6 +67,8 @@ pub(crate) struct Core<'s> {
     pub(crate) due: u8,
     /// Pooled stream reads and sends go through the backend's ring (see `ring.rs`).
     pub(crate) ring: bool,
+    /// No send is queued on the ring (while every request is taken back).
+    pub(crate) ring_held: bool,
 }
 
 impl<'s> Core<'s> {
@@ -120,6 +122,7 @@ impl<'s> Core<'s> {
             run: Running::default(),
             due: 0,
             ring: false,
+            ring_held: false,
         }
     }
 

@@ -5,9 +5,13 @@
 //! # The path
 //!
 //! * **Receives.** A read into the stream's receive buffer ([`Cx::rx_read`](crate::Cx::rx_read),
-//!   which [`PooledFrameReader`](crate::PooledFrameReader) uses) that has no completed
-//!   receive to take queues a receive into a free chunk of the pool (counted towards the
-//!   stream like its receive buffer) and waits. Its completion marks the stream readable and
+//!   which [`PooledFrameReader`](crate::PooledFrameReader) uses) of a stream that may be
+//!   readable (an edge came, or it is new) and has no completed receive to take queues a
+//!   receive into a free chunk of the pool (counted towards the stream like its receive
+//!   buffer) and waits. The receive does not wait in the kernel (`MSG_DONTWAIT`): the
+//!   `io_uring_enter` that submits it brings the bytes, or `EAGAIN`, and then, as after a
+//!   short receive, the stream waits for its poll's next edge holding no buffer, so an idle
+//!   connection never holds one. Its completion marks the stream readable and
 //!   wakes whoever reads it, exactly as a readiness report does; the next read takes the
 //!   bytes: the chunk becomes the receive buffer when that was empty (no copy), else its
 //!   bytes are appended to it (the rest of a partial frame). 0 bytes is the peer's FIN
@@ -46,7 +50,7 @@ use crate::event::Trigger;
 use crate::handle::{RawHandle, ResourceType};
 
 use super::backend::{op, Backend, Events, OpDone};
-use super::buffers::{Buffers, Chunk, Park};
+use super::buffers::{Buffers, Chunk, Park, Rx};
 use super::core::Core;
 use super::side::Dir;
 use super::tcp_stream::{Connection, RingOps, StreamEntry};
@@ -71,7 +75,15 @@ pub(crate) fn fits(backend: &Backend, streams: usize, chunks: u32) -> bool {
 /// until the completion comes (see the module docs); a completed receive's chunk is freed.
 pub(crate) fn orphan(h: RawHandle, s: &mut StreamEntry, backend: &Backend, bufs: &mut Buffers<'_>) {
     let r = s.ring;
-    if r.recv != Chunk::NONE {
+    if r.recv != Chunk::NONE && r.into_rx {
+        // The chunk is the receive buffer's: freed with it once the kernel is done, else
+        // orphaned whole.
+        if !r.recv_done {
+            let _ = backend.cancel(code(op::RECV, h, r.recv.index()));
+            s.bufs.rx = Rx::NONE;
+            s.bufs.held = s.bufs.held.saturating_sub(1);
+        }
+    } else if r.recv != Chunk::NONE {
         if r.recv_done {
             bufs.give_back_chunk(r.recv.index());
         } else {
@@ -114,7 +126,15 @@ impl Core<'_> {
             if let Some(done) = self.ring_rx_take(h, look) {
                 return done;
             }
-            // A receive cancelled while the stream lives (the pool moved): receive again.
+            // Nothing came: the socket was drained (wait for its next edge), or the receive
+            // was cancelled while the stream lives (the pool moved: receive again).
+            let Ok(s) = self.streams.get_mut(h) else {
+                return Poll::Ready(Err(self.invalid()));
+            };
+            if !s.read.ready {
+                let waiter = s.read.waiter;
+                return self.pend_socket(h, Trigger::Readable, waiter);
+            }
             return self.ring_rx_submit(h, need);
         }
         if s.ring.fin {
@@ -141,17 +161,8 @@ impl Core<'_> {
             return Poll::Ready(Err(self.invalid()));
         };
         if s.bufs.rx.is_some() {
-            // Behind a partial frame: room for all of it first (a large buffer if it needs
-            // one), so that what the receive brings can be appended.
-            match self.buffers.rx_room(&mut s.bufs.rx, need) {
-                Ok(_) => {}
-                Err(Error::OutOfResources(_)) => return self.read_more_paused(h),
-                Err(e) => return Poll::Ready(Err(self.fail(e))),
-            }
+            return self.ring_rx_submit_behind(h, need);
         }
-        let Ok(s) = self.streams.get_mut(h) else {
-            return Poll::Ready(Err(self.invalid()));
-        };
         if s.bufs.held >= cap || s.bufs.park != Park::No || self.buffers.parked != 0 {
             if let Some(wait) = self.rx_paused(h, need) {
                 return wait;
@@ -180,7 +191,49 @@ impl Core<'_> {
         s.bufs.held += 1;
         s.bufs.let_go = false;
         s.ring.recv = c;
+        s.ring.recv_len = c.cap() as u32;
+        s.ring.into_rx = false;
         s.ring.recv_done = false;
+        s.ring.edge = false;
+        s.read.ready = false;
+        let waiter = s.read.waiter;
+        self.pend_socket(h, Trigger::Readable, waiter)
+    }
+
+    /// Queues a receive for stream `h` into the room behind its receive buffer's contents (a
+    /// partial frame), made first for contents of `need` bytes (moved into a large buffer if
+    /// they need one: a read that finds none free pauses for it).
+    #[cold]
+    #[inline(never)]
+    fn ring_rx_submit_behind<T>(&mut self, h: RawHandle, need: usize) -> Poll<Result<T>> {
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Poll::Ready(Err(self.invalid()));
+        };
+        let (ptr, len) = match self.buffers.rx_room(&mut s.bufs.rx, need) {
+            Ok(room) if !room.is_empty() => (room.as_mut_ptr(), room.len()),
+            Ok(_) => return Poll::Ready(Err(self.fail(Error::MessageTooLarge))),
+            Err(Error::OutOfResources(_)) => return self.read_more_paused(h),
+            Err(e) => return Poll::Ready(Err(self.fail(e))),
+        };
+        let c = Buffers::rx_chunk(&s.bufs.rx);
+        let Some(backend) = self.backend.as_ref() else {
+            return Poll::Ready(Err(self.invalid()));
+        };
+        // SAFETY: the room after the receive buffer's contents is recorded below as the
+        // stream's receive in flight (`into_rx`): until its completion is handled, reads of
+        // the stream wait, and `rx_consume`, `rx_take` and `rx_send` refuse to touch the
+        // buffer, so nothing reads, writes, moves or frees that room; a close orphans the
+        // whole chunk until then (`orphan`), `grow` and dropping the loop wait for it.
+        let submitted =
+            unsafe { backend.recv(s.sock(), ptr, len as u32, code(op::RECV, h, c.index())) };
+        if let Err(e) = submitted {
+            return Poll::Ready(Err(self.fail(e.into())));
+        }
+        s.ring.recv = c;
+        s.ring.recv_len = len as u32;
+        s.ring.into_rx = true;
+        s.ring.recv_done = false;
+        s.ring.edge = false;
         s.read.ready = false;
         let waiter = s.read.waiter;
         self.pend_socket(h, Trigger::Readable, waiter)
@@ -200,6 +253,20 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Some(Poll::Ready(Err(self.invalid())));
         };
+        if s.ring.into_rx {
+            // Into the room behind the contents: the chunk is the receive buffer's.
+            let len = s.ring.recv_len as usize;
+            s.ring.recv = Chunk::NONE;
+            s.ring.recv_done = false;
+            s.ring.into_rx = false;
+            if res > 0 {
+                s.bufs.rx.grow(res as usize);
+                s.received(res as usize, len);
+                let seen = look(self.buffers.rx_bytes(&s.bufs.rx));
+                return Some(Poll::Ready(Ok((res as usize, seen))));
+            }
+            return self.ring_rx_nothing(h, res, look);
+        }
         if res > 0 {
             // Behind a partial frame: appended, and the chunk goes back.
             return Some(
@@ -224,6 +291,25 @@ impl Core<'_> {
         s.bufs.held -= 1;
         s.ring.recv = Chunk::NONE;
         s.ring.recv_done = false;
+        self.ring_rx_nothing(h, res, look)
+    }
+
+    /// A receive that brought no bytes (its memory already settled): the socket was drained,
+    /// the receive was cancelled, the peer's FIN, or an error.
+    fn ring_rx_nothing<R>(
+        &mut self,
+        h: RawHandle,
+        res: i32,
+        look: impl FnOnce(&[u8]) -> R,
+    ) -> Option<Poll<Result<(usize, R)>>> {
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Some(Poll::Ready(Err(self.invalid())));
+        };
+        if res == -libc::EAGAIN || res == -libc::EWOULDBLOCK {
+            // Drained, unless an edge came while the receive was out.
+            s.read.ready = s.ring.edge;
+            return None;
+        }
         if res == -libc::ECANCELED {
             return None;
         }
@@ -244,7 +330,7 @@ impl Core<'_> {
     ) -> Option<Poll<Result<(usize, R)>>> {
         let s = self.streams.get_mut(h).ok()?;
         let (c, res) = (s.ring.recv, s.ring.recv_result);
-        if res > 0 && !s.bufs.rx.is_some() {
+        if res > 0 && !s.ring.into_rx && !s.bufs.rx.is_some() {
             // The usual case: the chunk becomes the receive buffer, no copy.
             Buffers::rx_from_chunk(&mut s.bufs.rx, c, res as usize);
             s.received(res as usize, c.cap());
@@ -259,7 +345,7 @@ impl Core<'_> {
     /// Queues a send of the front of stream `h`'s send queue unless one is in flight.
     pub(crate) fn ring_send_front(&mut self, h: RawHandle) -> Result<()> {
         let s = self.streams.get_mut(h)?;
-        if s.ring.send_busy || !s.bufs.sending() {
+        if s.ring.send_busy || !s.bufs.sending() || self.ring_held {
             return Ok(());
         }
         let i = s.bufs.send_front();
@@ -343,7 +429,8 @@ impl Core<'_> {
 
     /// Cancels every receive and send in flight and waits (at most [`QUIESCE`]) until the
     /// kernel has given them all back, handling each completion. Reports that come meanwhile
-    /// are kept as readiness flags and queued for dispatch, so no edge is lost.
+    /// are kept as readiness flags and queued for dispatch, so no edge is lost. No send is
+    /// queued meanwhile: after a move of the memory, [`ring_resume_sends`](Self::ring_resume_sends).
     pub(crate) fn ring_quiesce(&mut self, events: &mut Events) {
         let Some(backend) = self.backend.as_ref() else {
             return;
@@ -351,6 +438,31 @@ impl Core<'_> {
         if backend.in_flight() == 0 {
             return;
         }
+        // No send goes out meanwhile (a short send's completion would queue the rest).
+        self.ring_held = true;
+        self.ring_cancel_and_wait(events);
+        self.ring_held = false;
+    }
+
+    /// After [`ring_quiesce`](Self::ring_quiesce) and the move of the pool's memory: the
+    /// sends still queued go on.
+    pub(crate) fn ring_resume_sends(&mut self) {
+        if !self.ring {
+            return;
+        }
+        for i in 0..self.streams.capacity() {
+            if let Some(h) = self.streams.handle_at(i) {
+                if let Err(e) = self.ring_send_front(h) {
+                    self.send_failed(h, e);
+                }
+            }
+        }
+    }
+
+    fn ring_cancel_and_wait(&mut self, events: &mut Events) {
+        let Some(backend) = self.backend.as_ref() else {
+            return;
+        };
         for (h, r, front) in self.streams.ring_ops() {
             if r.receiving() {
                 let _ = backend.cancel(code(op::RECV, h, r.recv.index()));

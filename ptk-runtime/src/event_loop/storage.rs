@@ -306,6 +306,8 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
                 core.buffers.chunk_copy_from(&r.recv, old_memory);
             }
         }
+        // The sends that were taken back go on from the new memory.
+        core.ring_resume_sends();
         Ok(Storage {
             timers,
             timer_queue,

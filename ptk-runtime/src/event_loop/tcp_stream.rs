@@ -65,6 +65,14 @@ pub(crate) struct RingOps {
     pub(crate) send_busy: bool,
     /// A receive met the peer's FIN: reads answer end-of-stream at once.
     pub(crate) fin: bool,
+    /// The receive fills the room behind the receive buffer's contents (`recv` is the
+    /// receive buffer's chunk), not a chunk of its own.
+    pub(crate) into_rx: bool,
+    /// The room the receive was given.
+    pub(crate) recv_len: u32,
+    /// A readable edge was reported while the receive was out: a receive that comes back
+    /// short or empty does not prove the socket drained.
+    pub(crate) edge: bool,
 }
 
 impl RingOps {
@@ -74,6 +82,9 @@ impl RingOps {
         recv_result: 0,
         send_busy: false,
         fin: false,
+        into_rx: false,
+        recv_len: 0,
+        edge: false,
     };
 
     /// A receive is in the kernel (submitted, its completion not come).
@@ -130,8 +141,13 @@ impl StreamEntry {
     /// Records a report of the backend.
     #[inline]
     pub(crate) fn on_readiness(&mut self, r: &Readiness) {
-        // While a receive is in the kernel its completion is what makes the stream readable.
-        self.read.ready |= r.read && !self.ring.receiving();
+        // While a receive is out, its completion is what makes the stream readable; an edge
+        // meanwhile is remembered for when it comes back.
+        if self.ring.receiving() {
+            self.ring.edge |= r.read;
+        } else {
+            self.read.ready |= r.read;
+        }
         self.write.ready |= r.write;
         self.read_closed |= r.read_closed;
     }
@@ -159,7 +175,7 @@ impl StreamEntry {
     /// one that came back short drained the socket (before the peer's FIN).
     #[inline]
     pub(crate) fn received(&mut self, n: usize, cap: usize) {
-        if n > 0 && n < cap && !self.read_closed {
+        if n > 0 && n < cap && !self.read_closed && !self.ring.edge {
             self.read.ready = false;
         }
     }

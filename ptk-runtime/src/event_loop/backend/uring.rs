@@ -27,6 +27,12 @@
 //!   the timeout as its argument (`IORING_FEAT_EXT_ARG`): no timerfd, no extra call. When
 //!   completions are already waiting and nothing was queued, it makes no system call at all.
 //!
+//! * **Receives and sends.** The loop's pooled message path queues `RECV` and `SEND`
+//!   requests on its buffers ([`UringPoller::recv`], [`UringPoller::send`]) under `user_data`
+//!   of its own ([`super::op`]); their completions come back in a list of their own
+//!   ([`OpDone`]), counted until drained ([`UringPoller::in_flight`]), and `ASYNC_CANCEL`
+//!   takes one back. Who owns the memory meanwhile is the loop's business (`ring.rs`).
+//!
 //! # Memory
 //!
 //! The ring (its submission and completion queues), the descriptor table, the event buffer
@@ -38,8 +44,10 @@
 //!
 //! This module opts in to `unsafe` (the workspace denies it) for three things only: pushing
 //! entries into the submission queue (the kernel must not be handed pointers that dangle; a
-//! poll, a poll removal and a cancel carry none), and the `eventfd`/`read`/`write` system calls
-//! of the doorbell. Each block says why it is sound.
+//! poll, a poll removal and a cancel carry none, and a receive or send is pushed only by an
+//! `unsafe fn` whose caller promises its memory stays valid and the kernel's until the
+//! completion), and the `eventfd`/`read`/`write` system calls of the doorbell. Each block
+//! says why it is sound.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
@@ -546,7 +554,8 @@ impl UringPoller {
     }
 
     /// Queues a receive of at most `len` bytes into `buf` on `fd`, under `user_data` (an
-    /// [`super::op`] code); submitted by the next poll.
+    /// [`super::op`] code); submitted by the next poll, where it takes what the socket holds
+    /// or fails with `EAGAIN`.
     ///
     /// # Safety
     ///
@@ -561,7 +570,11 @@ impl UringPoller {
         user_data: u64,
     ) -> io::Result<()> {
         let st = &mut *self.st.borrow_mut();
+        // `MSG_DONTWAIT`: done (or `-EAGAIN`) within the `io_uring_enter` that submits it,
+        // never parked in the kernel waiting for data: a stream waits for data on its poll's
+        // edge, holding no buffer.
         let e = opcode::Recv::new(types::Fd(fd), buf, len)
+            .flags(libc::MSG_DONTWAIT)
             .build()
             .user_data(user_data);
         // SAFETY: the caller keeps `buf` valid and to the kernel alone until the completion.

@@ -569,6 +569,10 @@ impl Cx<'_> {
         let Ok(s) = core.streams.get_mut(h) else {
             return Err(core.invalid());
         };
+        if s.ring.into_rx {
+            // A receive of the ring fills the buffer behind its contents: not now.
+            return Err(core.fail(Error::WouldBlock));
+        }
         if core.buffers.rx_consume(&mut s.bufs.rx, n) {
             s.bufs.held -= 1;
             if s.bufs.park == Park::Cap {
@@ -657,6 +661,10 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Err(self.missing_buffer());
         };
+        if s.ring.into_rx {
+            // A receive of the ring fills the buffer behind its contents: not now.
+            return Err(Error::WouldBlock);
+        }
         let len = s.bufs.rx.len();
         if n == 0 || n > len {
             return Err(Error::InvalidArgument);
