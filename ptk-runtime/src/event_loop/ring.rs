@@ -11,11 +11,12 @@
 //!   buffer) and waits. The receive does not wait in the kernel (`MSG_DONTWAIT`): the
 //!   `io_uring_enter` that submits it brings the bytes, or `EAGAIN`, and then, as after a
 //!   short receive, the stream waits for its poll's next edge holding no buffer, so an idle
-//!   connection never holds one. Its completion marks the stream readable and
-//!   wakes whoever reads it, exactly as a readiness report does; the next read takes the
-//!   bytes: the chunk becomes the receive buffer when that was empty (no copy), else its
-//!   bytes are appended to it (the rest of a partial frame). 0 bytes is the peer's FIN
-//!   (reads answer end-of-stream from then on), a negative result the error.
+//!   connection never holds one. Behind a partial frame the receive fills the room after
+//!   the receive buffer's contents instead (made first, in a large buffer if the frame needs
+//!   one). Its completion marks the stream readable and wakes whoever reads it, exactly as a
+//!   readiness report does; the next read takes the bytes (the chunk becomes the receive
+//!   buffer: no copy). 0 bytes is the peer's FIN (reads answer end-of-stream from then on),
+//!   a negative result the error.
 //! * **Sends.** Buffers handed to a send ([`Cx::send_buf`](crate::Cx::send_buf),
 //!   [`Cx::rx_send`](crate::Cx::rx_send)) are queued on the stream as always; the front of
 //!   the queue is sent by a send request, one in flight per stream, so order is kept. Its

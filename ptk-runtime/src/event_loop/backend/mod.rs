@@ -53,6 +53,15 @@
 //! is the only part used from other threads (`Send + Sync`); wakes may coalesce, which is why
 //! the loop keeps the work that remotes hand it in atomics, never in the count of wakes.
 //!
+//! # Receives and sends (completion-based backends)
+//!
+//! A backend that completes requests ([`Backend::completes`]: io_uring) also takes receives
+//! and sends on the loop's buffers ([`Backend::recv`], [`Backend::send`], under an [`op`]
+//! code), submitted with the next poll; their completions come back from `poll` in
+//! [`Events::ops`], each exactly once, cancelled or not ([`Backend::cancel`]), and
+//! [`Backend::in_flight`] counts those not back yet. The memory is the kernel's until then:
+//! the callers' rules are in `ring.rs`.
+//!
 //! # Memory
 //!
 //! Everything a backend allocates, it allocates in [`Backend::open`] (the poller, its event
