@@ -396,7 +396,9 @@ impl Cx<'_> {
     /// Hands buffer `buf` over to be sent on `stream`: the loop sends its contents after
     /// everything handed over before, as the socket takes them (now, if it can), and frees
     /// the buffer once all of it is sent. Its handle goes stale at once. Wait for the sends
-    /// with [`poll_sent`](Cx::poll_sent); closing the stream drops what is not sent yet.
+    /// with [`poll_sent`](Cx::poll_sent); closing the stream drops what is not sent yet. On
+    /// the io_uring backend the buffer is always queued, and a send request of the ring takes
+    /// it with the next poll.
     ///
     /// An empty buffer is simply freed.
     ///
