@@ -57,6 +57,17 @@ use super::side::Dir;
 use super::tcp_stream::{Connection, RingOps, StreamEntry};
 use super::waiter::Waiter;
 
+/// The `errno` values a receive's completion may carry that are not failures (only a
+/// completion-based backend, on Linux, gives them).
+#[cfg(unix)]
+const EAGAIN: i32 = libc::EAGAIN;
+#[cfg(unix)]
+const ECANCELED: i32 = libc::ECANCELED;
+#[cfg(not(unix))]
+const EAGAIN: i32 = 11;
+#[cfg(not(unix))]
+const ECANCELED: i32 = 125;
+
 /// The longest `grow` or dropping the loop waits for the kernel to give requests back.
 pub(crate) const QUIESCE: Duration = Duration::from_secs(5);
 
@@ -306,12 +317,12 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Some(Poll::Ready(Err(self.invalid())));
         };
-        if res == -libc::EAGAIN || res == -libc::EWOULDBLOCK {
+        if res == -EAGAIN {
             // Drained, unless an edge came while the receive was out.
             s.read.ready = s.ring.edge;
             return None;
         }
-        if res == -libc::ECANCELED {
+        if res == -ECANCELED {
             return None;
         }
         if res == 0 {
