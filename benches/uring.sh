@@ -20,12 +20,13 @@
 # epoll_wait per iteration), uv (echo_uv, built with cc when libuv1-dev is there; skipped
 # with a log line otherwise), ptk and ptk-uring (echo_ptk, protothreads with an inline frame
 # reader: reads and writes by direct system calls, on epoll and on io_uring readiness),
-# example and example-uring (examples/echo_server, frames in the loop's buffer pool: on
-# io_uring its receives and sends go through the ring).
+# ptk-pooled and ptk-pooled-uring (echo_ptk --impl pooled: protothreads with frames in the
+# loop's buffer pool, PooledFrameReader and send_frame; on io_uring its receives and sends go
+# through the ring), example and example-uring (examples/echo_server, the same pooled path).
 #
 # Settings (environment):
 #   ROUNDS=5 CONNS=100 MESSAGES=200000 PAYLOAD=64
-#   IMPLS="mio uv ptk ptk-uring example example-uring"   in interleaving order
+#   IMPLS="mio uv ptk ptk-uring ptk-pooled ptk-pooled-uring example example-uring"
 #   SYSCALLS=1     phase 2 (0: skip it)
 #   OUT=benches/results/uring.md
 #
@@ -37,7 +38,7 @@ ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-100}
 MESSAGES=${MESSAGES:-200000}
 PAYLOAD=${PAYLOAD:-64}
-IMPLS=${IMPLS:-"mio uv ptk ptk-uring example example-uring"}
+IMPLS=${IMPLS:-"mio uv ptk ptk-uring ptk-pooled ptk-pooled-uring example example-uring"}
 SYSCALLS=${SYSCALLS:-1}
 
 SERVER=echo_
@@ -53,6 +54,14 @@ server_command() {
     ptk-uring)
         CMD=("$BIN/echo_ptk" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3"
             --backend io_uring)
+        ;;
+    ptk-pooled)
+        CMD=("$BIN/echo_ptk" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3"
+            --impl pooled)
+        ;;
+    ptk-pooled-uring)
+        CMD=("$BIN/echo_ptk" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --messages "$3"
+            --impl pooled --backend io_uring)
         ;;
     example)
         CMD=("$BIN/examples/echo_server" --bind 127.0.0.1:0 --max-connections $(($2 + 16)) --quiet)
@@ -234,7 +243,7 @@ mio_cpu=$(cpu_median mio)
         tail -n 1 "$f"
         echo '```'
     done
-    for t in ptk-uring example-uring; do
+    for t in ptk-uring ptk-pooled-uring example-uring; do
         s=$(awk -F '\t' -v i="$t" '$1 == i { print $3 }' "$WORK/sys.tsv")
         c=$(cpu_median "$t")
         [ -n "$s" ] && echo && echo "* $t: $s system calls per message (target <= 0.5):" \

@@ -260,7 +260,7 @@ struct ClassState {
 }
 
 /// A free chunk taken off its class's stack (`chunk`, its byte offset, its size).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Chunk {
     chunk: u32,
     base: usize,
@@ -313,6 +313,27 @@ pub(crate) struct Buffers<'s> {
 /// The free room of a buffer, for a read into it.
 pub(crate) struct Room<'a> {
     pub(crate) bytes: &'a mut [u8],
+}
+
+impl Chunk {
+    /// No chunk.
+    pub(crate) const NONE: Chunk = Chunk {
+        chunk: NIL,
+        base: 0,
+        cap: 0,
+    };
+
+    /// The chunk's index (small chunks first).
+    #[inline]
+    pub(crate) fn index(&self) -> u32 {
+        self.chunk
+    }
+
+    /// The chunk's size.
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap as usize
+    }
 }
 
 impl<'s> Buffers<'s> {
@@ -1130,6 +1151,113 @@ impl<'s> Buffers<'s> {
         }
         *rx = Rx::NONE;
         h
+    }
+
+    // --- Chunks and buffers the kernel uses (the io_uring message path) ---
+
+    /// Takes a free chunk of the class reads borrow from, for a receive the kernel fills.
+    #[inline]
+    pub(crate) fn take_recv_chunk(&mut self) -> Option<Chunk> {
+        self.take_chunk(self.lend_class)
+    }
+
+    /// Gives chunk `c` (from [`take_recv_chunk`](Self::take_recv_chunk)) back.
+    #[inline]
+    pub(crate) fn give_back_chunk(&mut self, c: u32) {
+        self.give_back(c);
+    }
+
+    /// Where chunk `c`'s memory starts, and its size.
+    #[inline]
+    pub(crate) fn chunk_ptr(&mut self, c: &Chunk) -> Option<(*mut u8, u32)> {
+        let bytes = self.memory.get_mut(c.base..c.base + c.cap as usize)?;
+        Some((bytes.as_mut_ptr(), c.cap))
+    }
+
+    /// Where the unsent bytes of queued buffer `i` start, and how many there are.
+    #[inline]
+    pub(crate) fn unsent_ptr(&self, i: u32) -> Option<(*const u8, u32)> {
+        let b = self.bytes_at(i as usize);
+        if b.is_empty() {
+            return None;
+        }
+        Some((b.as_ptr(), b.len() as u32))
+    }
+
+    /// The chunk `rx` holds.
+    #[inline]
+    pub(crate) fn rx_chunk(rx: &Rx) -> Chunk {
+        Chunk {
+            chunk: rx.chunk,
+            base: rx.base,
+            cap: rx.cap,
+        }
+    }
+
+    /// Makes `rx` (which holds nothing) the receive buffer in chunk `c`, whose first `n`
+    /// bytes a receive filled.
+    #[inline]
+    pub(crate) fn rx_from_chunk(rx: &mut Rx, c: Chunk, n: usize) {
+        *rx = Rx {
+            chunk: c.chunk,
+            cap: c.cap,
+            start: 0,
+            end: n.min(c.cap as usize) as u32,
+            base: c.base,
+        };
+    }
+
+    /// Appends the first `n` bytes of chunk `c` to `rx`'s contents (making room as
+    /// [`rx_room`](Self::rx_room) does) and gives `c` back.
+    ///
+    /// # Errors
+    ///
+    /// As `rx_room`; nothing changes then and `c` is still the caller's.
+    pub(crate) fn rx_append_chunk(&mut self, rx: &mut Rx, c: Chunk, n: usize) -> Result<()> {
+        let n = n.min(c.cap as usize);
+        let room = self.rx_room(rx, rx.len() + n)?.len();
+        if room < n {
+            return Err(Error::MessageTooLarge);
+        }
+        let at = rx.base + rx.end as usize;
+        self.memory.copy_within(c.base..c.base + n, at);
+        rx.grow(n);
+        self.give_back(c.chunk);
+        Ok(())
+    }
+
+    /// Takes the front of `sb`'s send queue off the queue without freeing it: the kernel
+    /// still reads it (a send in flight on a stream that closes). It counts neither towards
+    /// the stream nor as queued, and no handle names it; [`free_at`](Self::free_at) frees it
+    /// once the send's completion comes. Returns its slot.
+    pub(crate) fn orphan_front(&mut self, sb: &mut StreamBufs) -> Option<u32> {
+        let i = sb.send_head;
+        let e = self.entries.get_mut(i as usize)?;
+        let next = e.next;
+        e.next = NIL;
+        e.owner = None;
+        e.key = 0;
+        sb.send_head = next;
+        if next == NIL {
+            sb.send_tail = NIL;
+        }
+        sb.held = sb.held.saturating_sub(1);
+        self.queued = self.queued.saturating_sub(1);
+        Some(i)
+    }
+
+    /// After [`grow`](Self::grow): copies chunk `c` from the old memory.
+    pub(crate) fn chunk_copy_from(&mut self, c: &Chunk, old: &[u8]) {
+        let (from, to) = (c.base, c.base + c.cap as usize);
+        if let (Some(dst), Some(src)) = (self.memory.get_mut(from..to), old.get(from..to)) {
+            dst.copy_from_slice(src);
+        }
+    }
+
+    /// Chunks in all (the bound of chunk indices).
+    #[inline]
+    pub(crate) fn chunks(&self) -> u32 {
+        self.n
     }
 
     /// After [`grow`](Self::grow): copies a receive buffer's chunk from the old memory.

@@ -73,6 +73,10 @@ pub(crate) struct Core<'s> {
     /// idle watchers ([`Core::IDLE_ARMED`], [`Core::IDLE_DUE`]): one byte, so the loop tests
     /// it once before it polls and once after each step that may set it.
     pub(crate) due: u8,
+    /// Pooled stream reads and sends go through the backend's ring (see `ring.rs`).
+    pub(crate) ring: bool,
+    /// No send is queued on the ring (while every request is taken back).
+    pub(crate) ring_held: bool,
 }
 
 impl<'s> Core<'s> {
@@ -136,6 +140,8 @@ impl<'s> Core<'s> {
             last_error: None,
             run: Running::default(),
             due: 0,
+            ring: false,
+            ring_held: false,
         }
     }
 

@@ -64,6 +64,9 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
     if cx.core.ready.len() != 0 {
         calls += run_ready(cx, state);
     }
+    if !events.ops().is_empty() {
+        calls += run_completions(cx, state, events);
+    }
     for r in events.reports() {
         // A stream's report, the hot path (picked by the handle's type field; the whole handle
         // is checked against its slot just below), then a protothread reader is resumed here.
@@ -92,6 +95,30 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
         } else if let Some(h) = socket_handle(&cx.core, r.token) {
             calls += other_readiness(cx, state, h, r);
         }
+    }
+    calls
+}
+
+/// The completions of receives and sends in the ring: each applied to its stream, whose
+/// reader or writer is then woken as by a report.
+#[inline(never)]
+fn run_completions<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events) -> usize {
+    let mut calls = 0;
+    for &d in events.ops() {
+        let Some((h, dir)) = cx.core.ring_done(d) else {
+            continue;
+        };
+        calls += match dir {
+            Dir::Read => {
+                let waiter = cx.core.side(h, Dir::Read).map(|s| s.waiter);
+                if let Some(Waiter::Pt(pt)) = waiter {
+                    resume_woken(cx, pt, (h, Trigger::Readable))
+                } else {
+                    dispatch_io(cx, state, h, Dir::Read, true)
+                }
+            }
+            Dir::Write => stream_writable(cx, state, h),
+        };
     }
     calls
 }

@@ -34,6 +34,7 @@ mod periodic;
 mod protothreads;
 mod ready;
 mod remote;
+mod ring;
 mod running;
 mod semaphores;
 mod side;
@@ -286,6 +287,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         );
         let file_op_size = storage_file_op_size;
         core.start_generations(first);
+        core.ring = core
+            .backend
+            .as_ref()
+            .is_some_and(|b| ring::fits(b, core.streams.capacity(), core.buffers.chunks()));
         core.open_signals(core.signals.capacity())?;
         core.files.start(file_op_size, &shared)?;
         guard.0 = None;
@@ -563,6 +568,9 @@ impl<'s, A: 'static> DerefMut for EventLoop<'s, A> {
 
 impl<A: 'static> Drop for EventLoop<'_, A> {
     fn drop(&mut self) {
+        // The kernel may still write into (or read from) the buffer pool, which is borrowed
+        // storage that outlives the loop only briefly: take every request back first.
+        self.cx.core.ring_quiesce(&mut self.events);
         let core = &self.cx.core;
         // Remotes outlive the loop: make their raises fail instead of counting into the void.
         if let Some(shared) = &core.shared {

@@ -335,6 +335,9 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
         // The one step that can fail for a reason of the system: take it before anything moves.
         let opened = core.open_signals(new.signals);
         core.note(opened)?;
+        // The kernel must not write into (or read from) memory that moves: take every
+        // receive and send in flight back first.
+        core.ring_quiesce(&mut self.events);
         let Storage {
             timers,
             timer_queue,
@@ -363,11 +366,24 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
         for rx in core.streams.receive_buffers() {
             core.buffers.rx_copy_from(rx, old_memory);
         }
+        // So do the chunks of receives that completed and were not read yet.
+        for (_, r, _) in core.streams.ring_ops() {
+            if r.recv != super::buffers::Chunk::NONE {
+                core.buffers.chunk_copy_from(&r.recv, old_memory);
+            }
+        }
+        // The sends that were taken back go on from the new memory.
+        core.ring_resume_sends();
         Ok(Storage {
             timers,
             timer_queue,
             tcp_listeners: core.listeners.grow(tcp_listeners)?,
-            tcp_streams: core.streams.grow(tcp_streams)?,
+            tcp_streams: {
+                let old = core.streams.grow(tcp_streams)?;
+                core.ring =
+                    core.ring && core.streams.capacity() <= super::backend::op::SLOTS as usize;
+                old
+            },
             udp_sockets: core.udp.grow(udp_sockets)?,
             user_events: core.user.grow(user_events)?,
             ready: core.ready.grow(ready),

@@ -20,7 +20,7 @@ use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
 use super::backend::{Backend, Interest, Readiness};
-use super::buffers::{Buffers, Park, StreamBufs, NIL};
+use super::buffers::{Buffers, Chunk, Park, StreamBufs, NIL};
 use super::side::{Attempt, Side};
 
 /// Where a stream's connect stands.
@@ -47,6 +47,51 @@ pub struct StreamEntry {
     connect: Connect,
     /// The pool buffers attributed to the stream: lent by its reads, queued for its writes.
     pub(crate) bufs: StreamBufs,
+    /// Its receive and send in the kernel (the io_uring message path).
+    pub(crate) ring: RingOps,
+}
+
+/// A stream's operations on a completion-based backend (see `ring.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RingOps {
+    /// The chunk a receive fills (in flight until `recv_done`), or `Chunk::NONE`. It counts
+    /// towards the stream's buffers.
+    pub(crate) recv: Chunk,
+    /// The receive's completion came: `recv_result` is what it did.
+    pub(crate) recv_done: bool,
+    /// Bytes received, 0 at the peer's FIN, or a negated `errno`.
+    pub(crate) recv_result: i32,
+    /// A send of the front of the send queue is in flight (the kernel reads that buffer).
+    pub(crate) send_busy: bool,
+    /// A receive met the peer's FIN: reads answer end-of-stream at once.
+    pub(crate) fin: bool,
+    /// The receive fills the room behind the receive buffer's contents (`recv` is the
+    /// receive buffer's chunk), not a chunk of its own.
+    pub(crate) into_rx: bool,
+    /// The room the receive was given.
+    pub(crate) recv_len: u32,
+    /// A readable edge was reported while the receive was out: a receive that comes back
+    /// short or empty does not prove the socket drained.
+    pub(crate) edge: bool,
+}
+
+impl RingOps {
+    pub(crate) const NEW: RingOps = RingOps {
+        recv: Chunk::NONE,
+        recv_done: false,
+        recv_result: 0,
+        send_busy: false,
+        fin: false,
+        into_rx: false,
+        recv_len: 0,
+        edge: false,
+    };
+
+    /// A receive is in the kernel (submitted, its completion not come).
+    #[inline]
+    pub(crate) fn receiving(&self) -> bool {
+        self.recv != Chunk::NONE && !self.recv_done
+    }
 }
 
 /// What a stream's connect means for an operation on it.
@@ -74,6 +119,7 @@ impl StreamEntry {
                 Connect::Done
             },
             bufs: StreamBufs::NEW,
+            ring: RingOps::NEW,
         }
     }
 
@@ -95,7 +141,13 @@ impl StreamEntry {
     /// Records a report of the backend.
     #[inline]
     pub(crate) fn on_readiness(&mut self, r: &Readiness) {
-        self.read.ready |= r.read;
+        // While a receive is out, its completion is what makes the stream readable; an edge
+        // meanwhile is remembered for when it comes back.
+        if self.ring.receiving() {
+            self.ring.edge |= r.read;
+        } else {
+            self.read.ready |= r.read;
+        }
         self.write.ready |= r.write;
         self.read_closed |= r.read_closed;
     }
@@ -116,6 +168,15 @@ impl StreamEntry {
                 Attempt::WouldBlock
             }
             failed => failed,
+        }
+    }
+
+    /// A receive of the ring brought `n` bytes into a chunk of `cap`: like a direct read,
+    /// one that came back short drained the socket (before the peer's FIN).
+    #[inline]
+    pub(crate) fn received(&mut self, n: usize, cap: usize) {
+        if n > 0 && n < cap && !self.read_closed && !self.ring.edge {
+            self.read.ready = false;
         }
     }
 
@@ -280,6 +341,7 @@ impl<'s> Streams<'s> {
         }
         self.unpark(h.slot(), bufs);
         let mut s = self.pool.remove(h).ok()?;
+        super::ring::orphan(h, &mut s, backend, bufs);
         bufs.drop_stream(h, &mut s.bufs);
         let _ = backend.deregister(&mut s.sock);
         Some(match s.connect {
@@ -298,6 +360,13 @@ impl<'s> Streams<'s> {
     #[inline]
     pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut StreamEntry> {
         self.pool.at_mut(i)
+    }
+
+    /// The handles of the streams and their ring operations (for cancelling them all).
+    pub(crate) fn ring_ops(&self) -> impl Iterator<Item = (RawHandle, RingOps, u32)> + '_ {
+        self.pool
+            .iter()
+            .map(|(h, s)| (h, s.ring, s.bufs.send_front()))
     }
 
     /// The receive buffers the streams hold (for moving the pool's memory).

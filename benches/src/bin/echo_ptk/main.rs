@@ -9,7 +9,10 @@
 //!
 //! * `protothreads` (default) — an acceptor and one protothread per connection, as
 //!   `examples/echo_server.rs`;
-//! * `callbacks` — handlers on `EventLoop`, the same logic written as callbacks.
+//! * `callbacks` — handlers on `EventLoop`, the same logic written as callbacks;
+//! * `pooled` — protothreads with frames in the loop's buffer pool (`PooledFrameReader`,
+//!   `send_frame`), as `examples/echo_server.rs` (on io_uring: receives and sends through the
+//!   ring).
 //!
 //! `--backend mio|io_uring` picks the loop's backend (default mio; io_uring needs the
 //! bench crate's `io-uring` feature, and the server exits with an error if the loop falls
@@ -21,14 +24,15 @@ use ptk::BackendKind;
 use ptk_bench::{Args, ServerOptions};
 
 mod callbacks;
+mod pooled;
 mod protothreads;
 
 /// The ways of writing the server that `--impl` can pick.
-const IMPLS: &str = "protothreads, callbacks";
+const IMPLS: &str = "protothreads, callbacks, pooled";
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "usage: echo_ptk [--impl protothreads|callbacks] [--backend mio|io_uring] [flags]";
+        "usage: echo_ptk [--impl protothreads|callbacks|pooled] [--backend mio|io_uring] [flags]";
     let options = Args::parse(USAGE).and_then(|mut args| {
         let o = ServerOptions::take(&mut args)?;
         let imp: String = args.take("--impl", "protothreads".to_string())?;
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let served = match imp.as_str() {
         "protothreads" => protothreads::serve(&options, backend),
         "callbacks" => callbacks::serve(&options, backend),
+        "pooled" => pooled::serve(&options, backend),
         other => {
             eprintln!("echo_ptk: unknown --impl {other}; one of: {IMPLS}");
             return ExitCode::from(2);

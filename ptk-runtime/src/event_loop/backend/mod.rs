@@ -53,6 +53,15 @@
 //! is the only part used from other threads (`Send + Sync`); wakes may coalesce, which is why
 //! the loop keeps the work that remotes hand it in atomics, never in the count of wakes.
 //!
+//! # Receives and sends (completion-based backends)
+//!
+//! A backend that completes requests ([`Backend::completes`]: io_uring) also takes receives
+//! and sends on the loop's buffers ([`Backend::recv`], [`Backend::send`], under an [`op`]
+//! code), submitted with the next poll; their completions come back from `poll` in
+//! [`Events::ops`], each exactly once, cancelled or not ([`Backend::cancel`]), and
+//! [`Backend::in_flight`] counts those not back yet. The memory is the kernel's until then:
+//! the callers' rules are in `ring.rs`.
+//!
 //! # Memory
 //!
 //! Everything a backend allocates, it allocates in [`Backend::open`] (the poller, its event
@@ -87,6 +96,75 @@ pub(crate) struct Events {
     mio: ::mio::Events,
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
     ring: Vec<Readiness>,
+    /// The completions of the loop's receives and sends (io_uring).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    ops: Vec<OpDone>,
+}
+
+/// The completion of a receive or send the loop queued on a completion-based backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpDone {
+    /// What the loop queued it under ([`op`]).
+    pub(crate) user_data: u64,
+    /// Bytes moved, 0 for a receive at the peer's FIN, or a negated `errno`.
+    pub(crate) result: i32,
+}
+
+/// The `user_data` of the loop's receives and sends on a completion-based backend: which
+/// operation, for which stream (slot and generation, so that a completion for a stream
+/// closed since, whose slot was reused, is recognised as stale) and on which memory (the
+/// chunk a receive writes, or the buffer slot a send reads), in 64 bits.
+///
+/// | bits  | field                                            |
+/// |-------|--------------------------------------------------|
+/// | 0-19  | the stream's slot                                |
+/// | 20-31 | the low 12 bits of the chunk or buffer slot      |
+/// | 32-39 | the kind ([`RECV`](op::RECV), [`SEND`](op::SEND); polls use 1-5) |
+/// | 40-55 | the stream handle's generation                   |
+/// | 56-63 | the high 8 bits of the chunk or buffer slot      |
+#[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
+pub(crate) mod op {
+    /// A receive into a chunk of the buffer pool.
+    pub(crate) const RECV: u8 = 8;
+    /// A send from a buffer of the pool.
+    pub(crate) const SEND: u8 = 9;
+    /// Slots (of streams, and chunks or buffers) a code can name.
+    pub(crate) const SLOTS: u32 = 1 << 20;
+
+    /// The code of operation `kind` of the stream in `slot` with generation `generation`
+    /// on chunk or buffer `aux` (both below [`SLOTS`]).
+    #[inline]
+    pub(crate) fn encode(kind: u8, slot: u32, generation: u16, aux: u32) -> u64 {
+        u64::from(slot & (SLOTS - 1))
+            | (u64::from(aux & 0xfff) << 20)
+            | (u64::from(kind) << 32)
+            | (u64::from(generation) << 40)
+            | (u64::from((aux >> 12) & 0xff) << 56)
+    }
+
+    /// The kind of a code.
+    #[inline]
+    pub(crate) fn kind(code: u64) -> u8 {
+        (code >> 32) as u8
+    }
+
+    /// The stream slot of a code.
+    #[inline]
+    pub(crate) fn slot(code: u64) -> u32 {
+        code as u32 & (SLOTS - 1)
+    }
+
+    /// The stream generation of a code.
+    #[inline]
+    pub(crate) fn generation(code: u64) -> u16 {
+        (code >> 40) as u16
+    }
+
+    /// The chunk or buffer slot of a code.
+    #[inline]
+    pub(crate) fn aux(code: u64) -> u32 {
+        ((code >> 20) as u32 & 0xfff) | (((code >> 56) as u32) << 12)
+    }
 }
 
 /// The doorbell of a [`Backend`], rung from any thread.
@@ -115,7 +193,19 @@ impl Events {
     pub(crate) fn clear(&mut self) {
         self.mio.clear();
         #[cfg(all(feature = "io-uring", target_os = "linux"))]
-        self.ring.clear();
+        {
+            self.ring.clear();
+            self.ops.clear();
+        }
+    }
+
+    /// The completions of receives and sends of the last poll (none on a readiness backend).
+    #[inline]
+    pub(crate) fn ops(&self) -> &[OpDone] {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        return &self.ops;
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        &[]
     }
 
     /// The reports of the last poll, in the order the system gave them.
@@ -149,6 +239,7 @@ impl Backend {
                         let events = Events {
                             mio: ::mio::Events::with_capacity(1),
                             ring: Vec::with_capacity(capacity + uring::EXTRA),
+                            ops: Vec::with_capacity(capacity),
                         };
                         let status = BackendStatus {
                             requested,
@@ -183,6 +274,8 @@ impl Backend {
             mio: ::mio::Events::with_capacity(capacity),
             #[cfg(all(feature = "io-uring", target_os = "linux"))]
             ring: Vec::new(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            ops: Vec::new(),
         };
         let status = BackendStatus {
             requested,
@@ -242,7 +335,100 @@ impl Backend {
         match self {
             Backend::Mio(p) => p.poll(&mut events.mio, timeout),
             #[cfg(all(feature = "io-uring", target_os = "linux"))]
-            Backend::Uring(p) => p.poll(&mut events.ring, timeout),
+            Backend::Uring(p) => p.poll(&mut events.ring, &mut events.ops, timeout),
+        }
+    }
+
+    /// Whether receives and sends can be queued on this backend (a completion-based one).
+    #[inline]
+    pub(crate) fn completes(&self) -> bool {
+        match self {
+            Backend::Mio(_) => false,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(_) => true,
+        }
+    }
+
+    /// Queues a receive into `buf` on `socket` under `code` (an [`op`] code), submitted by
+    /// the next poll; its completion comes back in [`Events::ops`].
+    ///
+    /// # Safety
+    ///
+    /// `buf` must stay valid for writes of `len` bytes, and be touched by nobody else, until
+    /// the completion has come back from a poll.
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    // `unsafe`: the kernel uses `buf` after the call returns, which only the caller's
+    // ownership rules (the loop's ring path) can make sound.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn recv(
+        &self,
+        socket: &::mio::net::TcpStream,
+        buf: *mut u8,
+        len: u32,
+        code: u64,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            // SAFETY: the caller's promise is the callee's requirement.
+            Backend::Uring(p) => unsafe {
+                p.recv(std::os::fd::AsRawFd::as_raw_fd(socket), buf, len, code)
+            },
+        }
+    }
+
+    /// Queues a send of `len` bytes from `buf` on `socket` under `code`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must stay valid for reads of `len` bytes, and unchanged, until the completion
+    /// has come back from a poll.
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    // `unsafe`: the kernel uses `buf` after the call returns, which only the caller's
+    // ownership rules (the loop's ring path) can make sound.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn send(
+        &self,
+        socket: &::mio::net::TcpStream,
+        buf: *const u8,
+        len: u32,
+        code: u64,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            // SAFETY: the caller's promise is the callee's requirement.
+            Backend::Uring(p) => unsafe {
+                p.send(std::os::fd::AsRawFd::as_raw_fd(socket), buf, len, code)
+            },
+        }
+    }
+
+    /// Queues the cancellation of the receive or send queued under `code`.
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn cancel(&self, code: u64) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Ok(()),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.cancel(code),
+        }
+    }
+
+    /// Receives and sends whose completion has not come back yet.
+    pub(crate) fn in_flight(&self) -> u32 {
+        match self {
+            Backend::Mio(_) => 0,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.in_flight(),
         }
     }
 }

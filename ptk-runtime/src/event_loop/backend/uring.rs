@@ -27,6 +27,12 @@
 //!   the timeout as its argument (`IORING_FEAT_EXT_ARG`): no timerfd, no extra call. When
 //!   completions are already waiting and nothing was queued, it makes no system call at all.
 //!
+//! * **Receives and sends.** The loop's pooled message path queues `RECV` and `SEND`
+//!   requests on its buffers ([`UringPoller::recv`], [`UringPoller::send`]) under `user_data`
+//!   of its own ([`super::op`]); their completions come back in a list of their own
+//!   ([`OpDone`]), counted until drained ([`UringPoller::in_flight`]), and `ASYNC_CANCEL`
+//!   takes one back. Who owns the memory meanwhile is the loop's business (`ring.rs`).
+//!
 //! # Memory
 //!
 //! The ring (its submission and completion queues), the descriptor table, the event buffer
@@ -38,8 +44,10 @@
 //!
 //! This module opts in to `unsafe` (the workspace denies it) for three things only: pushing
 //! entries into the submission queue (the kernel must not be handed pointers that dangle; a
-//! poll, a poll removal and a cancel carry none), and the `eventfd`/`read`/`write` system calls
-//! of the doorbell. Each block says why it is sound.
+//! poll, a poll removal and a cancel carry none, and a receive or send is pushed only by an
+//! `unsafe fn` whose caller promises its memory stays valid and the kernel's until the
+//! completion), and the `eventfd`/`read`/`write` system calls of the doorbell. Each block
+//! says why it is sound.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
@@ -52,7 +60,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::handle::RawHandle;
 
-use super::{FallbackReason, Interest, Readiness, Socket};
+use super::{FallbackReason, Interest, OpDone, Readiness, Socket};
 
 /// Request kinds, in bits 32-39 of `user_data`.
 const READ: u64 = 1;
@@ -61,6 +69,10 @@ const DOORBELL: u64 = 3;
 const INNER: u64 = 4;
 /// Completions nobody acts on (poll removals, cancels).
 const IGNORE: u64 = 5;
+/// The loop's message operations (receives and sends on its buffers): their `user_data` is
+/// the loop's own ([`super::op`]), with the kind in the same bits as a poll's.
+const OP_RECV: u64 = super::op::RECV as u64;
+const OP_SEND: u64 = super::op::SEND as u64;
 
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
@@ -148,6 +160,8 @@ struct State {
     inner: Option<Inner>,
     /// Reports one poll gives at most (the event buffer holds `EXTRA` more).
     capacity: usize,
+    /// Receives and sends submitted whose completion has not been drained yet.
+    in_flight: u32,
 }
 
 /// An io_uring driven as a readiness poller.
@@ -159,11 +173,33 @@ pub(crate) struct UringPoller {
 }
 
 impl State {
+    /// Queues a receive or send, counted in flight until its completion is drained.
+    ///
+    /// # Safety
+    ///
+    /// The memory `entry` points to must stay valid (and the kernel's alone, for a receive)
+    /// until its completion is drained.
+    unsafe fn push_op(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: the caller keeps the memory the entry names valid until its completion.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                self.in_flight += 1;
+                return Ok(());
+            }
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Queues `entry`, submitting what is queued first if the queue is full.
     fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         loop {
-            // SAFETY: every entry this backend queues is a poll, a poll removal or a cancel:
-            // none carries a pointer the kernel would read or write later.
+            // SAFETY: every entry queued here is a poll, a poll removal or a cancel: none
+            // carries a pointer the kernel would read or write later (receives and sends go
+            // through `push_op`).
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
@@ -205,9 +241,9 @@ impl State {
 
     /// Moves completions into `out` until it holds `capacity` reports (the rest stay in the
     /// completion queue for the next poll). Returns how many completions it took.
-    fn drain(&mut self, out: &mut Vec<Readiness>) -> usize {
+    fn drain(&mut self, out: &mut Vec<Readiness>, ops: &mut Vec<OpDone>) -> usize {
         let mut taken = 0;
-        while out.len() < self.capacity {
+        while out.len() < self.capacity && ops.len() < self.capacity {
             let Some(c) = self.ring.completion().next() else {
                 break;
             };
@@ -219,6 +255,13 @@ impl State {
             let more = cqueue::more(c.flags());
             match kind {
                 READ | WRITE => self.on_poll(out, kind, fd, registration, c.result(), more),
+                OP_RECV | OP_SEND => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    ops.push(OpDone {
+                        user_data: ud,
+                        result: c.result(),
+                    });
+                }
                 DOORBELL => {
                     out.push(Readiness {
                         token: 0,
@@ -343,6 +386,9 @@ impl UringPoller {
         for (code, name) in [
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::PollRemove::CODE, "POLL_REMOVE"),
+            (opcode::Recv::CODE, "RECV"),
+            (opcode::Send::CODE, "SEND"),
+            (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
         ] {
             if !probe.is_supported(code) {
                 return Err(FallbackReason::Missing(name));
@@ -370,6 +416,7 @@ impl UringPoller {
             doorbell: waker.0.as_raw_fd(),
             inner: None,
             capacity: capacity.max(1),
+            in_flight: 0,
         };
         st.poll_add(DOORBELL, st.doorbell, 0, libc::POLLIN as u32)
             .map_err(refused)?;
@@ -506,13 +553,80 @@ impl UringPoller {
         }
     }
 
+    /// Queues a receive of at most `len` bytes into `buf` on `fd`, under `user_data` (an
+    /// [`super::op`] code); submitted by the next poll, where it takes what the socket holds
+    /// or fails with `EAGAIN`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must stay valid for writes of `len` bytes, and be neither read nor written by
+    /// anyone else, until the completion of this request has been drained by a poll (the
+    /// kernel writes it any time before that).
+    pub(super) unsafe fn recv(
+        &self,
+        fd: RawFd,
+        buf: *mut u8,
+        len: u32,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let st = &mut *self.st.borrow_mut();
+        // `MSG_DONTWAIT`: done (or `-EAGAIN`) within the `io_uring_enter` that submits it,
+        // never parked in the kernel waiting for data: a stream waits for data on its poll's
+        // edge, holding no buffer.
+        let e = opcode::Recv::new(types::Fd(fd), buf, len)
+            .flags(libc::MSG_DONTWAIT)
+            .build()
+            .user_data(user_data);
+        // SAFETY: the caller keeps `buf` valid and to the kernel alone until the completion.
+        unsafe { st.push_op(&e) }
+    }
+
+    /// Queues a send of `len` bytes from `buf` on `fd`, under `user_data`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must stay valid for reads of `len` bytes, and not be written, until the
+    /// completion of this request has been drained by a poll.
+    pub(super) unsafe fn send(
+        &self,
+        fd: RawFd,
+        buf: *const u8,
+        len: u32,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let st = &mut *self.st.borrow_mut();
+        let e = opcode::Send::new(types::Fd(fd), buf, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(user_data);
+        // SAFETY: the caller keeps `buf` valid and unchanged until the completion.
+        unsafe { st.push_op(&e) }
+    }
+
+    /// Queues the cancellation of the receive or send submitted under `user_data` (its
+    /// completion still comes, with `-ECANCELED` or what it did before the cancel caught it).
+    pub(super) fn cancel(&self, code: u64) -> io::Result<()> {
+        let st = &mut *self.st.borrow_mut();
+        let e = opcode::AsyncCancel::new(code)
+            .build()
+            .user_data(user_data(IGNORE, 0, 0));
+        st.push(&e)
+    }
+
+    /// Receives and sends whose completion has not been drained yet.
+    pub(super) fn in_flight(&self) -> u32 {
+        self.st.borrow().in_flight
+    }
+
     pub(super) fn poll(
         &mut self,
         out: &mut Vec<Readiness>,
+        ops: &mut Vec<OpDone>,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
         let st = self.st.get_mut();
         out.clear();
+        ops.clear();
         let until = match timeout {
             Some(d) if !d.is_zero() => Some(Instant::now() + d),
             _ => None,
@@ -544,10 +658,10 @@ impl UringPoller {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
                 Err(e) => return Err(e),
             }
-            st.drain(out);
+            st.drain(out, ops);
             // Only completions nobody acts on (removals, stale polls): wait on, unless the
             // caller would not wait or the time is up.
-            if !out.is_empty() || timed_out || timeout == Some(Duration::ZERO) {
+            if !out.is_empty() || !ops.is_empty() || timed_out || timeout == Some(Duration::ZERO) {
                 return Ok(());
             }
             if until.is_some_and(|u| Instant::now() >= u) {
@@ -577,6 +691,7 @@ mod tests {
     /// Reports for `token` over a few polls (the first may wait up to a second).
     fn reports_for(p: &mut UringPoller, token: u64) -> usize {
         let mut out = Vec::with_capacity(64 + EXTRA);
+        let mut ops = Vec::with_capacity(64);
         let mut n = 0;
         for i in 0..5 {
             let wait = if i == 0 {
@@ -584,7 +699,7 @@ mod tests {
             } else {
                 Duration::ZERO
             };
-            p.poll(&mut out, Some(wait)).unwrap();
+            p.poll(&mut out, &mut ops, Some(wait)).unwrap();
             n += out.iter().filter(|r| r.token == token && r.read).count();
         }
         n
@@ -602,7 +717,8 @@ mod tests {
             let h = RawHandle::new(ResourceType::TcpStream, 0, round as u16, 7);
             p.register(&mut s, h, Interest::Read).unwrap();
             let mut out = Vec::with_capacity(64 + EXTRA);
-            p.poll(&mut out, Some(Duration::ZERO)).unwrap();
+            let mut ops = Vec::with_capacity(64);
+            p.poll(&mut out, &mut ops, Some(Duration::ZERO)).unwrap();
             fds.push(s.as_raw_fd());
             p.deregister(&mut s).unwrap();
         }

@@ -33,6 +33,18 @@ macro_rules! readable_stream {
                 return Poll::Ready(Err($core.fail(Error::MessageTooLarge)));
             }
         )?
+        let s = if s.ring.recv != super::super::buffers::Chunk::NONE {
+            // What a receive in the ring brought comes first.
+            if let Some(wait) = $core.ring_settle($h) {
+                return wait;
+            }
+            match $core.streams.get_mut($h) {
+                Ok(s) => s,
+                Err(_) => return Poll::Ready(Err($core.invalid())),
+            }
+        } else {
+            s
+        };
         if !s.read.ready {
             let waiter = s.read.waiter;
             return $core.pend_socket($h, Trigger::Readable, waiter);
@@ -384,7 +396,9 @@ impl Cx<'_> {
     /// Hands buffer `buf` over to be sent on `stream`: the loop sends its contents after
     /// everything handed over before, as the socket takes them (now, if it can), and frees
     /// the buffer once all of it is sent. Its handle goes stale at once. Wait for the sends
-    /// with [`poll_sent`](Cx::poll_sent); closing the stream drops what is not sent yet.
+    /// with [`poll_sent`](Cx::poll_sent); closing the stream drops what is not sent yet. On
+    /// the io_uring backend the buffer is always queued, and a send request of the ring takes
+    /// it with the next poll.
     ///
     /// An empty buffer is simply freed.
     ///
@@ -467,6 +481,9 @@ impl Cx<'_> {
     ) -> Poll<Result<(usize, R)>> {
         let core = &mut self.core;
         let h = stream.raw();
+        if core.ring {
+            return core.ring_rx_read(h, need, look);
+        }
         let s = readable_stream!(core, h, need);
         let s = if s.bufs.rx.is_some() {
             s
@@ -554,6 +571,10 @@ impl Cx<'_> {
         let Ok(s) = core.streams.get_mut(h) else {
             return Err(core.invalid());
         };
+        if s.ring.into_rx {
+            // A receive of the ring fills the buffer behind its contents: not now.
+            return Err(core.fail(Error::WouldBlock));
+        }
         if core.buffers.rx_consume(&mut s.bufs.rx, n) {
             s.bufs.held -= 1;
             if s.bufs.park == Park::Cap {
@@ -592,7 +613,7 @@ impl Cx<'_> {
         if n == 0 {
             return Ok(());
         }
-        if n == len && !s.bufs.sending() && s.write.ready {
+        if n == len && !s.bufs.sending() && s.write.ready && !core.ring {
             // The usual case: all of it, and the socket takes it.
             let bytes = core.buffers.rx_bytes(&s.bufs.rx);
             match s.write(bytes) {
@@ -642,6 +663,10 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Err(self.missing_buffer());
         };
+        if s.ring.into_rx {
+            // A receive of the ring fills the buffer behind its contents: not now.
+            return Err(Error::WouldBlock);
+        }
         let len = s.bufs.rx.len();
         if n == 0 || n > len {
             return Err(Error::InvalidArgument);
@@ -682,7 +707,7 @@ impl Core<'_> {
     /// it go on (`None`).
     #[cold]
     #[inline(never)]
-    fn rx_paused<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
+    pub(crate) fn rx_paused<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
         let can_take = match self.buffers.rx_can_take(need) {
             Ok(can) => can,
             Err(e) => return Some(Poll::Ready(Err(self.fail(e)))),
@@ -806,7 +831,7 @@ impl Core<'_> {
     /// under it, they go on.
     #[cold]
     #[inline(never)]
-    fn after_release(&mut self, h: RawHandle) {
+    pub(crate) fn after_release(&mut self, h: RawHandle) {
         let cap = self.buffers.per_stream();
         let Ok(s) = self.streams.get_mut(h) else {
             return;
@@ -885,7 +910,7 @@ impl Core<'_> {
     /// buffer none of which is free.
     #[cold]
     #[inline(never)]
-    fn read_more_paused<T>(&mut self, h: RawHandle) -> Poll<Result<T>> {
+    pub(crate) fn read_more_paused<T>(&mut self, h: RawHandle) -> Poll<Result<T>> {
         self.pause_reads(h, Park::Pool, true)
     }
 
@@ -924,8 +949,9 @@ impl Core<'_> {
             ));
         }
         // The usual case: nothing queued and the socket writable. Send from the buffer
-        // where it is; only what the socket does not take is queued.
-        if !s.bufs.sending() && s.write.ready {
+        // where it is; only what the socket does not take is queued. (On the ring path
+        // every send is queued and goes to the kernel as a send request.)
+        if !s.bufs.sending() && s.write.ready && !self.ring {
             let bytes = self.buffers.bytes_at(i);
             let len = bytes.len();
             match s.write(bytes) {
@@ -994,7 +1020,7 @@ impl Core<'_> {
         // The buffer is the loop's now; a failure is reported by the next `poll_sent`.
         self.flush_on_writable(h);
         let sending = self.streams.get(h).is_ok_and(|s| s.bufs.sending());
-        if sending {
+        if sending && !self.ring {
             if let Err(e) = self.arm_write(h) {
                 if let Ok(s) = self.streams.get_mut(h) {
                     self.buffers.drop_sends(&mut s.bufs);
@@ -1021,8 +1047,11 @@ impl Core<'_> {
                     Ok(s) => s.write.waiter,
                     Err(_) => return Poll::Ready(Err(self.invalid())),
                 };
-                if let Err(e) = self.arm_write(h) {
-                    return Poll::Ready(Err(self.fail(e)));
+                // On the ring path the send's completion wakes the waiter.
+                if !self.ring {
+                    if let Err(e) = self.arm_write(h) {
+                        return Poll::Ready(Err(self.fail(e)));
+                    }
                 }
                 self.pend_socket(h, Trigger::Writable, waiter)
             }
@@ -1037,7 +1066,22 @@ impl Core<'_> {
         if !s.bufs.sending() {
             return Ok(true);
         }
-        if s.connection() != Connection::Ready || !s.write.ready {
+        if s.connection() != Connection::Ready {
+            return Ok(false);
+        }
+        if self.ring {
+            // The front goes to the kernel (if it is not there yet); its completion sends on.
+            return match self.ring_send_front(h) {
+                Ok(()) => Ok(false),
+                Err(e) => {
+                    if let Ok(s) = self.streams.get_mut(h) {
+                        self.buffers.drop_sends(&mut s.bufs);
+                    }
+                    Err(e)
+                }
+            };
+        }
+        if !s.write.ready {
             return Ok(false);
         }
         let r = s.flush_sends(&mut self.buffers);

@@ -354,7 +354,7 @@ impl Core<'_> {
     /// A read or write of a stream whose connect is in progress (wait for it) or failed.
     #[cold]
     #[inline(never)]
-    pub(super) fn unconnected<T>(&mut self, h: RawHandle, trigger: Trigger) -> Poll<Result<T>> {
+    pub(crate) fn unconnected<T>(&mut self, h: RawHandle, trigger: Trigger) -> Poll<Result<T>> {
         match self.streams.get(h).map(|s| s.connection()) {
             Ok(Connection::Connecting) => self.pend(Some((h, trigger))),
             Ok(Connection::Failed(e)) => Poll::Ready(Err(self.fail(e))),

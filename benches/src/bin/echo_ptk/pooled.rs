@@ -1,0 +1,195 @@
+//! The echo server as protothreads on the loop's buffer pool, the shape of
+//! `examples/echo_server.rs`: an acceptor and one protothread per connection that reads a frame
+//! into the stream's receive buffer (`PooledFrameReader`) and hands that very buffer to the
+//! send (`send_frame`, then `poll_sent`). On io_uring this is the path whose receives and sends
+//! go through the ring.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::task::Poll;
+
+use ptk::{
+    protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
+    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
+};
+use ptk_bench::{Meter, ServerOptions};
+
+/// Frame buffer: the largest frame `--max-frame` allows here, plus its header.
+const BUF: usize = 1024 + ptk::HEADER_LEN;
+
+type SharedMeter = Rc<RefCell<Option<Meter>>>;
+
+struct Conn {
+    pt: Pt,
+    stream: Option<Handle<TcpStream>>,
+    reader: PooledFrameReader,
+    handed: bool,
+    meter: SharedMeter,
+}
+
+impl Default for Conn {
+    fn default() -> Self {
+        Conn {
+            pt: Pt::default(),
+            stream: None,
+            reader: PooledFrameReader::new(BUF - ptk::HEADER_LEN),
+            handed: false,
+            meter: SharedMeter::default(),
+        }
+    }
+}
+
+impl Conn {
+    fn poll_frame(&mut self, cx: &mut Cx<'_>) -> Poll<Result<Option<usize>, Error>> {
+        match self.stream {
+            Some(s) => self.reader.poll_frame(cx, s),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        }
+    }
+
+    /// Hands the frame to the send in the buffer it arrived in, then waits until it is sent.
+    fn poll_echo(&mut self, cx: &mut Cx<'_>) -> Poll<Result<(), Error>> {
+        let Some(stream) = self.stream else {
+            return Poll::Ready(Err(Error::InvalidHandle));
+        };
+        if !self.handed {
+            match self.reader.send_frame(cx) {
+                Ok(()) => self.handed = true,
+                Err(Error::OutOfResources(_)) => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        let sent = cx.poll_sent(stream);
+        if sent.is_ready() {
+            self.handed = false;
+        }
+        sent
+    }
+
+    fn count(&mut self, cx: &mut Cx<'_>) {
+        if self.meter.borrow_mut().as_mut().is_some_and(|m| m.count(1)) {
+            cx.stop();
+        }
+    }
+}
+
+#[protothread]
+fn echo(ctx: &mut Conn, cx: &mut Cx<'_>) -> Result<(), Error> {
+    let ended: Result<(), Error> = loop {
+        let frame = pt_await!(ctx.poll_frame(cx));
+        match frame {
+            Ok(Some(_)) => {}
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+        let echoed = pt_await!(ctx.poll_echo(cx));
+        if let Err(e) = echoed {
+            break Err(e);
+        }
+        ctx.count(cx);
+    };
+    if let Some(stream) = ctx.stream.take() {
+        let _ = cx.close(stream.raw());
+    }
+    ended
+}
+
+#[derive(Default)]
+struct Acceptor {
+    pt: Pt,
+    listener: Option<Handle<TcpListener>>,
+    conns: Option<PtPool<Conn>>,
+    meter: SharedMeter,
+}
+
+impl Acceptor {
+    fn poll_accept(
+        &mut self,
+        cx: &mut Cx<'_>,
+    ) -> Poll<Result<(Handle<TcpStream>, std::net::SocketAddr), Error>> {
+        match self.listener {
+            Some(l) => cx.accept(l),
+            None => Poll::Ready(Err(Error::InvalidHandle)),
+        }
+    }
+
+    fn start(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) {
+        let _ = cx.set_nodelay(stream, true);
+        let meter = &self.meter;
+        let spawned = match self.conns {
+            Some(pool) => cx.spawn_with(pool, |c: &mut Conn| {
+                c.stream = Some(stream);
+                c.reader = PooledFrameReader::new(BUF - ptk::HEADER_LEN);
+                c.handed = false;
+                c.meter = Rc::clone(meter);
+            }),
+            None => Err(Error::InvalidArgument),
+        };
+        if spawned.is_err() {
+            let _ = cx.close(stream.raw());
+        }
+    }
+}
+
+#[protothread]
+fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
+    loop {
+        let accepted = pt_await!(ctx.poll_accept(cx));
+        // A full pool or fd table refused that one connection; keep serving.
+        if let Ok((stream, _)) = accepted {
+            ctx.start(cx, stream);
+        }
+    }
+}
+
+/// Serves until `o.messages` frames were echoed.
+pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
+    if o.max_frame + ptk::HEADER_LEN > BUF {
+        return Err(Error::InvalidArgument);
+    }
+    let capacities = Capacities {
+        tcp_listeners: 1,
+        tcp_streams: o.max_connections,
+        timers: 1,
+        udp_sockets: 0,
+        user_event_sources: 0,
+        semaphores: 0,
+        signals: 0,
+        // A buffer holds any frame; one per connection is in use at a time (its receive buffer,
+        // then the same chunk on its way out), twice that leaves room for frames behind it.
+        buffers: 2 * o.max_connections,
+        buffer_size: BUF,
+        large_buffers: 0,
+        large_buffer_size: 0,
+        defers: 0,
+        idles: 0,
+        periodics: 0,
+        file_ops: 0,
+        file_op_size: 0,
+    };
+    let meter: SharedMeter = Rc::new(RefCell::new(None));
+    let mut memory = OwnedStorage::new(capacities);
+    let mut conns: Vec<Conn> = (0..o.max_connections).map(|_| Conn::default()).collect();
+    let mut acceptor = [Acceptor::default()];
+    let config = Config {
+        protothreads: o.max_connections + 1,
+        backend,
+        backend_strict: true,
+        ..Config::default()
+    };
+    let mut ev = EventLoop::new(memory.storage(), config, ())?;
+    let conn_pool = ev.add_protothreads(&mut conns)?;
+    let acceptor_pool = ev.add_protothreads(&mut acceptor)?;
+    let listener = ev.tcp_listen(o.bind, &ListenOptions::default())?;
+    ev.cx().spawn_with(acceptor_pool, |a: &mut Acceptor| {
+        a.listener = Some(listener);
+        a.conns = Some(conn_pool);
+        a.meter = Rc::clone(&meter);
+    })?;
+    println!("{}", ev.local_addr(listener.raw())?);
+    *meter.borrow_mut() = Some(Meter::start(o.messages));
+    ev.run()?;
+    drop(ev);
+    let taken = meter.borrow_mut().take();
+    taken.ok_or(Error::InvalidArgument)
+}
