@@ -317,6 +317,11 @@ fn serve(o: &Options) -> Result<(), Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 2,
+        defers: 0,
+        idles: 0,
+        periodics: 0,
+        file_ops: 0,
+        file_op_size: 0,
         // Room for every peer's queue to be half full at once; messages over `SMALL` bytes
         // take a large buffer.
         buffers: n * QUEUED_PER_PEER / 2 + 64,

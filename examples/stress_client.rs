@@ -270,6 +270,11 @@ fn run(o: &Options) -> Result<bool, Error> {
         user_event_sources: 0,
         semaphores: 0,
         signals: 1,
+        defers: 0,
+        idles: 0,
+        periodics: 0,
+        file_ops: 0,
+        file_op_size: 0,
         // A frame out and an echo in per client at most (a client waits for its echo before
         // it sends again), of up to 4 KiB each.
         buffers: 2 * o.clients + 16,

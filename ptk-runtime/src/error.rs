@@ -81,6 +81,10 @@ pub enum Error {
     ProtocolError,
     /// The resource (or the peer's side of a connection) is closed.
     Closed,
+    /// The file (or directory of a path) does not exist.
+    NotFound,
+    /// The operating system refused access (file permissions, a privileged port, ...).
+    PermissionDenied,
 }
 
 /// Names the fixed capacity that ran out, so [`Error::OutOfResources`] can say what to raise.
@@ -124,6 +128,17 @@ pub enum Capacity {
     SystemMemory,
     /// A generic pool whose owner did not name its capacity.
     Pool,
+    /// Defer watcher slots (`Storage::defers`).
+    Defers,
+    /// Idle watcher slots (`Storage::idles`).
+    Idles,
+    /// Periodic watcher slots (`Storage::periodics`).
+    Periodics,
+    /// File operations in flight (`Capacities::file_ops`), or bytes one of them may move
+    /// (`Capacities::file_op_size`).
+    FileOps,
+    /// Room on the file system (`ENOSPC`, `EDQUOT`, `EFBIG`): a write could not be completed.
+    StorageSpace,
 }
 
 impl Capacity {
@@ -175,6 +190,22 @@ impl Capacity {
             }
             Capacity::SystemMemory => "the kernel is out of memory or socket buffers",
             Capacity::Pool => "every slot of the pool is in use (give it more slots)",
+            Capacity::Defers => {
+                "every defer watcher slot is in use (give `Storage::defers` more slots)"
+            }
+            Capacity::Idles => {
+                "every idle watcher slot is in use (give `Storage::idles` more slots)"
+            }
+            Capacity::Periodics => {
+                "every periodic watcher slot is in use (give `Storage::periodics` more slots)"
+            }
+            Capacity::FileOps => {
+                "every file operation slot is busy, or the operation moves more bytes than one \
+                 slot stages (raise `Capacities::file_ops` or `Capacities::file_op_size`)"
+            }
+            Capacity::StorageSpace => {
+                "the file system is full, over quota, or the file would exceed its size limit"
+            }
         }
     }
 }
@@ -200,6 +231,8 @@ impl Error {
             Error::MessageTooLarge => -14,
             Error::ProtocolError => -15,
             Error::Closed => -16,
+            Error::NotFound => -17,
+            Error::PermissionDenied => -18,
         }
     }
 
@@ -223,6 +256,8 @@ impl Error {
             -14 => Error::MessageTooLarge,
             -15 => Error::ProtocolError,
             -16 => Error::Closed,
+            -17 => Error::NotFound,
+            -18 => Error::PermissionDenied,
             _ => return None,
         })
     }
@@ -246,6 +281,8 @@ impl Error {
             Error::MessageTooLarge => "message too large",
             Error::ProtocolError => "protocol error",
             Error::Closed => "closed",
+            Error::NotFound => "not found",
+            Error::PermissionDenied => "permission denied",
         }
     }
 }
@@ -287,6 +324,9 @@ impl From<std::io::Error> for Error {
                     return Error::OutOfResources(Capacity::SystemMemory)
                 }
                 libc_codes::EMSGSIZE => return Error::MessageTooLarge,
+                libc_codes::ENOSPC | libc_codes::EDQUOT | libc_codes::EFBIG => {
+                    return Error::OutOfResources(Capacity::StorageSpace)
+                }
                 libc_codes::EISCONN => return Error::AlreadyConnected,
                 libc_codes::EHOSTUNREACH | libc_codes::ENETUNREACH => {
                     return Error::HostUnreachable
@@ -308,6 +348,9 @@ impl From<std::io::Error> for Error {
             K::Unsupported => Error::NotSupported,
             K::UnexpectedEof => Error::Closed,
             K::OutOfMemory => Error::OutOfResources(Capacity::SystemMemory),
+            K::NotFound => Error::NotFound,
+            K::PermissionDenied => Error::PermissionDenied,
+            K::WriteZero => Error::Closed,
             _ => Error::Network,
         }
     }
@@ -327,6 +370,9 @@ mod libc_codes {
         pub const EISCONN: i32 = 106;
         pub const EHOSTUNREACH: i32 = 113;
         pub const ENETUNREACH: i32 = 101;
+        pub const ENOSPC: i32 = 28;
+        pub const EDQUOT: i32 = 122;
+        pub const EFBIG: i32 = 27;
     }
     #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
     mod values {
@@ -338,6 +384,9 @@ mod libc_codes {
         pub const EISCONN: i32 = 56;
         pub const EHOSTUNREACH: i32 = 65;
         pub const ENETUNREACH: i32 = 51;
+        pub const ENOSPC: i32 = 28;
+        pub const EDQUOT: i32 = 69;
+        pub const EFBIG: i32 = 27;
     }
     #[cfg(not(any(
         target_os = "linux",
@@ -355,6 +404,9 @@ mod libc_codes {
         pub const EISCONN: i32 = -1006;
         pub const EHOSTUNREACH: i32 = -1007;
         pub const ENETUNREACH: i32 = -1008;
+        pub const ENOSPC: i32 = -1009;
+        pub const EDQUOT: i32 = -1010;
+        pub const EFBIG: i32 = -1011;
     }
     pub use values::*;
 }
@@ -363,7 +415,7 @@ mod libc_codes {
 mod tests {
     use super::*;
 
-    const ALL: [Error; 16] = [
+    const ALL: [Error; 18] = [
         Error::InvalidHandle,
         Error::InvalidArgument,
         Error::OutOfResources(Capacity::Pool),
@@ -380,6 +432,8 @@ mod tests {
         Error::MessageTooLarge,
         Error::ProtocolError,
         Error::Closed,
+        Error::NotFound,
+        Error::PermissionDenied,
     ];
 
     #[test]
@@ -389,7 +443,7 @@ mod tests {
             assert_eq!(Error::from_code(e.code()), Some(*e));
         }
         assert_eq!(Error::from_code(0), None);
-        assert_eq!(Error::from_code(-17), None);
+        assert_eq!(Error::from_code(-19), None);
     }
 
     #[test]
@@ -408,6 +462,11 @@ mod tests {
             Error::ConnectionRefused
         );
         assert_eq!(Error::from(Io::from(K::UnexpectedEof)), Error::Closed);
+        assert_eq!(Error::from(Io::from(K::NotFound)), Error::NotFound);
+        assert_eq!(
+            Error::from(Io::from(K::PermissionDenied)),
+            Error::PermissionDenied
+        );
         assert_eq!(Error::from(Io::from(K::Other)), Error::Network);
         #[cfg(target_os = "linux")]
         {

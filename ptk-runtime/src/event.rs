@@ -19,6 +19,14 @@ pub enum Trigger {
     Available,
     /// A watched operating-system signal arrived (signal watchers).
     Signal,
+    /// A started defer watcher ran, at the start of the iteration after it was started.
+    Deferred,
+    /// The loop ran out of work (idle watchers).
+    Idle,
+    /// A periodic watcher reached a wall-clock boundary.
+    Tick,
+    /// A file operation finished, successfully or not.
+    FileDone,
 }
 
 /// What happened, as delivered to a handler.
@@ -51,6 +59,24 @@ pub enum EventKind {
         /// The signal number (`SIGINT`, `SIGTERM`, ...).
         signo: i32,
     },
+    /// The defer watcher ran (it is stopped again: start it for another run).
+    Deferred,
+    /// The loop ran out of work; see `Cx::idle_start`.
+    Idle,
+    /// A periodic watcher reached the wall-clock boundary `due_ms`.
+    Tick {
+        /// The boundary this delivery stands for, in milliseconds since the Unix epoch
+        /// (`offset + k * period` for some `k`).
+        due_ms: u64,
+        /// Boundaries that passed without a delivery since the previous one (the loop was
+        /// busy, or the wall clock jumped forward), usually 0.
+        missed: u32,
+    },
+    /// A file operation finished: how many bytes it read or wrote, or why it failed.
+    FileDone {
+        /// Bytes read or written, or the error.
+        result: Result<usize, crate::error::Error>,
+    },
 }
 
 impl EventKind {
@@ -62,6 +88,10 @@ impl EventKind {
             EventKind::Expired { .. } => Trigger::Expired,
             EventKind::User { id, .. } => Trigger::User(id),
             EventKind::Signal { .. } => Trigger::Signal,
+            EventKind::Deferred => Trigger::Deferred,
+            EventKind::Idle => Trigger::Idle,
+            EventKind::Tick { .. } => Trigger::Tick,
+            EventKind::FileDone { .. } => Trigger::FileDone,
         }
     }
 }

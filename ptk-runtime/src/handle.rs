@@ -30,6 +30,14 @@ pub enum ResourceType {
     Signal = 9,
     /// A buffer of the loop's buffer pool.
     Buffer = 10,
+    /// A defer watcher: runs once at the start of the next iteration.
+    Defer = 11,
+    /// An idle watcher: runs when the loop runs out of work.
+    Idle = 12,
+    /// A periodic watcher: fires on wall-clock boundaries.
+    Periodic = 13,
+    /// A file read or write in flight.
+    FileOp = 14,
 }
 
 impl ResourceType {
@@ -47,6 +55,10 @@ impl ResourceType {
             8 => ResourceType::Semaphore,
             9 => ResourceType::Signal,
             10 => ResourceType::Buffer,
+            11 => ResourceType::Defer,
+            12 => ResourceType::Idle,
+            13 => ResourceType::Periodic,
+            14 => ResourceType::FileOp,
             _ => return None,
         })
     }
@@ -64,6 +76,10 @@ impl ResourceType {
             ResourceType::Semaphore => "sem",
             ResourceType::Signal => "signal",
             ResourceType::Buffer => "buf",
+            ResourceType::Defer => "defer",
+            ResourceType::Idle => "idle",
+            ResourceType::Periodic => "periodic",
+            ResourceType::FileOp => "file",
         }
     }
 }
@@ -249,6 +265,14 @@ markers! {
     Signal => Signal,
     /// Marker for handles of buffers from the loop's buffer pool.
     Buffer => Buffer,
+    /// Marker for defer watcher handles.
+    Defer => Defer,
+    /// Marker for idle watcher handles.
+    Idle => Idle,
+    /// Marker for periodic watcher handles.
+    Periodic => Periodic,
+    /// Marker for handles of file operations.
+    FileOp => FileOp,
 }
 
 /// A handle to a resource of kind `T`.
@@ -363,8 +387,9 @@ mod tests {
     fn unknown_type_fields_do_not_parse() {
         assert_eq!(RawHandle::from_u64(0), None);
         assert_eq!(RawHandle::from_u64(0xff), None);
-        assert_eq!(RawHandle::from_u64(11 | (3 << 32)), None);
+        assert_eq!(RawHandle::from_u64(15 | (3 << 32)), None);
         assert!(RawHandle::from_u64(10 | (3 << 32)).is_some()); // a buffer
+        assert!(RawHandle::from_u64(14 | (3 << 32)).is_some()); // a file operation
         assert!(RawHandle::from_u64(3 | (3 << 32)).is_some());
     }
 

@@ -61,13 +61,14 @@ pub use event_loop::__refuse_io_uring;
 #[cfg(feature = "std")]
 pub use event_loop::{
     BackendKind, BackendStatus, BufMut, BufferClass, BufferEntry, BufferStats, Capacities, Config,
-    EventLoop, FallbackReason, ListenerEntry, LoopRemote, LoopThreads, OwnedStorage, PostFn, Ready,
-    SemEntry, SignalEntry, Storage, StreamEntry, ThreadsConfig, TimerEntry, UdpEntry,
-    UserEventsEntry, USER_EVENT_IDS,
+    EventLoop, FallbackReason, FileOpEntry, FileWrite, ListenerEntry, LoopRemote, LoopThreads,
+    OwnedStorage, PeriodicEntry, PostFn, Ready, SemEntry, SignalEntry, Storage, StreamEntry,
+    ThreadsConfig, Tick, TimerEntry, UdpEntry, UserEventsEntry, WatcherEntry, FILE_PATH_MAX,
+    USER_EVENT_IDS,
 };
 pub use handle::{
-    Buffer, Handle, Loop, RawHandle, Resource, ResourceType, Semaphore, Signal, TcpListener,
-    TcpStream, Timer, UdpSocket, UserEvents,
+    Buffer, Defer, FileOp, Handle, Idle, Loop, Periodic, RawHandle, Resource, ResourceType,
+    Semaphore, Signal, TcpListener, TcpStream, Timer, UdpSocket, UserEvents,
 };
 
 /// The numbers of the signals programs usually watch with
@@ -83,8 +84,8 @@ pub mod signals {
 /// too, except [`kind::Protothread`], whose name the [`Protothread`] trait takes there.
 pub mod kind {
     pub use crate::handle::{
-        Buffer, Loop, Protothread, Semaphore, Signal, TcpListener, TcpStream, Timer, UdpSocket,
-        UserEvents,
+        Buffer, Defer, FileOp, Idle, Loop, Periodic, Protothread, Semaphore, Signal, TcpListener,
+        TcpStream, Timer, UdpSocket, UserEvents,
     };
 }
 pub use framing::{FrameReader, FrameWriter, HEADER_LEN};

@@ -376,6 +376,7 @@ impl<'s, T> Pool<'s, T> {
     /// An event loop calls this on its empty pools with a value above every generation an
     /// earlier loop with the same loop id handed out, so that loop's handles stay stale in
     /// this one (handles carry the loop id, not which loop of that id made them).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn start_generations_at(&mut self, first: u16) {
         self.first = Some(first);
         for slot in self.slots.iter_mut() {
@@ -388,6 +389,7 @@ impl<'s, T> Pool<'s, T> {
     /// How far the generations moved past `first`: the largest `generation - first` (modulo
     /// 2^16) of any slot. A slot whose generation went once around the whole 16-bit range is
     /// undercounted; the module docs bound when that can matter.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn generations_since(&self, first: u16) -> u16 {
         self.slots
             .iter()

@@ -201,6 +201,35 @@ fn sweep(cx: &mut Cx<'_>, pool: PtPool<Nothing>) -> Vec<String> {
     result!("signal_start", cx.signal_start(watcher));
     result!("signal_is_active", cx.signal_is_active(watcher));
     poll!("signal_wait", cx.signal_wait(watcher));
+    // ops/watchers.rs
+    let defer = raw(ResourceType::Defer).typed().unwrap();
+    let idle = raw(ResourceType::Idle).typed().unwrap();
+    let periodic = raw(ResourceType::Periodic).typed().unwrap();
+    result!("defer_create", cx.defer_create());
+    result!("defer_start", cx.defer_start(defer));
+    result!("defer_stop", cx.defer_stop(defer));
+    result!("defer_is_active", cx.defer_is_active(defer));
+    poll!("defer_wait", cx.defer_wait(defer));
+    result!("idle_create", cx.idle_create());
+    result!("idle_start", cx.idle_start(idle));
+    result!("idle_stop", cx.idle_stop(idle));
+    result!("idle_is_active", cx.idle_is_active(idle));
+    poll!("idle_wait", cx.idle_wait(idle));
+    result!("periodic_create", cx.periodic_create());
+    result!("periodic_start", cx.periodic_start(periodic, 1000, 0));
+    result!("periodic_stop", cx.periodic_stop(periodic));
+    result!("periodic_is_active", cx.periodic_is_active(periodic));
+    poll!("periodic_wait", cx.periodic_wait(periodic));
+    // ops/files.rs
+    let file = raw(ResourceType::FileOp).typed().unwrap();
+    result!("file_read", cx.file_read("/dev/null", 0, 1));
+    result!(
+        "file_write",
+        cx.file_write("/dev/null", b"x", ptk_runtime::FileWrite::Append)
+    );
+    poll!("file_wait", cx.file_wait(file));
+    result!("file_is_active", cx.file_is_active(file));
+    result!("file_data", cx.file_data(file, &mut buf));
     // ops/protothreads.rs
     result!("spawn", cx.spawn(pool, Nothing::default()));
     result!("spawn_with", cx.spawn_with(pool, |_: &mut Nothing| {}));

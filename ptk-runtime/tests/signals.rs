@@ -84,6 +84,41 @@ fn a_signal_reaches_every_active_watcher_of_it_on_the_loop_thread() {
 }
 
 #[test]
+fn two_watchers_of_one_signal_both_fire_once_per_raise() {
+    let _turn = turn();
+    let mut memory = OwnedStorage::new(Capacities::default());
+    let mut ev = new_loop(&mut memory);
+    let a = ev.signal_watch(SIGUSR1).unwrap();
+    let b = ev.signal_watch(SIGUSR1).unwrap();
+    for w in [a, b] {
+        ev.set_handler(w, Trigger::Signal, record).unwrap();
+    }
+    for raised in 1..=3 {
+        // One raise at a time, each seen before the next (arrivals in between would
+        // coalesce): each raise is one delivery to each watcher, in watcher order.
+        raise(SIGUSR1);
+        run_until(&mut ev, "both watchers", within(), 10_000, |ev| {
+            ev.app().trace.len() == 2 * raised
+        });
+        // And no second delivery of the same raise.
+        ev.run_once(Some(Duration::from_millis(10))).unwrap();
+        assert_eq!(ev.app().trace.len(), 2 * raised);
+    }
+    let once = [(a.raw(), SIGUSR1, true), (b.raw(), SIGUSR1, true)];
+    assert_eq!(ev.app().trace, [once, once, once].concat());
+
+    // Closed, a watcher gets nothing more; the other goes on.
+    ev.close(a).unwrap();
+    assert_eq!(ev.signal_is_active(a), Err(Error::InvalidHandle));
+    raise(SIGUSR1);
+    run_until(&mut ev, "the remaining watcher", within(), 10_000, |ev| {
+        ev.app().trace.len() == 7
+    });
+    ev.run_once(Some(Duration::from_millis(10))).unwrap();
+    assert_eq!(ev.app().trace[6..], [(b.raw(), SIGUSR1, true)]);
+}
+
+#[test]
 fn an_arrival_is_latched_until_a_handler_is_set_and_a_stopped_watcher_ignores_arrivals() {
     let _turn = turn();
     let mut memory = OwnedStorage::new(Capacities::default());

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use ptk_runtime::{
-    kind, Buffer, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions, OwnedStorage,
-    Protothread, Pt, RawHandle, Semaphore, Site, Step, TcpListener, Timer, UdpSocket, UserEvents,
+    kind, Buffer, Capacities, Config, Cx, Defer, Error, EventLoop, FileOp, Handle, ListenOptions,
+    OwnedStorage, Periodic, Protothread, Pt, RawHandle, Semaphore, Site, Step, TcpListener, Timer,
+    UdpSocket, UserEvents,
 };
 
 /// More loops than there are ids.
@@ -48,8 +49,15 @@ struct Kept {
     sem: Handle<Semaphore>,
     buf: Handle<Buffer>,
     pt: Handle<kind::Protothread>,
+    defer: Handle<Defer>,
+    idle: Handle<kind::Idle>,
+    periodic: Handle<Periodic>,
+    file: Handle<FileOp>,
     loop_handle: RawHandle,
 }
+
+/// A path no file operation finds.
+const MISSING: &str = "/nonexistent-ptk-dir/file";
 
 fn lo() -> SocketAddr {
     (Ipv4Addr::LOCALHOST, 0).into()
@@ -64,6 +72,11 @@ fn capacities() -> Capacities {
         user_event_sources: 2,
         semaphores: 2,
         signals: 0,
+        defers: 2,
+        idles: 2,
+        periodics: 2,
+        file_ops: 1,
+        file_op_size: 16,
         buffers: 4,
         buffer_size: 64,
         large_buffers: 0,
@@ -88,6 +101,12 @@ fn fill(
         ev.buf_release(b).unwrap();
         let p = ev.spawn(pts, Idle::default()).unwrap();
         ev.kill(p).unwrap();
+        let d = ev.defer_create().unwrap();
+        ev.close(d).unwrap();
+        let i = ev.idle_create().unwrap();
+        ev.close(i).unwrap();
+        let p = ev.periodic_create().unwrap();
+        ev.close(p).unwrap();
     }
     Kept {
         round,
@@ -99,6 +118,10 @@ fn fill(
         sem: ev.sem_create(1).unwrap(),
         buf: ev.buf_alloc(8).unwrap(),
         pt: ev.spawn(pts, Idle::default()).unwrap(),
+        defer: ev.defer_create().unwrap(),
+        idle: ev.idle_create().unwrap(),
+        periodic: ev.periodic_create().unwrap(),
+        file: ev.file_read(MISSING, 0, 1).unwrap(),
         loop_handle: ev.handle().raw(),
     }
 }
@@ -154,6 +177,30 @@ fn assert_stale(ev: &mut EventLoop<'_>, k: &Kept, now: usize) {
         "{}",
         ctx("user events")
     );
+    assert_eq!(
+        ev.defer_is_active(k.defer),
+        Err(Error::InvalidHandle),
+        "{}",
+        ctx("defer watcher")
+    );
+    assert_eq!(
+        ev.idle_is_active(k.idle),
+        Err(Error::InvalidHandle),
+        "{}",
+        ctx("idle watcher")
+    );
+    assert_eq!(
+        ev.periodic_is_active(k.periodic),
+        Err(Error::InvalidHandle),
+        "{}",
+        ctx("periodic watcher")
+    );
+    assert_eq!(
+        ev.file_is_active(k.file),
+        Err(Error::InvalidHandle),
+        "{}",
+        ctx("file operation")
+    );
     assert_ne!(ev.handle().raw(), k.loop_handle, "{}", ctx("loop handle"));
 }
 
@@ -196,6 +243,10 @@ fn handles_of_dropped_loops_stay_stale_in_later_loops_with_the_same_id() {
         assert_eq!(ev.buf(mine.buf), Ok(&[][..]));
         assert!(ev.pt_status(mine.pt).is_ok());
         assert_eq!(ev.raise(mine.events, 1), Ok(()));
+        assert_eq!(ev.defer_is_active(mine.defer), Ok(false));
+        assert_eq!(ev.idle_is_active(mine.idle), Ok(false));
+        assert_eq!(ev.periodic_is_active(mine.periodic), Ok(false));
+        assert!(ev.file_is_active(mine.file).is_ok());
         kept.push(mine);
     }
     assert_eq!(

@@ -3,9 +3,9 @@
 //!
 //! Each source owns its state and invariants in its own module (`timers.rs`,
 //! `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//! `signals.rs`, `buffers.rs`, `protothreads.rs`); the core holds one of each and implements
-//! what spans several of them: registering waiters on any resource (here), protothread waits
-//! (`waits.rs`), and closing.
+//! `signals.rs`, `watchers.rs`, `periodic.rs`, `files.rs`, `buffers.rs`, `protothreads.rs`);
+//! the core holds one of each and implements what spans several of them: registering waiters
+//! on any resource (here), protothread waits (`waits.rs`), and closing.
 //! The core is not generic over the application state: handlers are stored with their state
 //! type erased (`handler.rs`), so a [`Cx`](crate::Cx) reaches the core by static dispatch.
 //!
@@ -22,8 +22,10 @@ use crate::handle::{RawHandle, ResourceType};
 use super::backend::Backend;
 use super::buffers::Buffers;
 use super::clock::Clock;
+use super::files::Files;
 use super::handler::AppType;
 use super::loop_id::Generations;
+use super::periodic::Periodics;
 use super::protothreads::Protothreads;
 use super::ready::ReadyQueue;
 use super::remote::Shared;
@@ -38,6 +40,7 @@ use super::timers::Timers;
 use super::udp::UdpSockets;
 use super::user_events::UserEventSources;
 use super::waiter::Waiter;
+use super::watchers::{Defers, Idles};
 
 /// The loop state behind a [`Cx`](crate::Cx).
 pub(crate) struct Core<'s> {
@@ -53,6 +56,10 @@ pub(crate) struct Core<'s> {
     pub(crate) user: UserEventSources<'s>,
     pub(crate) sems: Semaphores<'s>,
     pub(crate) signals: Signals<'s>,
+    pub(crate) defers: Defers<'s>,
+    pub(crate) idles: Idles<'s>,
+    pub(crate) periodics: Periodics<'s>,
+    pub(crate) files: Files<'s>,
     pub(crate) buffers: Buffers<'s>,
     pub(crate) pts: Protothreads<'s>,
     pub(crate) ready: ReadyQueue<'s>,
@@ -62,8 +69,9 @@ pub(crate) struct Core<'s> {
     pub(crate) last_error: Option<Error>,
     pub(crate) run: Running,
     /// What is pending for the rest of the iteration, as the bits [`Core::STOP`],
-    /// [`Core::SIGNALS_DUE`] and [`Core::REMOTE_DUE`]: one byte, so the loop tests it once
-    /// before it polls and once after each step that may set it.
+    /// [`Core::SIGNALS_DUE`], [`Core::REMOTE_DUE`], [`Core::DEFER_DUE`], and the state of
+    /// idle watchers ([`Core::IDLE_ARMED`], [`Core::IDLE_DUE`]): one byte, so the loop tests
+    /// it once before it polls and once after each step that may set it.
     pub(crate) due: u8,
     /// Pooled stream reads and sends go through the backend's ring (see `ring.rs`).
     pub(crate) ring: bool,
@@ -82,6 +90,13 @@ impl<'s> Core<'s> {
     /// Remote work is waiting: the loop's own thread left some (see
     /// [`doorbell`](Core::doorbell)), or the doorbell of the remotes woke the poller.
     pub(crate) const REMOTE_DUE: u8 = 4;
+    /// A defer watcher is queued: run the queue at the start of the next iteration.
+    pub(crate) const DEFER_DUE: u8 = 8;
+    /// An idle watcher is active: the loop notes whether each poll stirred it.
+    pub(crate) const IDLE_ARMED: u8 = 16;
+    /// An idle watcher is active and something happened since idle watchers last ran: they
+    /// run when the loop is next about to block (see `watchers::Idles`).
+    pub(crate) const IDLE_DUE: u8 = 32;
 
     /// The core of a loop with id `id` over `storage`; without a backend (and shared half),
     /// a detached core.
@@ -106,6 +121,10 @@ impl<'s> Core<'s> {
             user: UserEventSources::new(storage.user_events, id),
             sems: Semaphores::new(storage.semaphores, id),
             signals: Signals::new(storage.signals, id),
+            defers: Defers::new(storage.defers, id),
+            idles: Idles::new(storage.idles, id),
+            periodics: Periodics::new(storage.periodics, id),
+            files: Files::new(storage.file_ops, id),
             buffers: Buffers::new(
                 storage.buffers,
                 storage.buffer_free,
@@ -137,6 +156,10 @@ impl<'s> Core<'s> {
         self.user.start_generations_at(g);
         self.sems.start_generations_at(g);
         self.signals.start_generations_at(g);
+        self.defers.start_generations_at(g);
+        self.idles.start_generations_at(g);
+        self.periodics.start_generations_at(g);
+        self.files.start_generations_at(g);
         self.pts.start_generations_at(g);
         self.buffers.start_uses_at(first.buffers);
     }
@@ -154,6 +177,10 @@ impl<'s> Core<'s> {
             self.user.generations_since(g),
             self.sems.generations_since(g),
             self.signals.generations_since(g),
+            self.defers.generations_since(g),
+            self.idles.generations_since(g),
+            self.periodics.generations_since(g),
+            self.files.generations_since(g),
             self.pts.generations_since(g),
         ]
         .into_iter()
@@ -185,6 +212,11 @@ impl<'s> Core<'s> {
             ready: &mut [],
             semaphores: &mut [],
             signals: &mut [],
+            defers: &mut [],
+            idles: &mut [],
+            periodics: &mut [],
+            file_ops: &mut [],
+            file_op_size: 0,
             buffer_classes: [Default::default(); 2],
             buffers: &mut [],
             buffer_free: &mut [],
@@ -256,9 +288,9 @@ impl<'s> Core<'s> {
     /// over needs no check here: their doorbell also wakes the poller.)
     #[inline]
     pub(crate) fn has_immediate_work(&self) -> bool {
-        // One test of the bits of all four (no branch each): the ready queue, signals and
-        // remote work due, protothreads runnable for something else than a repoll.
-        let due = self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE);
+        // One test of the bits of all four (no branch each): the ready queue, signals, remote
+        // work and defer watchers due, protothreads runnable for something else than a repoll.
+        let due = self.due & (Self::SIGNALS_DUE | Self::REMOTE_DUE | Self::DEFER_DUE);
         (self.ready.len() | usize::from(due) | (self.pts.run_len() - self.pts.repolls())) != 0
     }
 
@@ -367,6 +399,10 @@ impl<'s> Core<'s> {
             ResourceType::UserEvents => self.user.contains(h),
             ResourceType::Semaphore => self.sems.contains(h),
             ResourceType::Signal => self.signals.contains(h),
+            ResourceType::Defer => self.defers.contains(h),
+            ResourceType::Idle => self.idles.contains(h),
+            ResourceType::Periodic => self.periodics.contains(h),
+            ResourceType::FileOp => self.files.contains(h),
             _ => false,
         }
     }
@@ -385,6 +421,18 @@ impl<'s> Core<'s> {
             }
             Trigger::Signal if h.resource_type() == ResourceType::Signal => {
                 self.signals.get(h).ok().map(|w| w.waiter)
+            }
+            Trigger::Deferred if h.resource_type() == ResourceType::Defer => {
+                self.defers.get(h).ok().map(|w| w.waiter)
+            }
+            Trigger::Idle if h.resource_type() == ResourceType::Idle => {
+                self.idles.get(h).ok().map(|w| w.waiter)
+            }
+            Trigger::Tick if h.resource_type() == ResourceType::Periodic => {
+                self.periodics.get(h).ok().map(|w| w.waiter)
+            }
+            Trigger::FileDone if h.resource_type() == ResourceType::FileOp => {
+                self.files.get(h).ok().map(|w| w.waiter)
             }
             _ => None,
         }
@@ -430,6 +478,9 @@ impl<'s> Core<'s> {
                     // A latched arrival: deliver on the next iteration.
                     self.due |= Self::SIGNALS_DUE;
                 }
+            }
+            Trigger::Deferred | Trigger::Idle | Trigger::Tick | Trigger::FileDone => {
+                self.set_watcher_waiter(h, trigger, w)?;
             }
             _ => return Err(self.missing(h)),
         }

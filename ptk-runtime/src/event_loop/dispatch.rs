@@ -18,6 +18,7 @@ use super::remote::PostQueue;
 use super::side::Dir;
 use super::timers::Purpose;
 use super::waiter::Waiter;
+use super::watch_steps::fire_periodic;
 
 /// Step 2: every timer whose deadline has passed, in deadline order.
 pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
@@ -33,6 +34,7 @@ pub(super) fn fire_timers<A: 'static>(cx: &mut Cx<'_>, state: &mut A) -> usize {
                 calls += dispatch_io(cx, state, stream, Dir::Write, false);
             }
             Purpose::PtTimer(pt) => cx.core.wake_pt(pt),
+            Purpose::Periodic(p) => calls += fire_periodic(cx, state, p, t.handle),
             Purpose::User => match t.waiter {
                 Waiter::Handler(f) => {
                     let kind = EventKind::Expired { missed: t.missed };

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 use super::core::Core;
 use super::dispatch::{deliver_signals, fire_timers, run_io, run_protothreads, run_remote};
+use super::watch_steps::{deliver_files, run_deferred, run_idle};
 use super::EventLoop;
 
 impl<A: 'static> EventLoop<'_, A> {
@@ -27,8 +28,16 @@ impl<A: 'static> EventLoop<'_, A> {
         }
         #[cfg(feature = "log")]
         core.buffers.note_refilled();
+        let mut calls = 0;
+        let mut stopped_when_idle = false;
+        if core.due & Core::IDLE_DUE != 0 && !core.has_immediate_work() {
+            calls += run_idle(&mut self.cx, &mut self.app);
+            // A stop asked for here must not wait for the next event.
+            stopped_when_idle = self.cx.core.due & Core::STOP != 0;
+        }
+        let core = &mut self.cx.core;
         let mut wait = timeout;
-        if core.has_immediate_work() {
+        if core.has_immediate_work() || stopped_when_idle {
             wait = Some(Duration::ZERO);
         } else if let Some(deadline) = core.timers.next_deadline() {
             let until = core.clock.until(deadline);
@@ -46,7 +55,12 @@ impl<A: 'static> EventLoop<'_, A> {
         core.clock.next_iteration();
         let state = &mut self.app;
         let cx = &mut self.cx;
-        let mut calls = 0;
+        if cx.core.due & (Core::IDLE_ARMED | Core::DEFER_DUE) != 0 {
+            cx.core.note_idle_stir(&self.events);
+            if cx.core.due & Core::DEFER_DUE != 0 {
+                calls += run_deferred(cx, state);
+            }
+        }
         if cx.core.timers.armed() > 0 {
             calls += fire_timers(cx, state);
         }
@@ -58,6 +72,8 @@ impl<A: 'static> EventLoop<'_, A> {
             }
             if cx.core.due & Core::REMOTE_DUE != 0 {
                 calls += run_remote(cx, state, &self.posts);
+                // After the doorbell was taken: a job finished since rings it again.
+                calls += deliver_files(cx, state);
             }
         }
         if cx.core.pts.run_len() > 0 {

@@ -7,25 +7,30 @@
 //! * `waiter.rs`, `side.rs`, `ready.rs`, `clock.rs`, `handler.rs`: small shared pieces;
 //! * one module per source, owning its state and invariants: `timers.rs`,
 //!   `tcp_listener.rs`, `tcp_stream.rs`, `udp.rs`, `user_events.rs`, `semaphores.rs`,
-//!   `signals.rs`, `buffers.rs` (the buffer pool), `protothreads.rs`;
+//!   `signals.rs`, `watchers.rs` (defer and idle watchers), `periodic.rs`, `files.rs` (file
+//!   operations and their worker), `buffers.rs` (the buffer pool), `protothreads.rs`;
 //! * `core.rs` (+ `waits.rs`): the sources composed, and what spans them;
 //! * `ops/`: the operations as methods of [`Cx`];
-//! * `dispatch.rs` and `iteration.rs`: the steps of an iteration and their order;
+//! * `dispatch.rs`, `watch_steps.rs`, `iteration.rs` and `alive.rs`: the steps of an
+//!   iteration and their order, and running until nothing is alive;
 //! * this file: [`EventLoop`], which owns the `Cx` and the application state.
 
 #[macro_use]
 mod pool_accessors;
 
+mod alive;
 mod backend;
 mod buffers;
 mod clock;
 mod core;
 mod dispatch;
+mod files;
 mod handler;
 mod iteration;
 mod loop_id;
 mod managed;
 mod ops;
+mod periodic;
 mod protothreads;
 mod ready;
 mod remote;
@@ -43,6 +48,8 @@ mod udp;
 mod user_events;
 mod waiter;
 mod waits;
+mod watch_steps;
+mod watchers;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -65,7 +72,9 @@ pub use self::buffers::{BufMut, BufferClass, BufferEntry, BufferStats};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::buffers::{Buffers, StreamBufs};
 pub(crate) use self::core::Core;
+pub use self::files::{FileOpEntry, FileWrite, FILE_PATH_MAX};
 pub use self::managed::{LoopThreads, ThreadsConfig};
+pub use self::periodic::{PeriodicEntry, Tick};
 pub use self::ready::Ready;
 pub use self::remote::{LoopRemote, PostFn};
 pub use self::semaphores::SemEntry;
@@ -76,6 +85,7 @@ pub use self::tcp_stream::StreamEntry;
 pub use self::timers::TimerEntry;
 pub use self::udp::UdpEntry;
 pub use self::user_events::{UserEventsEntry, USER_EVENT_IDS};
+pub use self::watchers::WatcherEntry;
 
 /// Loop settings that are not pool sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,13 +159,19 @@ pub fn __refuse_io_uring(refuse: bool) {
 /// 0. **Paused reads.** When streams wait for pool buffers, as many of them as there are
 ///    free buffers of the class each waits for are let go, first paused first (their
 ///    protothreads queued for step 5, their handlers for step 3).
-/// 1. **Poll.** Wait for I/O readiness until the earliest of the caller's timeout, the next
-///    timer deadline and a wake from a [`LoopRemote`]. It does not wait at all when work is
-///    already waiting (a socket still ready from the previous iteration, raised user events,
-///    posted calls, a signal arrival someone now waits for, runnable protothreads).
-/// 2. **Timers.** Every timer whose deadline has passed fires, in deadline order (timers with
-///    the same deadline in the order they were armed). A repeating timer is re-armed before
-///    its handler runs.
+/// 1. **Idle, then poll.** If the poll is about to block (none of the work below is
+///    waiting) and something happened since idle watchers last ran, every active idle
+///    watcher runs, in slot order (handlers called, protothreads queued for step 5: the poll
+///    then does not block). Then wait for I/O readiness until the earliest of the caller's
+///    timeout, the next timer deadline and a wake from a [`LoopRemote`] or the file worker.
+///    It does not wait at all when work is already waiting (a socket still ready from the
+///    previous iteration, raised user events, posted calls, a signal arrival someone now
+///    waits for, a started defer watcher, runnable protothreads).
+/// 2. **Deferred, then timers.** First the defer watchers that were started before this
+///    step began, first started first (each stops as it runs). Then every timer whose
+///    deadline has passed fires, in deadline order (timers with the same deadline in the
+///    order they were armed); a repeating timer is re-armed before its handler runs, and a
+///    periodic watcher whose wall-clock boundary passed is delivered in the same order.
 /// 3. **I/O.** First the sockets still ready after their handler ran in the previous
 ///    iteration (in the order they were queued), then the readiness events of this poll in
 ///    the order the OS reported them; per socket the read handler runs before the write
@@ -165,15 +181,16 @@ pub fn __refuse_io_uring(refuse: bool) {
 ///    watcher slot order (handlers called, protothreads queued for step 5).
 /// 4. **Remote work.** Raised user events (by source slot, then by the order in which the
 ///    source's ids were first seen), then the posted calls that were queued before this step
-///    began, first posted first.
+///    began, first posted first, then the file operations the file worker finished.
 /// 5. **Protothreads.** The protothreads that were runnable when this step began, in the
 ///    order they became runnable: spawned or restarted ones, those woken by a timer, a
-///    deadline, a user event, a semaphore or a join, those that yielded or used up their
-///    budget, and those waiting on a bare condition (`pt_wait_until!`), which are checked
-///    again after anything else happened.
+///    deadline, a user event, a semaphore, a join or a watcher, those that yielded or used up
+///    their budget, and those waiting on a bare condition (`pt_wait_until!`), which are
+///    checked again after anything else happened.
 ///
 /// Handlers run only on the loop's thread. A stop requested during an iteration takes effect
-/// when it ends: [`run`](EventLoop::run) then returns.
+/// when it ends: [`run`](EventLoop::run) then returns. [`run_until_idle`](EventLoop::run_until_idle)
+/// also returns once nothing is alive.
 ///
 /// `EventLoop` dereferences to its [`Cx`], so every operation (`tcp_listen`, `timer_create`,
 /// `raise`, ...) can be called on it directly while setting up.
@@ -223,7 +240,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// This is where the loop allocates everything it will ever need beyond `storage`: the
     /// poller, its event buffer, the protothread table, and the cross-thread half of the user
     /// event sources, semaphores and the post queue (shared with [`LoopRemote`]s, so it must be
-    /// reference-counted).
+    /// reference-counted). With file operation slots (`storage.file_ops`), it also makes the
+    /// jobs of the file worker with their staging memory, and starts the worker thread.
     ///
     /// # Errors
     ///
@@ -231,9 +249,10 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// `storage.ready` shorter than [`Capacities::ready_len`], the buffer slots, free stacks
     /// or memory are too small for `storage.buffer_classes` (or a class has chunks of 0 bytes
     /// or over `u32::MAX`), or `config` asks for an empty post queue or event buffer or fewer
-    /// than 2 `buffers_per_stream`; [`Error::OutOfResources`] with
+    /// than 2 `buffers_per_stream`, or there are file operation slots with a `file_op_size`
+    /// of 0; [`Error::OutOfResources`] with
     /// [`Capacity::Loops`](crate::Capacity::Loops) when 256 loops exist; an OS error creating
-    /// the poller.
+    /// the poller or starting the file worker.
     pub fn new(storage: Storage<'s>, config: Config, app: A) -> Result<Self> {
         let caps = storage.capacities();
         if storage.timer_queue.len() < storage.timers.len()
@@ -245,6 +264,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         {
             return Err(Error::InvalidArgument);
         }
+        let storage_file_op_size = storage.file_op_size;
         let (id, first) = loop_id::acquire()?;
         let mut guard = IdGuard(Some((id, first)));
         let (backend, events, waker, backend_status) = Backend::open(
@@ -265,12 +285,14 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             config.buffers_per_stream,
             app_type,
         );
+        let file_op_size = storage_file_op_size;
         core.start_generations(first);
         core.ring = core
             .backend
             .as_ref()
             .is_some_and(|b| ring::fits(b, core.streams.capacity(), core.buffers.chunks()));
         core.open_signals(core.signals.capacity())?;
+        core.files.start(file_op_size, &shared)?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
@@ -343,6 +365,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.capacity(),
             semaphores: c.sems.capacity(),
             signals: c.signals.capacity(),
+            defers: c.defers.capacity(),
+            idles: c.idles.capacity(),
+            periodics: c.periodics.capacity(),
+            file_ops: c.files.capacity(),
+            file_op_size: c.files.op_size(),
             buffers: classes[0].count,
             buffer_size: classes[0].size,
             large_buffers: classes[1].count,
@@ -364,6 +391,11 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             user_event_sources: c.user.len(),
             semaphores: c.sems.len(),
             signals: c.signals.len(),
+            defers: c.defers.len(),
+            idles: c.idles.len(),
+            periodics: c.periodics.len(),
+            file_ops: c.files.len(),
+            file_op_size: 0,
             buffers: b.small_in_use,
             buffer_size: 0,
             large_buffers: b.large_in_use,
@@ -471,7 +503,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     }
 
     /// Shuts everything down: kills every protothread, then closes every socket, timer, user
-    /// event source and semaphore (the loop itself stays usable). Returns how many protothreads
+    /// event source, semaphore, watcher and file operation (the loop itself stays usable). Returns how many protothreads
     /// and resources it ended.
     pub fn close_all(&mut self) -> usize {
         let core = &mut self.cx.core;
@@ -505,6 +537,12 @@ impl<'s, A: 'static> EventLoop<'s, A> {
         close_each(core, core.signals.capacity(), |c, i| {
             c.signals.at(i).map(|(h, _)| h)
         });
+        close_each(core, core.defers.capacity(), |c, i| c.defers.handle_at(i));
+        close_each(core, core.idles.capacity(), |c, i| c.idles.handle_at(i));
+        close_each(core, core.periodics.capacity(), |c, i| {
+            c.periodics.handle_at(i)
+        });
+        close_each(core, core.files.capacity(), |c, i| c.files.handle_at(i));
         closed
     }
 

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::pool::Slot;
 
 use super::buffers::{BufferClass, BufferEntry, Buffers};
+use super::files::FileOpEntry;
+use super::periodic::PeriodicEntry;
 use super::ready::Ready;
 use super::semaphores::SemEntry;
 use super::signals::SignalEntry;
@@ -17,6 +19,7 @@ use super::tcp_stream::StreamEntry;
 use super::timers::TimerEntry;
 use super::udp::UdpEntry;
 use super::user_events::UserEventsEntry;
+use super::watchers::WatcherEntry;
 
 /// Borrowed pool memory for one event loop.
 ///
@@ -42,6 +45,18 @@ pub struct Storage<'s> {
     pub semaphores: &'s mut [Slot<SemEntry>],
     /// Signal watcher slots (with none, the loop opens no signal pipe).
     pub signals: &'s mut [Slot<SignalEntry>],
+    /// Defer watcher slots.
+    pub defers: &'s mut [Slot<WatcherEntry>],
+    /// Idle watcher slots.
+    pub idles: &'s mut [Slot<WatcherEntry>],
+    /// Periodic watcher slots (an active one also holds a timer slot).
+    pub periodics: &'s mut [Slot<PeriodicEntry>],
+    /// File operation slots: how many reads and writes of files can be in flight at once.
+    /// With none, the loop starts no file worker thread.
+    pub file_ops: &'s mut [Slot<FileOpEntry>],
+    /// The most bytes one file operation moves; the worker's staging memory, made by
+    /// [`EventLoop::new`](super::EventLoop::new), is `file_ops.len()` times this.
+    pub file_op_size: usize,
     /// The two classes of buffers in the buffer pool (small, then large); see
     /// [`Capacities::buffers`].
     pub buffer_classes: [BufferClass; 2],
@@ -73,6 +88,19 @@ pub struct Capacities {
     pub semaphores: usize,
     /// Signal watchers.
     pub signals: usize,
+    /// Defer watchers.
+    pub defers: usize,
+    /// Idle watchers.
+    pub idles: usize,
+    /// Periodic watchers.
+    pub periodics: usize,
+    /// File operations in flight at once (0: no file worker thread; see `Cx::file_read`).
+    /// The worker is a second thread in the process, which makes the C library's system
+    /// call wrappers take their multi-threaded path on the loop's thread too: leave this at
+    /// 0 unless the loop reads or writes files.
+    pub file_ops: usize,
+    /// The most bytes one file operation reads or writes.
+    pub file_op_size: usize,
     /// Small buffers of the buffer pool: what reads lend and most writes hand over. An idle
     /// connection holds none, so this is sized for the data in flight, not for the
     /// connections.
@@ -88,7 +116,8 @@ pub struct Capacities {
 
 impl Default for Capacities {
     /// A small loop: 64 timers, 4 listeners, 256 streams, 8 UDP sockets, 8 user event sources,
-    /// 8 semaphores, 4 signal watchers, 64 buffers of 4 KiB and 4 of 64 KiB.
+    /// 8 semaphores, 4 signal watchers, 8 defer, 4 idle and 4 periodic watchers, no file
+    /// operations (operations of 64 KiB once enabled), 64 buffers of 4 KiB and 4 of 64 KiB.
     fn default() -> Self {
         Capacities {
             timers: 64,
@@ -98,6 +127,11 @@ impl Default for Capacities {
             user_event_sources: 8,
             semaphores: 8,
             signals: 4,
+            defers: 8,
+            idles: 4,
+            periodics: 4,
+            file_ops: 0,
+            file_op_size: 65536,
             buffers: 64,
             buffer_size: 4096,
             large_buffers: 4,
@@ -154,6 +188,11 @@ pub struct OwnedStorage {
     ready: Box<[Ready]>,
     semaphores: Box<[Slot<SemEntry>]>,
     signals: Box<[Slot<SignalEntry>]>,
+    defers: Box<[Slot<WatcherEntry>]>,
+    idles: Box<[Slot<WatcherEntry>]>,
+    periodics: Box<[Slot<PeriodicEntry>]>,
+    file_ops: Box<[Slot<FileOpEntry>]>,
+    file_op_size: usize,
     buffer_classes: [BufferClass; 2],
     buffers: Box<[BufferEntry]>,
     buffer_free: Box<[u32]>,
@@ -176,6 +215,11 @@ impl OwnedStorage {
             user_events: slots(capacities.user_event_sources),
             semaphores: slots(capacities.semaphores),
             signals: slots(capacities.signals),
+            defers: slots(capacities.defers),
+            idles: slots(capacities.idles),
+            periodics: slots(capacities.periodics),
+            file_ops: slots(capacities.file_ops),
+            file_op_size: capacities.file_op_size,
             ready: vec![Ready::EMPTY; capacities.ready_len()].into_boxed_slice(),
             buffer_classes: capacities.buffer_classes(),
             buffers: vec![BufferEntry::EMPTY; capacities.buffers + capacities.large_buffers]
@@ -199,6 +243,11 @@ impl OwnedStorage {
             user_events: &mut self.user_events,
             semaphores: &mut self.semaphores,
             signals: &mut self.signals,
+            defers: &mut self.defers,
+            idles: &mut self.idles,
+            periodics: &mut self.periodics,
+            file_ops: &mut self.file_ops,
+            file_op_size: self.file_op_size,
             ready: &mut self.ready,
             buffer_classes: self.buffer_classes,
             buffers: &mut self.buffers,
@@ -219,6 +268,11 @@ impl Storage<'_> {
             user_event_sources: self.user_events.len(),
             semaphores: self.semaphores.len(),
             signals: self.signals.len(),
+            defers: self.defers.len(),
+            idles: self.idles.len(),
+            periodics: self.periodics.len(),
+            file_ops: self.file_ops.len(),
+            file_op_size: self.file_op_size,
             buffers: self.buffer_classes[0].count,
             buffer_size: self.buffer_classes[0].size,
             large_buffers: self.buffer_classes[1].count,
@@ -244,14 +298,16 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
     ///
     /// The user event and semaphore pools cannot change size (other threads hold their
     /// cross-thread halves), so `larger.user_events` and `larger.semaphores` must have exactly
-    /// as many slots as now. The buffer pool keeps its classes (`larger.buffer_classes` must
+    /// as many slots as now; nor can the file operations (the worker's staging memory is made
+    /// once), so `larger.file_ops` must equal them (and `larger.file_op_size` too, when there are
+    /// any). The buffer pool keeps its classes (`larger.buffer_classes` must
     /// equal them); its contents move to `larger`'s buffer memory, handles included.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if any pool of `larger` is smaller than now, its
     /// `timer_queue` or `ready` is too short, or `user_events` or `semaphores` differs in
-    /// length; an OS error opening the signal pipe when the loop had no signal watcher slots
+    /// length, or its file operations differ; an OS error opening the signal pipe when the loop had no signal watcher slots
     /// before. Nothing moves then.
     pub fn grow(&mut self, larger: Storage<'s>) -> Result<Storage<'s>> {
         let now = self.capacities();
@@ -264,6 +320,11 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             || new.user_event_sources != now.user_event_sources
             || new.semaphores != now.semaphores
             || new.signals < now.signals
+            || new.defers < now.defers
+            || new.idles < now.idles
+            || new.periodics < now.periodics
+            || new.file_ops != now.file_ops
+            || (now.file_ops > 0 && new.file_op_size != now.file_op_size)
             || larger.timer_queue.len() < larger.timers.len()
             || larger.ready.len() < new.ready_len()
             || larger.buffer_classes != core.buffers.classes()
@@ -287,6 +348,11 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             ready,
             semaphores,
             signals,
+            defers,
+            idles,
+            periodics,
+            file_ops,
+            file_op_size,
             buffer_classes,
             buffers,
             buffer_free,
@@ -323,6 +389,11 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             ready: core.ready.grow(ready),
             semaphores: core.sems.grow(semaphores)?,
             signals: old_signals,
+            defers: core.defers.grow(defers)?,
+            idles: core.idles.grow(idles)?,
+            periodics: core.periodics.grow(periodics)?,
+            file_ops: core.files.grow(file_ops)?,
+            file_op_size,
             buffer_classes,
             buffers: old_buffers,
             buffer_free: old_free,

@@ -135,8 +135,20 @@ impl<'s> Listeners<'s> {
             return Err(Error::OutOfResources(Capacity::TcpListeners));
         }
         let sock = listener_socket(addr, o)?;
+        self.adopt(sock.into(), backend)
+    }
+
+    /// Registers a listening socket made elsewhere (bound, listening and non-blocking).
+    pub(crate) fn adopt(
+        &mut self,
+        sock: std::net::TcpListener,
+        backend: &Backend,
+    ) -> Result<RawHandle> {
+        if self.pool.len() == self.pool.capacity() {
+            return Err(Error::OutOfResources(Capacity::TcpListeners));
+        }
         let entry = ListenerEntry {
-            sock: mio::net::TcpListener::from_std(sock.into()),
+            sock: mio::net::TcpListener::from_std(sock),
             read: Side::new(false),
         };
         let h = self.pool.insert(entry).map_err(|(_, e)| e)?;

@@ -26,6 +26,8 @@ pub(crate) enum Purpose {
     ConnectDeadline(RawHandle),
     /// The sleep or deadline of a protothread.
     PtTimer(RawHandle),
+    /// The next boundary of a periodic watcher.
+    Periodic(RawHandle),
 }
 
 /// The state of one timer (opaque; see [`Storage::timers`](super::Storage::timers)).

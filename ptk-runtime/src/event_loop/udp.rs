@@ -148,8 +148,22 @@ impl<'s> UdpSockets<'s> {
         if self.pool.len() == self.pool.capacity() {
             return Err(Error::OutOfResources(Capacity::UdpSockets));
         }
+        let sock = std::net::UdpSocket::bind(addr)?;
+        sock.set_nonblocking(true)?;
+        self.adopt(sock, backend)
+    }
+
+    /// Registers a UDP socket made elsewhere (bound and non-blocking).
+    pub(crate) fn adopt(
+        &mut self,
+        sock: std::net::UdpSocket,
+        backend: &Backend,
+    ) -> Result<RawHandle> {
+        if self.pool.len() == self.pool.capacity() {
+            return Err(Error::OutOfResources(Capacity::UdpSockets));
+        }
         let entry = UdpEntry {
-            sock: mio::net::UdpSocket::bind(addr)?,
+            sock: mio::net::UdpSocket::from_std(sock),
             read: Side::new(false),
             write: Side::new(true),
             write_armed: false,

@@ -218,6 +218,26 @@ impl Core<'_> {
                     waiting[0] = Some(pt);
                 }
             }
+            ResourceType::Defer => {
+                if let Ok(Waiter::Pt(pt)) = self.defers.get(h).map(|w| w.waiter) {
+                    waiting[0] = Some(pt);
+                }
+            }
+            ResourceType::Idle => {
+                if let Ok(Waiter::Pt(pt)) = self.idles.get(h).map(|w| w.waiter) {
+                    waiting[0] = Some(pt);
+                }
+            }
+            ResourceType::Periodic => {
+                if let Ok(Waiter::Pt(pt)) = self.periodics.get(h).map(|w| w.waiter) {
+                    waiting[0] = Some(pt);
+                }
+            }
+            ResourceType::FileOp => {
+                if let Ok(Waiter::Pt(pt)) = self.files.get(h).map(|w| w.waiter) {
+                    waiting[0] = Some(pt);
+                }
+            }
             ResourceType::UserEvents => {
                 if let Ok(u) = self.user.get(h) {
                     for (k, w) in u.waiters.iter().enumerate() {

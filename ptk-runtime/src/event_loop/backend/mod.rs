@@ -520,7 +520,7 @@ pub(crate) mod short {
     /// Slots a short token can name, per socket type.
     pub(crate) const SLOTS: u32 = 1 << 20;
 
-    const _: () = assert!((crate::handle::ResourceType::Buffer as u8) < 16);
+    const _: () = assert!((crate::handle::ResourceType::FileOp as u8) < 16);
 
     /// The short token of `h`, or `None` if its slot does not fit.
     #[inline]

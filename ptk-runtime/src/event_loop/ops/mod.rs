@@ -6,6 +6,7 @@
 //! `write`, `write_all`) are `#[inline]`, so they compile into the protothread's resume.
 
 mod buffers;
+mod files;
 mod protothreads;
 mod semaphores;
 mod signals;
@@ -14,6 +15,7 @@ mod tcp;
 mod timers;
 mod udp;
 mod user_events;
+mod watchers;
 
 use std::task::Poll;
 
@@ -56,9 +58,11 @@ impl Cx<'_> {
         self.core.last_error
     }
 
-    /// Closes any resource (timer, socket, user event source, semaphore, signal watcher) and
-    /// removes its handlers. Protothreads waiting on it are woken and see the handle gone.
-    /// Closing a handle that is already closed is `Err(InvalidHandle)`. Closing a TCP stream
+    /// Closes any resource (timer, socket, user event source, semaphore, signal, defer, idle
+    /// or periodic watcher, file operation) and removes its handlers. Protothreads waiting on
+    /// it are woken and see the handle gone. Closing a handle that is already closed is
+    /// `Err(InvalidHandle)`. Closing a file operation in flight abandons it: its result is
+    /// dropped when the worker is done. Closing a TCP stream
     /// also gives back to the pool every buffer its reads lent and its sends queued (their
     /// handles go stale); a pool buffer itself is given back with
     /// [`buf_release`](Cx::buf_release), not closed.
@@ -146,6 +150,22 @@ impl Core<'_> {
             },
             ResourceType::UdpSocket => self.udp.close(h, backend),
             ResourceType::Signal => self.signals.remove(h),
+            ResourceType::Defer => self.defers.remove(h),
+            ResourceType::Idle => {
+                let closed = self.idles.remove(h);
+                self.sync_idle_bits();
+                closed
+            }
+            ResourceType::Periodic => match self.periodics.remove(h) {
+                Some(timer) => {
+                    if let Some(t) = timer {
+                        self.timers.remove(t);
+                    }
+                    true
+                }
+                None => false,
+            },
+            ResourceType::FileOp => self.files.remove(h),
             ResourceType::Semaphore => self.close_sem(h),
             ResourceType::UserEvents => {
                 let closed = self.user.remove(h);

@@ -33,6 +33,25 @@ impl Cx<'_> {
         core.note(r).map(Handle::from_raw_unchecked)
     }
 
+    /// Registers a listening socket made by the caller (for options the loop does not set,
+    /// or to bind on another thread and hand the listener over). The socket must be bound,
+    /// listening and non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]; a registration error.
+    pub fn tcp_listener_from_std(
+        &mut self,
+        listener: std::net::TcpListener,
+    ) -> Result<Handle<TcpListener>> {
+        let core = &mut self.core;
+        let Some(backend) = &core.backend else {
+            return Err(core.fail(Error::NotSupported));
+        };
+        let r = core.listeners.adopt(listener, backend);
+        core.note(r).map(Handle::from_raw_unchecked)
+    }
+
     /// Accepts one pending connection.
     ///
     /// When the stream pool is full or the process is out of file descriptors the pending
@@ -80,6 +99,59 @@ impl Cx<'_> {
                 Poll::Ready(Err(core.fail(e)))
             }
         }
+    }
+
+    /// Accepts one pending connection without registering it with this loop: the socket
+    /// (non-blocking) is the caller's, for example to hand to another loop's
+    /// [`tcp_stream_from_std`](Cx::tcp_stream_from_std).
+    pub fn accept_std(
+        &mut self,
+        listener: Handle<TcpListener>,
+    ) -> Poll<Result<(std::net::TcpStream, SocketAddr)>> {
+        let core = &mut self.core;
+        if core.run.out_of_budget() {
+            return Poll::Pending;
+        }
+        let h = listener.raw();
+        match core.listeners.accept(h) {
+            Attempt::Done((sock, peer)) => {
+                core.listeners.accepted();
+                Poll::Ready(Ok((sock.into(), peer)))
+            }
+            Attempt::WouldBlock => {
+                let waiter = core
+                    .listeners
+                    .get(h)
+                    .map(|l| l.read.waiter)
+                    .unwrap_or_default();
+                core.pend_socket(h, Trigger::Readable, waiter)
+            }
+            Attempt::Failed(Error::InvalidHandle) => Poll::Ready(Err(core.invalid())),
+            Attempt::Failed(e) => Poll::Ready(Err(core.fail(e))),
+        }
+    }
+
+    /// Registers a connected, non-blocking stream made elsewhere (such as one that
+    /// [`accept_std`](Cx::accept_std) took on another loop).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]; a registration error.
+    pub fn tcp_stream_from_std(
+        &mut self,
+        stream: std::net::TcpStream,
+    ) -> Result<Handle<TcpStream>> {
+        let core = &mut self.core;
+        let Some(backend) = &core.backend else {
+            return Err(core.fail(Error::NotSupported));
+        };
+        if core.streams.is_full() {
+            return Err(core.fail(Error::OutOfResources(Capacity::TcpStreams)));
+        }
+        let r = core
+            .streams
+            .open(mio::net::TcpStream::from_std(stream), false, backend);
+        core.note(r).map(Handle::from_raw_unchecked)
     }
 
     /// Starts a non-blocking connect; wait for it with [`connected`](Cx::connected). With

@@ -29,6 +29,21 @@ impl Cx<'_> {
         core.note(r).map(Handle::from_raw_unchecked)
     }
 
+    /// Registers a UDP socket made by the caller (bound and non-blocking), for options the
+    /// loop does not set before binding (`SO_REUSEADDR`, ...).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfResources`]; a registration error.
+    pub fn udp_from_std(&mut self, socket: std::net::UdpSocket) -> Result<Handle<UdpSocket>> {
+        let core = &mut self.core;
+        let Some(backend) = &core.backend else {
+            return Err(core.fail(Error::NotSupported));
+        };
+        let r = core.udp.adopt(socket, backend);
+        core.note(r).map(Handle::from_raw_unchecked)
+    }
+
     /// Sends one datagram to `to`.
     pub fn send_to(
         &mut self,
