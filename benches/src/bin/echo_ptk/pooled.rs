@@ -161,6 +161,11 @@ pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
         buffer_size: BUF,
         large_buffers: 0,
         large_buffer_size: 0,
+        defers: 0,
+        idles: 0,
+        periodics: 0,
+        file_ops: 0,
+        file_op_size: 0,
     };
     let meter: SharedMeter = Rc::new(RefCell::new(None));
     let mut memory = OwnedStorage::new(capacities);
