@@ -35,6 +35,8 @@ mod protothreads;
 mod ready;
 mod remote;
 mod ring;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod ring_files;
 mod running;
 mod semaphores;
 mod side;
@@ -292,7 +294,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             .as_ref()
             .is_some_and(|b| ring::fits(b, core.streams.capacity(), core.buffers.chunks()));
         core.open_signals(core.signals.capacity())?;
-        core.files.start(file_op_size, &shared)?;
+        let native_files = core.backend.as_ref().is_some_and(Backend::completes);
+        core.files.start(file_op_size, &shared, native_files)?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
@@ -571,6 +574,9 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
         // The kernel may still write into (or read from) the buffer pool, which is borrowed
         // storage that outlives the loop only briefly: take every request back first.
         self.cx.core.ring_quiesce(&mut self.events);
+        // So may it into a file operation's staging memory.
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        self.cx.core.ring_files_quiesce(&mut self.events);
         let core = &self.cx.core;
         // Remotes outlive the loop: make their raises fail instead of counting into the void.
         if let Some(shared) = &core.shared {

@@ -87,7 +87,12 @@ impl Cx<'_> {
         let core = &mut self.core;
         core.attached()?;
         let r = core.files.submit(path, kind);
-        core.note(r).map(Handle::from_raw_unchecked)
+        let op = core.note(r)?;
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if core.files.native() {
+            core.ring_file_start(op);
+        }
+        Ok(Handle::from_raw_unchecked(op))
     }
 
     /// The result of a file operation: `Ready(Ok(bytes))` or `Ready(Err(why))` once it is
@@ -122,6 +127,14 @@ impl Cx<'_> {
             .map_err(|_| core.no_such(op.raw()))
     }
 
+    /// Whether file operations go into the loop's io_uring ring (`OPENAT`, `READ` or
+    /// `WRITE`, `CLOSE`, submitted with the loop's own polls) rather than to a worker
+    /// thread: true when the loop runs on io_uring and has file operation slots. Either way
+    /// the operations and their results are the same.
+    pub fn file_ops_native(&self) -> bool {
+        self.core.files.native()
+    }
+
     /// Copies the bytes a finished read brought into `dst` (as many as fit); returns how
     /// many.
     ///
@@ -135,5 +148,20 @@ impl Cx<'_> {
             Err(Error::InvalidHandle) => Err(core.invalid()),
             r => r,
         }
+    }
+}
+
+impl crate::event_loop::core::Core<'_> {
+    /// Closes file operation `h` (see `Files::remove`); on io_uring, its request in the
+    /// ring is cancelled.
+    pub(crate) fn close_file(&mut self, h: crate::handle::RawHandle) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        let job = self.files.get(h).ok().map(|e| e.job as usize);
+        let closed = self.files.remove(h);
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let (true, Some(job)) = (closed, job) {
+            self.ring_file_cancel(job);
+        }
+        closed
     }
 }
