@@ -1,8 +1,9 @@
 //! File operations: reading and writing files without blocking the loop.
 //!
 //! Regular files are always "ready" to a readiness poller (epoll refuses them), so a read or
-//! write of one would block the loop's thread for as long as the disk takes. The loop hands
-//! them to one worker thread instead, started by [`EventLoop::new`](super::EventLoop::new)
+//! write of one would block the loop's thread for as long as the disk takes. On io_uring the
+//! ring does them (`ring_files`: the jobs below, with no thread). Otherwise the loop hands
+//! them to one worker thread, started by [`EventLoop::new`](super::EventLoop::new)
 //! only when the loop has file operation slots (`Capacities::file_ops > 0`), and takes the
 //! results back on its own thread, like work from a [`LoopRemote`](super::LoopRemote): the
 //! worker rings the same doorbell.
@@ -13,8 +14,8 @@
 //! staging memory (a write) or leaves what it read there until the caller copies it out
 //! ([`Cx::file_data`](crate::Cx::file_data)). The data goes through staging memory rather than
 //! the loop's buffer pool because the pool lives in the caller's storage, which only the
-//! loop's thread may touch; a backend that submits file operations to the kernel itself
-//! (io_uring) can keep this interface and fill the same job fields.
+//! loop's thread may touch; the io_uring path fills the same job fields, so the operations
+//! and their delivery are the same on both.
 //!
 //! A job belongs to its operation until the operation is closed and the worker is done with
 //! it: closing an operation in flight abandons the job, whose result is then dropped when the
