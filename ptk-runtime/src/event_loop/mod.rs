@@ -243,7 +243,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// poller, its event buffer, the protothread table, and the cross-thread half of the user
     /// event sources, semaphores and the post queue (shared with [`LoopRemote`]s, so it must be
     /// reference-counted). With file operation slots (`storage.file_ops`), it also makes the
-    /// jobs of the file worker with their staging memory, and starts the worker thread.
+    /// file jobs with their staging memory and, unless the loop runs on io_uring (whose ring
+    /// does file operations itself), starts the file worker thread.
     ///
     /// # Errors
     ///

@@ -302,7 +302,8 @@ impl Core<'_> {
                 }
             }
             Step::Io => {
-                let retry = res == -libc::EINTR || res == -libc::EAGAIN;
+                // Interrupted: again, as the worker's loop does (any other error is the result).
+                let retry = res == -libc::EINTR;
                 if abandoned {
                     self.ring_file_close(i, Err(Error::Closed));
                 } else if retry {
