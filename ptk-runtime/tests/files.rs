@@ -302,6 +302,17 @@ fn on_io_uring_file_operations_go_into_the_ring_and_elsewhere_to_the_worker() {
     let mut buf = [0u8; 8];
     assert_eq!(ev.file_data(r, &mut buf), Ok(4));
     assert_eq!(buf[..4], [7; 4]);
+    // On io_uring no loop of this process starts a worker thread (every loop of this test
+    // binary runs on the backend the environment asks for).
+    #[cfg(target_os = "linux")]
+    if on_ring {
+        let workers = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim_end() == "ptk-files")
+            .count();
+        assert_eq!(workers, 0);
+    }
 
     // Without file operation slots there is nothing to do natively.
     let mut none = OwnedStorage::new(capacities(0, 0));
