@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use common::run_until;
 use ptk_runtime::{
-    Capacities, Capacity, Config, Cx, Error, Event, EventKind, EventLoop, FileOp, FileWrite,
-    Handle, OwnedStorage, Protothread, Pt, RawHandle, Site, Status, Step, Trigger, FILE_PATH_MAX,
+    BackendKind, Capacities, Capacity, Config, Cx, Error, Event, EventKind, EventLoop, FileOp,
+    FileWrite, Handle, OwnedStorage, Protothread, Pt, RawHandle, Site, Status, Step, Trigger,
+    FILE_PATH_MAX,
 };
 
 /// A directory of this test's own, removed when dropped.
@@ -238,8 +239,10 @@ fn an_operation_closed_in_flight_never_completes_into_its_reused_slot() {
     // Opening a FIFO for reading blocks the worker until a writer comes.
     let stuck = ev.file_read(&fifo, 0, 16).unwrap();
     ev.set_handler(stuck, Trigger::FileDone, record).unwrap();
-    // A writer that does not block finds the FIFO open for reading once the worker is in
-    // the middle of the operation.
+    // On io_uring the open goes to the kernel with the loop's next poll.
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    // A writer that does not block finds the FIFO open for reading once the worker (or the
+    // kernel) is in the middle of the operation.
     let mut writer = None;
     common::wait_for("the worker to open the FIFO", within(), || {
         use std::os::unix::fs::OpenOptionsExt;
@@ -277,6 +280,98 @@ fn an_operation_closed_in_flight_never_completes_into_its_reused_slot() {
     assert_eq!(&buf[..5], b"fresh");
     ev.run_once(Some(Duration::from_millis(10))).unwrap();
     assert_eq!(ev.app().len(), 1);
+}
+
+#[test]
+fn on_io_uring_file_operations_go_into_the_ring_and_elsewhere_to_the_worker() {
+    let dir = TempDir::new("native");
+    let path = dir.path("f");
+    let mut memory = OwnedStorage::new(capacities(2, 64));
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), Trace::new()).unwrap();
+    let on_ring = ev.backend().running == BackendKind::IoUring;
+    assert_eq!(ev.file_ops_native(), on_ring);
+    // The same results either way, a long write and a short read included.
+    let data = [7u8; 64];
+    let w = ev.file_write(&path, &data, FileWrite::Replace).unwrap();
+    ev.set_handler(w, Trigger::FileDone, record).unwrap();
+    done(&mut ev, 1);
+    let r = ev.file_read(&path, 60, 64).unwrap();
+    ev.set_handler(r, Trigger::FileDone, record).unwrap();
+    done(&mut ev, 2);
+    assert_eq!(ev.app()[..], [(w.raw(), Ok(64)), (r.raw(), Ok(4))]);
+    let mut buf = [0u8; 8];
+    assert_eq!(ev.file_data(r, &mut buf), Ok(4));
+    assert_eq!(buf[..4], [7; 4]);
+    // On io_uring no loop of this process starts a worker thread (every loop of this test
+    // binary runs on the backend the environment asks for).
+    #[cfg(target_os = "linux")]
+    if on_ring {
+        let workers = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim_end() == "ptk-files")
+            .count();
+        assert_eq!(workers, 0);
+    }
+
+    // Without file operation slots there is nothing to do natively.
+    let mut none = OwnedStorage::new(capacities(0, 0));
+    let ev = EventLoop::new(none.storage(), Config::default(), ()).unwrap();
+    assert!(!ev.file_ops_native());
+}
+
+/// On io_uring only: an operation closed while its open waits in the kernel (a FIFO with no
+/// writer, ever) is cancelled, keeps its slot until the kernel gives the job back, and never
+/// completes into the slot's next operation; a loop dropped with one in flight takes it back
+/// first.
+#[cfg(unix)]
+#[test]
+fn on_io_uring_an_operation_closed_in_flight_is_cancelled_in_the_kernel() {
+    let dir = TempDir::new("cancel");
+    let fifo = dir.path("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let regular = dir.path("regular");
+    std::fs::write(&regular, b"fresh").unwrap();
+    let mut memory = OwnedStorage::new(capacities(1, 16));
+    let mut ev = EventLoop::new(memory.storage(), Config::default(), Trace::new()).unwrap();
+    if ev.backend().running != BackendKind::IoUring {
+        return; // the worker cannot be interrupted: see the test above
+    }
+    assert!(ev.file_ops_native());
+    let stuck = ev.file_read(&fifo, 0, 16).unwrap();
+    ev.set_handler(stuck, Trigger::FileDone, record).unwrap();
+    // The open goes to the kernel, where it waits for a writer.
+    for _ in 0..3 {
+        ev.run_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    assert_eq!(ev.file_is_active(stuck), Ok(true));
+    ev.close(stuck).unwrap();
+    assert_eq!(ev.in_use().file_ops, 0);
+    assert_eq!(
+        ev.file_read(&regular, 0, 16),
+        Err(Error::OutOfResources(Capacity::FileOps))
+    );
+    assert!(ev.is_alive());
+    run_until(&mut ev, "the cancelled job", within(), 10_000, |ev| {
+        !ev.is_alive()
+    });
+    assert_eq!(ev.app()[..], [], "a closed operation is never delivered");
+
+    let fresh = ev.file_read(&regular, 0, 16).unwrap();
+    assert_eq!(fresh.raw().slot(), stuck.raw().slot());
+    ev.set_handler(fresh, Trigger::FileDone, record).unwrap();
+    done(&mut ev, 1);
+    assert_eq!(ev.app()[..], [(fresh.raw(), Ok(5))]);
+    ev.close(fresh).unwrap();
+
+    // Dropped with an open in the kernel: the drop cancels it and returns.
+    let _stuck = ev.file_read(&fifo, 0, 16).unwrap();
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    drop(ev);
 }
 
 /// Writes `data` to `path`, reads it back into `got`, and ends: a protothread waiting on

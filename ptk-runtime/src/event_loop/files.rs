@@ -1,8 +1,9 @@
 //! File operations: reading and writing files without blocking the loop.
 //!
 //! Regular files are always "ready" to a readiness poller (epoll refuses them), so a read or
-//! write of one would block the loop's thread for as long as the disk takes. The loop hands
-//! them to one worker thread instead, started by [`EventLoop::new`](super::EventLoop::new)
+//! write of one would block the loop's thread for as long as the disk takes. On io_uring the
+//! ring does them (`ring_files`: the jobs below, with no thread). Otherwise the loop hands
+//! them to one worker thread, started by [`EventLoop::new`](super::EventLoop::new)
 //! only when the loop has file operation slots (`Capacities::file_ops > 0`), and takes the
 //! results back on its own thread, like work from a [`LoopRemote`](super::LoopRemote): the
 //! worker rings the same doorbell.
@@ -13,8 +14,8 @@
 //! staging memory (a write) or leaves what it read there until the caller copies it out
 //! ([`Cx::file_data`](crate::Cx::file_data)). The data goes through staging memory rather than
 //! the loop's buffer pool because the pool lives in the caller's storage, which only the
-//! loop's thread may touch; a backend that submits file operations to the kernel itself
-//! (io_uring) can keep this interface and fill the same job fields.
+//! loop's thread may touch; the io_uring path fills the same job fields, so the operations
+//! and their delivery are the same on both.
 //!
 //! A job belongs to its operation until the operation is closed and the worker is done with
 //! it: closing an operation in flight abandons the job, whose result is then dropped when the
@@ -47,13 +48,13 @@ pub enum FileWrite {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Read { offset: u64 },
     Write(FileWrite),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum JobState {
+pub(super) enum JobState {
     Free,
     /// Queued for or held by the worker.
     InFlight,
@@ -61,23 +62,25 @@ enum JobState {
     Done,
 }
 
-struct Job {
-    state: JobState,
+pub(super) struct Job {
+    pub(super) state: JobState,
     /// The operation it serves; `None` once the operation was closed.
-    op: Option<RawHandle>,
-    kind: Kind,
-    path: [u8; FILE_PATH_MAX],
-    path_len: usize,
-    /// The staging memory (taken by the worker while it works).
-    data: Box<[u8]>,
+    pub(super) op: Option<RawHandle>,
+    pub(super) kind: Kind,
+    /// The path, and room for the NUL an `openat` in the ring needs after it.
+    pub(super) path: [u8; FILE_PATH_MAX + 1],
+    pub(super) path_len: usize,
+    /// The staging memory (taken by the worker while it works; on the ring it stays here,
+    /// and the kernel reads or writes it in place).
+    pub(super) data: Box<[u8]>,
     /// Bytes to write, or the most bytes to read.
-    len: usize,
-    result: Result<usize>,
+    pub(super) len: usize,
+    pub(super) result: Result<usize>,
 }
 
 /// What the loop and its file worker share.
 pub(crate) struct FileJobs {
-    jobs: Box<[Mutex<Job>]>,
+    pub(super) jobs: Box<[Mutex<Job>]>,
     done: Box<[AtomicBool]>,
     any_done: AtomicBool,
     queue: Mutex<JobQueue>,
@@ -92,7 +95,7 @@ struct JobQueue {
     shutdown: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one is still consistent.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -106,7 +109,7 @@ impl FileJobs {
                         state: JobState::Free,
                         op: None,
                         kind: Kind::Read { offset: 0 },
-                        path: [0; FILE_PATH_MAX],
+                        path: [0; FILE_PATH_MAX + 1],
                         path_len: 0,
                         data: vec![0; size].into_boxed_slice(),
                         len: 0,
@@ -169,9 +172,16 @@ impl FileJobs {
                 j.data = data;
                 j.result = result;
             }
-            self.done[i].store(true, Ordering::Release);
-            self.any_done.store(true, Ordering::Release);
+            self.finish(i);
             shared.ring();
+        }
+    }
+
+    /// Marks job `i` finished (its result set), for the loop's next look.
+    pub(super) fn finish(&self, i: usize) {
+        if let Some(done) = self.done.get(i) {
+            done.store(true, Ordering::Release);
+            self.any_done.store(true, Ordering::Release);
         }
     }
 
@@ -268,7 +278,7 @@ fn write_at(file: &std::fs::File, data: &[u8], mode: FileWrite) -> Result<()> {
 
 /// The state of one file operation (opaque; see [`Storage::file_ops`](super::Storage::file_ops)).
 pub struct FileOpEntry {
-    job: u32,
+    pub(crate) job: u32,
     /// The result, once the worker finished.
     pub(crate) result: Option<Result<usize>>,
     pub(crate) waiter: Waiter,
@@ -277,9 +287,13 @@ pub struct FileOpEntry {
 /// The file operations of one loop, and the half it shares with its worker.
 pub(crate) struct Files<'s> {
     pool: Pool<'s, FileOpEntry>,
-    jobs: Option<Arc<FileJobs>>,
+    pub(super) jobs: Option<Arc<FileJobs>>,
     /// Jobs queued or running (closed ones included, until the worker is done with them).
     in_flight: usize,
+    /// On io_uring: the state of each job's requests in the ring, which does the jobs
+    /// instead of a worker (see `ring_files`).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub(super) ring: Option<super::ring_files::RingJobs>,
 }
 
 impl<'s> Files<'s> {
@@ -290,11 +304,14 @@ impl<'s> Files<'s> {
             pool: Pool::new(slots, ResourceType::FileOp, loop_id, Capacity::FileOps),
             jobs: None,
             in_flight: 0,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            ring: None,
         }
     }
 
-    /// Makes the jobs and starts the worker, when the loop has file operation slots.
-    pub(crate) fn start(&mut self, size: usize, shared: &Arc<Shared>) -> Result<()> {
+    /// Makes the jobs and starts the worker, when the loop has file operation slots; with
+    /// `native` (the loop runs on io_uring), the jobs go into the ring and no worker starts.
+    pub(crate) fn start(&mut self, size: usize, shared: &Arc<Shared>, native: bool) -> Result<()> {
         let n = self.pool.capacity();
         if n == 0 {
             return Ok(());
@@ -303,12 +320,38 @@ impl<'s> Files<'s> {
             return Err(Error::InvalidArgument);
         }
         let jobs = Arc::new(FileJobs::new(n, size));
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if native {
+            self.ring = Some(super::ring_files::RingJobs::new(n));
+            self.jobs = Some(jobs);
+            return Ok(());
+        }
+        let _ = native;
         let (worker_jobs, shared) = (Arc::clone(&jobs), Arc::clone(shared));
         std::thread::Builder::new()
             .name("ptk-files".into())
             .spawn(move || worker_jobs.work(&shared))?;
         self.jobs = Some(jobs);
         Ok(())
+    }
+
+    /// Whether the operations go into the io_uring ring rather than to a worker thread.
+    pub(crate) fn native(&self) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        return self.ring.is_some();
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        false
+    }
+
+    /// Requests of file operations in the io_uring ring (their completions not handled yet).
+    pub(crate) fn ring_requests(&self) -> u32 {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        return self
+            .ring
+            .as_ref()
+            .map_or(0, super::ring_files::RingJobs::requests);
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        0
     }
 
     /// The most bytes one operation moves (0 without file operation slots).
@@ -370,6 +413,11 @@ impl<'s> Files<'s> {
                 }
             };
         }
+        self.in_flight += 1;
+        if self.native() {
+            // The loop's ring takes it from here (`ring_files`).
+            return Ok(op);
+        }
         {
             let mut q = lock(&jobs.queue);
             let at = (q.head + q.len) % q.ring.len();
@@ -377,7 +425,6 @@ impl<'s> Files<'s> {
             q.len += 1;
         }
         jobs.wake.notify_one();
-        self.in_flight += 1;
         Ok(op)
     }
 

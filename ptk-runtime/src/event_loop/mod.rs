@@ -35,6 +35,8 @@ mod protothreads;
 mod ready;
 mod remote;
 mod ring;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod ring_files;
 mod running;
 mod semaphores;
 mod side;
@@ -241,7 +243,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
     /// poller, its event buffer, the protothread table, and the cross-thread half of the user
     /// event sources, semaphores and the post queue (shared with [`LoopRemote`]s, so it must be
     /// reference-counted). With file operation slots (`storage.file_ops`), it also makes the
-    /// jobs of the file worker with their staging memory, and starts the worker thread.
+    /// file jobs with their staging memory and, unless the loop runs on io_uring (whose ring
+    /// does file operations itself), starts the file worker thread.
     ///
     /// # Errors
     ///
@@ -292,7 +295,8 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             .as_ref()
             .is_some_and(|b| ring::fits(b, core.streams.capacity(), core.buffers.chunks()));
         core.open_signals(core.signals.capacity())?;
-        core.files.start(file_op_size, &shared)?;
+        let native_files = core.backend.as_ref().is_some_and(Backend::completes);
+        core.files.start(file_op_size, &shared, native_files)?;
         guard.0 = None;
         Ok(EventLoop {
             cx: Cx::new(core),
@@ -571,6 +575,9 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
         // The kernel may still write into (or read from) the buffer pool, which is borrowed
         // storage that outlives the loop only briefly: take every request back first.
         self.cx.core.ring_quiesce(&mut self.events);
+        // So may it into a file operation's staging memory.
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        self.cx.core.ring_files_quiesce(&mut self.events);
         let core = &self.cx.core;
         // Remotes outlive the loop: make their raises fail instead of counting into the void.
         if let Some(shared) = &core.shared {

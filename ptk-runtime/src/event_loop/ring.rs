@@ -377,6 +377,11 @@ impl Core<'_> {
     /// A receive's or send's completion: applied to its stream (the direction to wake), or,
     /// for a stream closed since, its chunk or buffer freed.
     pub(crate) fn ring_done(&mut self, d: OpDone) -> Option<(RawHandle, Dir)> {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if op::kind(d.user_data) == op::FILE {
+            self.ring_file_done(d);
+            return None;
+        }
         let (kind, aux, res) = (op::kind(d.user_data), op::aux(d.user_data), d.result);
         let live = self
             .streams
@@ -447,7 +452,7 @@ impl Core<'_> {
         let Some(backend) = self.backend.as_ref() else {
             return;
         };
-        if backend.in_flight() == 0 {
+        if backend.in_flight() == self.files.ring_requests() {
             return;
         }
         // No send goes out meanwhile (a short send's completion would queue the rest).
@@ -488,7 +493,7 @@ impl Core<'_> {
             let Some(backend) = self.backend.as_mut() else {
                 return;
             };
-            if backend.in_flight() == 0 {
+            if backend.in_flight() == self.files.ring_requests() {
                 return;
             }
             let left = until.saturating_duration_since(Instant::now());

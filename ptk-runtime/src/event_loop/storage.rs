@@ -52,9 +52,9 @@ pub struct Storage<'s> {
     /// Periodic watcher slots (an active one also holds a timer slot).
     pub periodics: &'s mut [Slot<PeriodicEntry>],
     /// File operation slots: how many reads and writes of files can be in flight at once.
-    /// With none, the loop starts no file worker thread.
+    /// With none, the loop starts no file worker thread (on io_uring it starts none anyway).
     pub file_ops: &'s mut [Slot<FileOpEntry>],
-    /// The most bytes one file operation moves; the worker's staging memory, made by
+    /// The most bytes one file operation moves; the staging memory, made by
     /// [`EventLoop::new`](super::EventLoop::new), is `file_ops.len()` times this.
     pub file_op_size: usize,
     /// The two classes of buffers in the buffer pool (small, then large); see
@@ -95,9 +95,10 @@ pub struct Capacities {
     /// Periodic watchers.
     pub periodics: usize,
     /// File operations in flight at once (0: no file worker thread; see `Cx::file_read`).
-    /// The worker is a second thread in the process, which makes the C library's system
-    /// call wrappers take their multi-threaded path on the loop's thread too: leave this at
-    /// 0 unless the loop reads or writes files.
+    /// On `mio` the worker is a second thread in the process, which makes the C library's
+    /// system call wrappers take their multi-threaded path on the loop's thread too: leave
+    /// this at 0 unless the loop reads or writes files. On io_uring the ring does them and
+    /// no thread starts.
     pub file_ops: usize,
     /// The most bytes one file operation reads or writes.
     pub file_op_size: usize,

@@ -128,6 +128,9 @@ pub(crate) mod op {
     pub(crate) const RECV: u8 = 8;
     /// A send from a buffer of the pool.
     pub(crate) const SEND: u8 = 9;
+    /// A request of a file operation (the slot is the job's, the generation counts its
+    /// requests; see `ring_files`).
+    pub(crate) const FILE: u8 = 10;
     /// Slots (of streams, and chunks or buffers) a code can name.
     pub(crate) const SLOTS: u32 = 1 << 20;
 
@@ -407,6 +410,23 @@ impl Backend {
             Backend::Uring(p) => unsafe {
                 p.send(std::os::fd::AsRawFd::as_raw_fd(socket), buf, len, code)
             },
+        }
+    }
+
+    /// Queues a file operation's request (`entry`, carrying its [`op`] code), submitted by
+    /// the next poll; its completion comes back in [`Events::ops`].
+    ///
+    /// # Safety
+    ///
+    /// The memory the entry names (a path, a buffer) must stay valid, and untouched by
+    /// anybody else, until the completion has come back from a poll.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn push_file(&self, entry: &io_uring::squeue::Entry) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            // SAFETY: the caller's promise is the callee's requirement.
+            Backend::Uring(p) => unsafe { p.push_file(entry) },
         }
     }
 

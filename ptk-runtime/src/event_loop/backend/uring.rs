@@ -73,6 +73,7 @@ const IGNORE: u64 = 5;
 /// the loop's own ([`super::op`]), with the kind in the same bits as a poll's.
 const OP_RECV: u64 = super::op::RECV as u64;
 const OP_SEND: u64 = super::op::SEND as u64;
+const OP_FILE: u64 = super::op::FILE as u64;
 
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
@@ -255,7 +256,7 @@ impl State {
             let more = cqueue::more(c.flags());
             match kind {
                 READ | WRITE => self.on_poll(out, kind, fd, registration, c.result(), more),
-                OP_RECV | OP_SEND => {
+                OP_RECV | OP_SEND | OP_FILE => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     ops.push(OpDone {
                         user_data: ud,
@@ -613,7 +614,19 @@ impl UringPoller {
         st.push(&e)
     }
 
-    /// Receives and sends whose completion has not been drained yet.
+    /// Queues a file operation's request (its `user_data` an [`super::op`] code), counted
+    /// in flight like a receive.
+    ///
+    /// # Safety
+    ///
+    /// As [`super::Backend::push_file`].
+    pub(super) unsafe fn push_file(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let st = &mut *self.st.borrow_mut();
+        // SAFETY: the caller keeps the memory the entry names valid until its completion.
+        unsafe { st.push_op(entry) }
+    }
+
+    /// Receives, sends and file requests whose completion has not been drained yet.
     pub(super) fn in_flight(&self) -> u32 {
         self.st.borrow().in_flight
     }

@@ -1,4 +1,5 @@
-//! File operations: reads and writes of files done by the loop's file worker.
+//! File operations: reads and writes of files done by the loop's io_uring ring, or on `mio`
+//! by its file worker thread.
 
 use std::path::Path;
 use std::task::Poll;
@@ -11,8 +12,10 @@ use crate::handle::{FileOp, Handle};
 
 impl Cx<'_> {
     /// Starts reading up to `len` bytes of the file at `path` from byte `offset`, without
-    /// blocking the loop: the loop's file worker opens and reads the file, and the result
-    /// comes back on the loop's thread, to the handler set for [`Trigger::FileDone`]
+    /// blocking the loop: on io_uring the ring opens, reads and closes the file (requests
+    /// submitted with the loop's own polls, see [`file_ops_native`](Cx::file_ops_native)), on
+    /// `mio` the loop's file worker thread does; either way the result comes back on the
+    /// loop's thread, to the handler set for [`Trigger::FileDone`]
     /// ([`EventKind::FileDone`](crate::EventKind::FileDone) with the bytes read or the
     /// error) or to a protothread waiting in [`file_wait`](Cx::file_wait). A read that meets
     /// the end of the file reads less than `len`. Then copy the bytes out with
@@ -26,7 +29,7 @@ impl Cx<'_> {
     ///
     /// [`Error::OutOfResources`]`(`[`Capacity::FileOps`](crate::Capacity::FileOps)`)` when
     /// every operation slot is busy (an operation closed in flight keeps its slot until the
-    /// worker is done with it), the loop has none (`Capacities::file_ops` is 0), or `len` is
+    /// worker, or the kernel, is done with it: on io_uring its request is cancelled), the loop has none (`Capacities::file_ops` is 0), or `len` is
     /// over `Capacities::file_op_size`; [`Error::InvalidArgument`] for an empty path or one
     /// longer than [`FILE_PATH_MAX`](crate::FILE_PATH_MAX) bytes;
     /// [`Error::NotSupported`] on a detached `Cx`. Errors of the file itself (not found,
@@ -87,7 +90,12 @@ impl Cx<'_> {
         let core = &mut self.core;
         core.attached()?;
         let r = core.files.submit(path, kind);
-        core.note(r).map(Handle::from_raw_unchecked)
+        let op = core.note(r)?;
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if core.files.native() {
+            core.ring_file_start(op);
+        }
+        Ok(Handle::from_raw_unchecked(op))
     }
 
     /// The result of a file operation: `Ready(Ok(bytes))` or `Ready(Err(why))` once it is
@@ -122,6 +130,14 @@ impl Cx<'_> {
             .map_err(|_| core.no_such(op.raw()))
     }
 
+    /// Whether file operations go into the loop's io_uring ring (`OPENAT`, `READ` or
+    /// `WRITE`, `CLOSE`, submitted with the loop's own polls) rather than to a worker
+    /// thread: true when the loop runs on io_uring and has file operation slots. Either way
+    /// the operations and their results are the same.
+    pub fn file_ops_native(&self) -> bool {
+        self.core.files.native()
+    }
+
     /// Copies the bytes a finished read brought into `dst` (as many as fit); returns how
     /// many.
     ///
@@ -135,5 +151,20 @@ impl Cx<'_> {
             Err(Error::InvalidHandle) => Err(core.invalid()),
             r => r,
         }
+    }
+}
+
+impl crate::event_loop::core::Core<'_> {
+    /// Closes file operation `h` (see `Files::remove`); on io_uring, its request in the
+    /// ring is cancelled.
+    pub(crate) fn close_file(&mut self, h: crate::handle::RawHandle) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        let job = self.files.get(h).ok().map(|e| e.job as usize);
+        let closed = self.files.remove(h);
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let (true, Some(job)) = (closed, job) {
+            self.ring_file_cancel(job);
+        }
+        closed
     }
 }

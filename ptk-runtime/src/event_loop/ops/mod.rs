@@ -165,7 +165,7 @@ impl Core<'_> {
                 }
                 None => false,
             },
-            ResourceType::FileOp => self.files.remove(h),
+            ResourceType::FileOp => self.close_file(h),
             ResourceType::Semaphore => self.close_sem(h),
             ResourceType::UserEvents => {
                 let closed = self.user.remove(h);
