@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use ptk::BackendKind;
 use ptk_bench::{Args, ServerOptions};
 
+mod acceptor;
 mod callbacks;
 mod pooled;
 mod protothreads;

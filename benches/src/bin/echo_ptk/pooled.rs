@@ -4,20 +4,18 @@
 //! send (`send_frame`, then `poll_sent`). On io_uring this is the path whose receives and sends
 //! go through the ring.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::Poll;
 
 use ptk::{
-    protothread, BackendKind, Capacities, Config, Cx, Error, EventLoop, Handle, ListenOptions,
-    OwnedStorage, PooledFrameReader, Pt, PtPool, TcpListener, TcpStream,
+    protothread, BackendKind, Capacities, Cx, Error, Handle, PooledFrameReader, Pt, TcpStream,
 };
 use ptk_bench::{Meter, ServerOptions};
 
+use crate::acceptor::{self, Echo, SharedMeter};
+
 /// Frame buffer: the largest frame `--max-frame` allows here, plus its header.
 const BUF: usize = 1024 + ptk::HEADER_LEN;
-
-type SharedMeter = Rc<RefCell<Option<Meter>>>;
 
 struct Conn {
     pt: Pt,
@@ -65,11 +63,14 @@ impl Conn {
         }
         sent
     }
+}
 
-    fn count(&mut self, cx: &mut Cx<'_>) {
-        if self.meter.borrow_mut().as_mut().is_some_and(|m| m.count(1)) {
-            cx.stop();
-        }
+impl Echo for Conn {
+    fn begin(&mut self, stream: Handle<TcpStream>, meter: &SharedMeter) {
+        self.stream = Some(stream);
+        self.reader = PooledFrameReader::new(BUF - ptk::HEADER_LEN);
+        self.handed = false;
+        self.meter = Rc::clone(meter);
     }
 }
 
@@ -86,60 +87,12 @@ fn echo(ctx: &mut Conn, cx: &mut Cx<'_>) -> Result<(), Error> {
         if let Err(e) = echoed {
             break Err(e);
         }
-        ctx.count(cx);
+        acceptor::count(&ctx.meter, cx);
     };
     if let Some(stream) = ctx.stream.take() {
         let _ = cx.close(stream.raw());
     }
     ended
-}
-
-#[derive(Default)]
-struct Acceptor {
-    pt: Pt,
-    listener: Option<Handle<TcpListener>>,
-    conns: Option<PtPool<Conn>>,
-    meter: SharedMeter,
-}
-
-impl Acceptor {
-    fn poll_accept(
-        &mut self,
-        cx: &mut Cx<'_>,
-    ) -> Poll<Result<(Handle<TcpStream>, std::net::SocketAddr), Error>> {
-        match self.listener {
-            Some(l) => cx.accept(l),
-            None => Poll::Ready(Err(Error::InvalidHandle)),
-        }
-    }
-
-    fn start(&mut self, cx: &mut Cx<'_>, stream: Handle<TcpStream>) {
-        let _ = cx.set_nodelay(stream, true);
-        let meter = &self.meter;
-        let spawned = match self.conns {
-            Some(pool) => cx.spawn_with(pool, |c: &mut Conn| {
-                c.stream = Some(stream);
-                c.reader = PooledFrameReader::new(BUF - ptk::HEADER_LEN);
-                c.handed = false;
-                c.meter = Rc::clone(meter);
-            }),
-            None => Err(Error::InvalidArgument),
-        };
-        if spawned.is_err() {
-            let _ = cx.close(stream.raw());
-        }
-    }
-}
-
-#[protothread]
-fn accept(ctx: &mut Acceptor, cx: &mut Cx<'_>) -> Result<(), Error> {
-    loop {
-        let accepted = pt_await!(ctx.poll_accept(cx));
-        // A full pool or fd table refused that one connection; keep serving.
-        if let Ok((stream, _)) = accepted {
-            ctx.start(cx, stream);
-        }
-    }
 }
 
 /// Serves until `o.messages` frames were echoed.
@@ -167,29 +120,5 @@ pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
         file_ops: 0,
         file_op_size: 0,
     };
-    let meter: SharedMeter = Rc::new(RefCell::new(None));
-    let mut memory = OwnedStorage::new(capacities);
-    let mut conns: Vec<Conn> = (0..o.max_connections).map(|_| Conn::default()).collect();
-    let mut acceptor = [Acceptor::default()];
-    let config = Config {
-        protothreads: o.max_connections + 1,
-        backend,
-        backend_strict: true,
-        ..Config::default()
-    };
-    let mut ev = EventLoop::new(memory.storage(), config, ())?;
-    let conn_pool = ev.add_protothreads(&mut conns)?;
-    let acceptor_pool = ev.add_protothreads(&mut acceptor)?;
-    let listener = ev.tcp_listen(o.bind, &ListenOptions::default())?;
-    ev.cx().spawn_with(acceptor_pool, |a: &mut Acceptor| {
-        a.listener = Some(listener);
-        a.conns = Some(conn_pool);
-        a.meter = Rc::clone(&meter);
-    })?;
-    println!("{}", ev.local_addr(listener.raw())?);
-    *meter.borrow_mut() = Some(Meter::start(o.messages));
-    ev.run()?;
-    drop(ev);
-    let taken = meter.borrow_mut().take();
-    taken.ok_or(Error::InvalidArgument)
+    acceptor::serve::<Conn>(o, backend, capacities)
 }
