@@ -15,6 +15,11 @@
 # accepts, a few registrations) included, which adds about 0.01 per message at 100
 # connections. For the servers that exit by themselves, `strace -c -f` gives the breakdown by
 # system call (a separate run: strace slows the server, its counts are exact).
+# Phase 3 (profile, PROFILE=1): each server of PROFILE_IMPLS once more under `perf record`
+# (sampling user and kernel code at 2 kHz for exactly the load); the report lists, per server,
+# the functions with the most samples and their share of the server's CPU time, kernel
+# functions marked [k], so a difference between two servers can be traced to the code that
+# makes it.
 #
 # The servers: mio (echo_mio, the raw epoll floor: one recv and one send per message, one
 # epoll_wait per iteration), uv (echo_uv, built with cc when libuv1-dev is there; skipped
@@ -28,6 +33,7 @@
 #   ROUNDS=5 CONNS=100 MESSAGES=200000 PAYLOAD=64
 #   IMPLS="mio uv ptk ptk-uring ptk-pooled ptk-pooled-uring example example-uring"
 #   SYSCALLS=1     phase 2 (0: skip it)
+#   PROFILE=0      phase 3 (1: run it)   PROFILE_IMPLS="mio ptk-pooled-uring"   PROFILE_TOP=25
 #   OUT=benches/results/uring.md
 #
 # Exit status: non-zero if a run failed or an io_uring server did not run on io_uring.
@@ -40,6 +46,9 @@ MESSAGES=${MESSAGES:-200000}
 PAYLOAD=${PAYLOAD:-64}
 IMPLS=${IMPLS:-"mio uv ptk ptk-uring ptk-pooled ptk-pooled-uring example example-uring"}
 SYSCALLS=${SYSCALLS:-1}
+PROFILE=${PROFILE:-0}
+PROFILE_IMPLS=${PROFILE_IMPLS:-"mio ptk-pooled-uring"}
+PROFILE_TOP=${PROFILE_TOP:-25}
 
 SERVER=echo_
 UNIT=frame
@@ -204,6 +213,32 @@ if [ "$SYSCALLS" = 1 ]; then
     done
 fi
 
+# ----- phase 3: where the CPU time goes -----
+if [ "$PROFILE" = 1 ] && ! perf record -q -o "$WORK/probe.data" -- true >/dev/null 2>&1; then
+    log "SKIP profiles: perf record does not work here (root or kernel.perf_event_paranoid <= 1)"
+    PROFILE=0
+fi
+if [ "$PROFILE" = 1 ]; then
+    for impl in $PROFILE_IMPLS; do
+        tag="prof-$impl"
+        start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || continue
+        check_backend "$tag" "$impl"
+        pid=$SERVER_PROC
+        [ -n "$pid" ] || pid=$(pgrep -P "$SERVER_PID" | head -n 1)
+        perf record -q -F 2000 -p "$pid" -o "$WORK/$tag.data" >"$WORK/$tag.rec.log" 2>&1 &
+        perf_pid=$!
+        sleep 0.5 # perf attaches
+        load_or_fail "$tag" "$CONNS" "$MESSAGES" || { kill -INT "$perf_pid"; continue; }
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        finish_server "$tag"
+        perf report -i "$WORK/$tag.data" --no-children --sort sym --stdio -q 2>/dev/null |
+            awk 'NF >= 3 && $1 ~ /%$/' >"$WORK/$tag.all"
+        head -n "$PROFILE_TOP" "$WORK/$tag.all" >"$WORK/$tag.top"
+        [ -s "$WORK/$tag.top" ] || fail "$tag: perf report gave no samples"
+    done
+fi
+
 # ----- report -----
 set +e +o pipefail
 cpu_median() { awk -F '\t' -v i="$1" '$1 == i { print $3 }' "$WORK/cpu.tsv" | median; }
@@ -241,6 +276,28 @@ mio_cpu=$(cpu_median mio)
         echo '```'
         sed -n '1,2p;/^------/d;3,14p' "$f" | grep -v '^------'
         tail -n 1 "$f"
+        echo '```'
+    done
+    for f in "$WORK"/prof-*.top; do
+        [ -s "$f" ] || continue
+        name=${f##*/prof-}
+        name=${name%.top}
+        c=$(cpu_median "$name")
+        echo
+        echo "### Where $name's CPU time goes (perf record, top $PROFILE_TOP symbols)"
+        echo
+        echo "Share of the server's samples; [k] kernel, [.] user space.$([ "$c" != - ] && echo " us/msg = share x its median $c us CPU/msg.")"
+        awk '{ p = $1; sub(/%$/, "", p) }
+            $2 == "[.]" { u += p } $2 == "[k]" { k += p }
+            $2 == "[k]" && ($3 ~ /^(io_|__io_)/) { r += p }
+            $2 == "[k]" && ($3 ~ /^(ep_|do_epoll|__x64_sys_epoll)/) { e += p }
+            END { printf "In all: user space %.1f%%, kernel %.1f%% (io_uring functions %.1f%%, epoll functions %.1f%%).\n", u, k, r, e }' \
+            "${f%.top}.all"
+        echo
+        echo '```'
+        awk -v c="$c" '{ p = $1; sub(/%$/, "", p); $1 = ""
+            if (c == "-") printf "%6.2f%%  %s\n", p, $0
+            else printf "%6.2f%%  %6.3f us/msg  %s\n", p, p * c / 100, $0 }' "$f"
         echo '```'
     done
     for t in ptk-uring ptk-pooled-uring example-uring; do
