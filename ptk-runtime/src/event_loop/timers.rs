@@ -3,7 +3,10 @@
 //!
 //! Arming, stopping and firing are `O(log n)`; an iteration looks only at the heap top, so tens
 //! of thousands of armed timers cost nothing while they wait. Deadlines are whole milliseconds
-//! since the loop started. Timers with equal deadlines fire in the order they were armed.
+//! since the loop started, counted from the iteration's reading of the clock (truncated to
+//! the millisecond, as libuv's loop time is), not from the instant a timer is armed (see
+//! ARCHITECTURE.md, "One iteration"). Timers with equal deadlines fire in the order they
+//! were armed.
 //!
 //! Besides the user's timers, the pool lends slots to the loop itself: the timeout of a
 //! connecting stream and the sleep or deadline of a protothread ([`Purpose`]). Only user
