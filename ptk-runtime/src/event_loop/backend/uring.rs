@@ -32,6 +32,11 @@
 //!   of its own ([`super::op`]); their completions come back in a list of their own
 //!   ([`OpDone`]), counted until drained ([`UringPoller::in_flight`]), and `ASYNC_CANCEL`
 //!   takes one back. Who owns the memory meanwhile is the loop's business (`ring.rs`).
+//! * **Accepts.** Where the kernel has multishot accept (probed at setup, `uring_accept.rs`),
+//!   the loop arms one per listener ([`UringPoller::arm_accept`]); its completions come back
+//!   with the receives' (an accepted descriptor each, the chunk field's bit 19 saying whether
+//!   the request stays armed), never counted in flight: the request names no memory. The
+//!   listener side is in `tcp_listener.rs`.
 //!
 //! # Memory
 //!
@@ -46,8 +51,8 @@
 //! entries into the submission queue (the kernel must not be handed pointers that dangle; a
 //! poll, a poll removal and a cancel carry none, and a receive or send is pushed only by an
 //! `unsafe fn` whose caller promises its memory stays valid and the kernel's until the
-//! completion), and the `eventfd`/`read`/`write` system calls of the doorbell. Each block
-//! says why it is sound.
+//! completion), the `eventfd`/`read`/`write` system calls of the doorbell, and the `uname`
+//! of the multishot accept probe. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
