@@ -45,6 +45,16 @@ impl Drop for Restore {
 
 #[test]
 fn accept_without_free_descriptors_is_out_of_resources_and_the_loop_keeps_serving() {
+    // The limit is lowered before the listener exists: on io_uring its multishot accept
+    // obeys the limit in force when it was armed (the kernel reads it then), as a process
+    // that runs out of descriptors at its limit sees it.
+    let saved = nofile();
+    let _restore = Restore(saved);
+    let low = libc::rlimit {
+        rlim_cur: 256.min(saved.rlim_cur),
+        rlim_max: saved.rlim_max,
+    };
+    set_nofile(&low);
     let mut memory = OwnedStorage::new(Capacities::default());
     let net = Net {
         echo: true,
@@ -66,13 +76,6 @@ fn accept_without_free_descriptors_is_out_of_resources_and_the_loop_keeps_servin
     // connect happens after, and connecting needs no new descriptor.
     let refused = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
 
-    let saved = nofile();
-    let _restore = Restore(saved);
-    let low = libc::rlimit {
-        rlim_cur: 256.min(saved.rlim_cur),
-        rlim_max: saved.rlim_max,
-    };
-    set_nofile(&low);
     let mut hogs = Vec::new();
     for _ in 0..low.rlim_cur {
         match std::fs::File::open("/dev/null") {

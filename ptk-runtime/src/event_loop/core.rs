@@ -110,12 +110,13 @@ impl<'s> Core<'s> {
         app: AppType,
     ) -> Core<'s> {
         let attached = backend.is_some();
+        let accepts_in_ring = backend.as_ref().is_some_and(Backend::accepts_in_ring);
         Core {
             id,
             backend,
             app,
             timers: Timers::new(storage.timers, storage.timer_queue, id),
-            listeners: Listeners::new(storage.tcp_listeners, id, attached),
+            listeners: Listeners::new(storage.tcp_listeners, id, attached, accepts_in_ring),
             streams: Streams::new(storage.tcp_streams, id),
             udp: UdpSockets::new(storage.udp_sockets, id),
             user: UserEventSources::new(storage.user_events, id),

@@ -382,6 +382,12 @@ impl Core<'_> {
             self.ring_file_done(d);
             return None;
         }
+        if op::kind(d.user_data) == op::ACCEPT {
+            return self
+                .listeners
+                .accept_done(d, self.backend.as_ref())
+                .map(|h| (h, Dir::Read));
+        }
         let (kind, aux, res) = (op::kind(d.user_data), op::aux(d.user_data), d.result);
         let live = self
             .streams

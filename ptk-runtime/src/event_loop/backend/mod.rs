@@ -79,6 +79,9 @@ pub(crate) mod uring;
 
 pub use self::kind::{BackendKind, BackendStatus, FallbackReason};
 
+pub(crate) use self::accept::{ARMS as ACCEPT_ARMS, MORE as ACCEPT_MORE};
+
+mod accept;
 mod kind;
 
 /// The poller a loop runs on: one variant per backend compiled in.
@@ -119,7 +122,7 @@ pub(crate) struct OpDone {
 /// |-------|--------------------------------------------------|
 /// | 0-19  | the stream's slot                                |
 /// | 20-31 | the low 12 bits of the chunk or buffer slot      |
-/// | 32-39 | the kind ([`RECV`](op::RECV), [`SEND`](op::SEND); polls use 1-5) |
+/// | 32-39 | the kind ([`RECV`](op::RECV), [`SEND`](op::SEND), [`FILE`](op::FILE), [`ACCEPT`](op::ACCEPT); polls use 1-5) |
 /// | 40-55 | the stream handle's generation                   |
 /// | 56-63 | the high 8 bits of the chunk or buffer slot      |
 #[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
@@ -131,6 +134,9 @@ pub(crate) mod op {
     /// A request of a file operation (the slot is the job's, the generation counts its
     /// requests; see `ring_files`).
     pub(crate) const FILE: u8 = 10;
+    /// A listener's multishot accept (the slot and generation are the listener's, the
+    /// chunk field its arm number; see `tcp_listener`).
+    pub(crate) const ACCEPT: u8 = 11;
     /// Slots (of streams, and chunks or buffers) a code can name.
     pub(crate) const SLOTS: u32 = 1 << 20;
 

@@ -32,6 +32,11 @@
 //!   of its own ([`super::op`]); their completions come back in a list of their own
 //!   ([`OpDone`]), counted until drained ([`UringPoller::in_flight`]), and `ASYNC_CANCEL`
 //!   takes one back. Who owns the memory meanwhile is the loop's business (`ring.rs`).
+//! * **Accepts.** Where the kernel has multishot accept (probed at setup, `uring_accept.rs`),
+//!   the loop arms one per listener ([`UringPoller::arm_accept`]); its completions come back
+//!   with the receives' (an accepted descriptor each, the chunk field's bit 19 saying whether
+//!   the request stays armed), never counted in flight: the request names no memory. The
+//!   listener side is in `tcp_listener.rs`.
 //!
 //! # Memory
 //!
@@ -46,8 +51,8 @@
 //! entries into the submission queue (the kernel must not be handed pointers that dangle; a
 //! poll, a poll removal and a cancel carry none, and a receive or send is pushed only by an
 //! `unsafe fn` whose caller promises its memory stays valid and the kernel's until the
-//! completion), and the `eventfd`/`read`/`write` system calls of the doorbell. Each block
-//! says why it is sound.
+//! completion), the `eventfd`/`read`/`write` system calls of the doorbell, and the `uname`
+//! of the multishot accept probe. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
@@ -62,6 +67,9 @@ use crate::handle::RawHandle;
 
 use super::{FallbackReason, Interest, OpDone, Readiness, Socket};
 
+#[path = "uring_accept.rs"]
+mod accept;
+
 /// Request kinds, in bits 32-39 of `user_data`.
 const READ: u64 = 1;
 const WRITE: u64 = 2;
@@ -74,6 +82,10 @@ const IGNORE: u64 = 5;
 const OP_RECV: u64 = super::op::RECV as u64;
 const OP_SEND: u64 = super::op::SEND as u64;
 const OP_FILE: u64 = super::op::FILE as u64;
+const OP_ACCEPT: u64 = super::op::ACCEPT as u64;
+/// [`super::accept::MORE`] where it sits in a code (the chunk field's bits 12-19 are the
+/// code's bits 56-63).
+const ACCEPT_MORE: u64 = (super::accept::MORE as u64 >> 12) << 56;
 
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
@@ -163,6 +175,8 @@ struct State {
     capacity: usize,
     /// Receives and sends submitted whose completion has not been drained yet.
     in_flight: u32,
+    /// Listeners accept through a multishot accept (`uring_accept.rs`).
+    multishot_accept: bool,
 }
 
 /// An io_uring driven as a readiness poller.
@@ -260,6 +274,13 @@ impl State {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     ops.push(OpDone {
                         user_data: ud,
+                        result: c.result(),
+                    });
+                }
+                OP_ACCEPT => {
+                    // Never counted in flight: it names no memory of the loop.
+                    ops.push(OpDone {
+                        user_data: if more { ud | ACCEPT_MORE } else { ud },
                         result: c.result(),
                     });
                 }
@@ -418,6 +439,7 @@ impl UringPoller {
             inner: None,
             capacity: capacity.max(1),
             in_flight: 0,
+            multishot_accept: accept::probe(&probe),
         };
         st.poll_add(DOORBELL, st.doorbell, 0, libc::POLLIN as u32)
             .map_err(refused)?;

@@ -67,7 +67,7 @@ impl Cx<'_> {
         }
         let h = listener.raw();
         let full = core.streams.is_full();
-        let (sock, peer) = match core.listeners.accept(h) {
+        let (sock, peer) = match core.listeners.accept(h, core.backend.as_ref()) {
             Attempt::Done(pair) => pair,
             Attempt::WouldBlock => {
                 let waiter = core
@@ -113,7 +113,7 @@ impl Cx<'_> {
             return Poll::Pending;
         }
         let h = listener.raw();
-        match core.listeners.accept(h) {
+        match core.listeners.accept(h, core.backend.as_ref()) {
             Attempt::Done((sock, peer)) => {
                 core.listeners.accepted();
                 Poll::Ready(Ok((sock.into(), peer)))
