@@ -143,6 +143,53 @@ fn closing_a_listener_closes_the_connections_it_accepted_but_nobody_took() {
 }
 
 #[test]
+fn dropping_a_loop_closes_the_connections_its_accepts_brought_after_its_last_iteration() {
+    let _serial = serial();
+    const K: usize = 16;
+    let mut memory = OwnedStorage::new(Capacities::default());
+    // What a first loop opens for the whole process stays open (it is not counted).
+    drop(new_loop(&mut memory, false));
+    let base = fds();
+    let mut ev = new_loop(&mut memory, false);
+    let ring = on_uring(&ev);
+    let l = ev.tcp_listen(v4(), &ListenOptions::default()).unwrap();
+    let local = ev.local_addr(l.raw()).unwrap();
+    // The accept goes to the kernel; the loop never looks at the ring again before it is
+    // dropped, so on io_uring the connections below are accepted into completions nobody
+    // has read yet.
+    ev.run_once(Some(Duration::ZERO)).unwrap();
+    let loop_fds = fds() - base;
+    let mut clients: Vec<_> = (0..K).map(|_| client(local)).collect();
+    if ring {
+        let deadline = std::time::Instant::now() + WAIT;
+        while fds() < base + loop_fds + 2 * K {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the kernel accepted {} of {K}",
+                fds() - base - loop_fds - K
+            );
+            std::thread::yield_now();
+        }
+    }
+    drop(ev);
+    assert_eq!(
+        fds(),
+        base + K + 1,
+        "the clients, and the listener: its socket is in the storage"
+    );
+    drop(memory);
+    assert_eq!(fds(), base + K, "only the clients are left");
+    for c in &mut clients {
+        let end = end_of(c).map_err(|e| e.kind());
+        if ring {
+            assert_eq!(end, Ok(0), "accepted, then closed with the loop");
+        } else {
+            assert_eq!(end, Err(ErrorKind::ConnectionReset), "reset in the backlog");
+        }
+    }
+}
+
+#[test]
 fn a_listener_reusing_a_closed_ones_slot_never_gets_its_connections() {
     let _serial = serial();
     const K: usize = 10;

@@ -578,6 +578,8 @@ impl<A: 'static> Drop for EventLoop<'_, A> {
         // So may it into a file operation's staging memory.
         #[cfg(all(feature = "io-uring", target_os = "linux"))]
         self.cx.core.ring_files_quiesce(&mut self.events);
+        // And accept connections for a listener until its accept's cancel lands.
+        self.cx.core.ring_accepts_quiesce(&mut self.events);
         let core = &self.cx.core;
         // Remotes outlive the loop: make their raises fail instead of counting into the void.
         if let Some(shared) = &core.shared {

@@ -482,6 +482,21 @@ impl Core<'_> {
         }
     }
 
+    /// The loop is dropped: cancels every listener's multishot accept and handles its
+    /// completions until the kernel has ended them all (at most [`QUIESCE`]), so that every
+    /// descriptor it accepted is closed with the listener's queue instead of left open in
+    /// the completion queue when the ring closes.
+    pub(crate) fn ring_accepts_quiesce(&mut self, events: &mut Events) {
+        let Some(backend) = self.backend.as_ref() else {
+            return;
+        };
+        if self.listeners.accepts_in_kernel() == 0 {
+            return;
+        }
+        self.listeners.cancel_accepts(backend);
+        self.ring_wait(events, |core| core.listeners.accepts_in_kernel() == 0);
+    }
+
     fn ring_cancel_and_wait(&mut self, events: &mut Events) {
         let Some(backend) = self.backend.as_ref() else {
             return;
@@ -494,14 +509,24 @@ impl Core<'_> {
                 let _ = backend.cancel(code(op::SEND, h, front));
             }
         }
+        self.ring_wait(events, |core| {
+            core.backend
+                .as_ref()
+                .is_none_or(|b| b.in_flight() == core.files.ring_requests())
+        });
+    }
+
+    /// Polls the ring, handling every completion and keeping every report, until `done`
+    /// (at most [`QUIESCE`]).
+    fn ring_wait(&mut self, events: &mut Events, done: fn(&Core<'_>) -> bool) {
         let until = Instant::now() + QUIESCE;
         loop {
+            if done(self) {
+                return;
+            }
             let Some(backend) = self.backend.as_mut() else {
                 return;
             };
-            if backend.in_flight() == self.files.ring_requests() {
-                return;
-            }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 ptk_warn!("io_uring: requests still in the kernel after {QUIESCE:?}");

@@ -22,6 +22,8 @@
 //! carries the listener's slot and generation ([`op::ACCEPT`]), so one that comes after the
 //! close (the slot maybe reused already) closes its descriptor and reaches nobody. An arm
 //! number in the code tells the completions of an accept cancelled and armed again apart.
+//! Dropping the loop cancels every accept and handles completions until the kernel has
+//! ended them all ([`Listeners::cancel_accepts`]), so no accepted descriptor is left open.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -112,6 +114,9 @@ pub(crate) struct Listeners<'s> {
     store: Vec<Held>,
     /// The first free entry of the store.
     free: u32,
+    /// Multishot accepts in the kernel: armed and not yet ended by their last completion
+    /// (the one without `IORING_CQE_F_MORE`), whether their listener lives or not.
+    in_kernel: u32,
 }
 
 /// `errno` values of accept completions (only a completion-based backend, on Linux, gives
@@ -211,6 +216,7 @@ impl<'s> Listeners<'s> {
             ring,
             store,
             free: if n > 0 { 0 } else { NIL },
+            in_kernel: 0,
             pool: Pool::new(
                 slots,
                 ResourceType::TcpListener,
@@ -314,7 +320,33 @@ impl<'s> Listeners<'s> {
         backend.arm_accept(&l.sock, Self::code(h, arm))?;
         l.ring.arm = arm;
         l.ring.live = true;
+        self.in_kernel += 1;
         Ok(())
+    }
+
+    /// Multishot accepts still in the kernel (see [`cancel_accepts`](Self::cancel_accepts)).
+    pub(crate) fn accepts_in_kernel(&self) -> u32 {
+        self.in_kernel
+    }
+
+    /// Cancels every armed multishot accept (the loop is dropped): the descriptors the
+    /// kernel accepted until each cancel lands still come as completions, which must be
+    /// handled until [`accepts_in_kernel`](Self::accepts_in_kernel) is 0, or they would stay
+    /// open when the ring closes.
+    pub(crate) fn cancel_accepts(&mut self, backend: &Backend) {
+        for i in 0..self.pool.capacity() {
+            let Some(h) = self.handle_at(i) else {
+                continue;
+            };
+            if let Ok(l) = self.pool.get_mut(h) {
+                if l.ring.live {
+                    l.ring.live = false;
+                    let _ = backend.cancel(Self::code(h, l.ring.arm));
+                }
+            }
+        }
+        // Nothing is armed again from now on.
+        self.ring = false;
     }
 
     /// The completion of a multishot accept: the descriptor held in its listener's queue
@@ -327,6 +359,9 @@ impl<'s> Listeners<'s> {
     ) -> Option<RawHandle> {
         let aux = op::aux(d.user_data);
         let (more, arm) = (aux & ACCEPT_MORE != 0, aux & (ACCEPT_ARMS - 1));
+        if !more {
+            self.in_kernel = self.in_kernel.saturating_sub(1);
+        }
         let fd = if d.result >= 0 { own(d.result) } else { None };
         let h = self
             .handle_at(op::slot(d.user_data) as usize)
