@@ -108,6 +108,7 @@ pub(crate) fn orphan(h: RawHandle, s: &mut StreamEntry, backend: &Backend, bufs:
         let _ = backend.cancel(code(op::SEND, h, front));
         bufs.orphan_front(&mut s.bufs);
     }
+    super::ring_recv::orphan(h, s, backend, bufs);
     s.ring = RingOps::NEW;
 }
 
@@ -129,7 +130,37 @@ impl Core<'_> {
         if need > self.buffers.max_size() {
             return Poll::Ready(Err(self.fail(Error::MessageTooLarge)));
         }
-        if s.ring.recv != Chunk::NONE {
+        if self.buffers.mq.is_some() {
+            // Multishot receives (`ring_recv.rs`): what they queued first.
+            if !s.ring.queue.is_empty() {
+                return self.ring_multi_take(h, look);
+            }
+            if let Some(p) = self.ring_multi_wait(h, need) {
+                return p;
+            }
+            let Ok(s) = self.streams.get_mut(h) else {
+                return Poll::Ready(Err(self.invalid()));
+            };
+            let single = s.ring.recv != Chunk::NONE;
+            return self.ring_rx_single(h, need, look, single);
+        }
+        let single = s.ring.recv != Chunk::NONE;
+        self.ring_rx_single(h, need, look, single)
+    }
+
+    /// A pooled read of stream `h` by single receives (`receiving`: one was submitted).
+    #[inline]
+    fn ring_rx_single<R>(
+        &mut self,
+        h: RawHandle,
+        need: usize,
+        look: impl FnOnce(&[u8]) -> R,
+        receiving: bool,
+    ) -> Poll<Result<(usize, R)>> {
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Poll::Ready(Err(self.invalid()));
+        };
+        if receiving {
             if !s.ring.recv_done {
                 s.read.ready = false;
                 let waiter = s.read.waiter;
@@ -306,6 +337,7 @@ impl Core<'_> {
         self.ring_rx_nothing(h, res, look)
     }
 
+
     /// A receive that brought no bytes (its memory already settled): the socket was drained,
     /// the receive was cancelled, the peer's FIN, or an error.
     fn ring_rx_nothing<R>(
@@ -382,6 +414,9 @@ impl Core<'_> {
             self.ring_file_done(d);
             return None;
         }
+        if op::kind(d.user_data) == op::RECV_MULTI {
+            return self.ring_multi_done(d);
+        }
         let (kind, aux, res) = (op::kind(d.user_data), op::aux(d.user_data), d.result);
         let live = self
             .streams
@@ -452,13 +487,15 @@ impl Core<'_> {
         let Some(backend) = self.backend.as_ref() else {
             return;
         };
-        if backend.in_flight() == self.files.ring_requests() {
-            return;
+        if backend.in_flight() != self.files.ring_requests() {
+            // No send goes out meanwhile (a short send's completion would queue the rest),
+            // and no chunk is lent.
+            self.ring_held = true;
+            self.ring_cancel_and_wait(events);
+            self.ring_held = false;
         }
-        // No send goes out meanwhile (a short send's completion would queue the rest).
-        self.ring_held = true;
-        self.ring_cancel_and_wait(events);
-        self.ring_held = false;
+        // No receive is left: the chunks lent to the kernel come back.
+        self.ring_reclaim();
     }
 
     /// After [`ring_quiesce`](Self::ring_quiesce) and the move of the pool's memory: the
@@ -483,6 +520,9 @@ impl Core<'_> {
         for (h, r, front) in self.streams.ring_ops() {
             if r.receiving() {
                 let _ = backend.cancel(code(op::RECV, h, r.recv.index()));
+            }
+            if r.armed {
+                let _ = backend.cancel(code(op::RECV_MULTI, h, 0));
             }
             if r.send_busy {
                 let _ = backend.cancel(code(op::SEND, h, front));
@@ -584,6 +624,9 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Some(Poll::Ready(Err(self.invalid())));
         };
+        if s.ring.armed || !s.ring.queue.is_empty() {
+            return self.ring_multi_settle(h);
+        }
         if s.ring.recv == Chunk::NONE {
             return None;
         }

@@ -62,6 +62,9 @@ use crate::handle::RawHandle;
 
 use super::{FallbackReason, Interest, OpDone, Readiness, Socket};
 
+#[path = "uring_bufs.rs"]
+mod bufs;
+
 /// Request kinds, in bits 32-39 of `user_data`.
 const READ: u64 = 1;
 const WRITE: u64 = 2;
@@ -74,6 +77,8 @@ const IGNORE: u64 = 5;
 const OP_RECV: u64 = super::op::RECV as u64;
 const OP_SEND: u64 = super::op::SEND as u64;
 const OP_FILE: u64 = super::op::FILE as u64;
+/// A multishot receive into the provided-buffer ring: in flight until its last completion.
+const OP_RECV_MULTI: u64 = super::op::RECV_MULTI as u64;
 
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
@@ -163,6 +168,9 @@ struct State {
     capacity: usize,
     /// Receives and sends submitted whose completion has not been drained yet.
     in_flight: u32,
+    /// The provided-buffer ring of multishot receives (`uring_bufs.rs`), if the kernel has
+    /// them (dropped after `ring`, which `State`'s drop unregisters it from).
+    bufs: Option<bufs::BufRing>,
 }
 
 /// An io_uring driven as a readiness poller.
@@ -261,6 +269,17 @@ impl State {
                     ops.push(OpDone {
                         user_data: ud,
                         result: c.result(),
+                        flags: c.flags(),
+                    });
+                }
+                OP_RECV_MULTI => {
+                    if !more {
+                        self.in_flight = self.in_flight.saturating_sub(1);
+                    }
+                    ops.push(OpDone {
+                        user_data: ud,
+                        result: c.result(),
+                        flags: c.flags(),
                     });
                 }
                 DOORBELL => {
@@ -418,6 +437,7 @@ impl UringPoller {
             inner: None,
             capacity: capacity.max(1),
             in_flight: 0,
+            bufs: None,
         };
         st.poll_add(DOORBELL, st.doorbell, 0, libc::POLLIN as u32)
             .map_err(refused)?;
