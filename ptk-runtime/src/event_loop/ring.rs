@@ -337,7 +337,6 @@ impl Core<'_> {
         self.ring_rx_nothing(h, res, look)
     }
 
-
     /// A receive that brought no bytes (its memory already settled): the socket was drained,
     /// the receive was cancelled, the peer's FIN, or an error.
     fn ring_rx_nothing<R>(

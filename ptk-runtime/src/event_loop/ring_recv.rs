@@ -99,19 +99,18 @@ impl Core<'_> {
         }
         let chunks = self.buffers.chunks();
         // Buffer ids are 16 bits.
-        if chunks < 2 || chunks > 1 << 16 {
+        if !(2..=1 << 16).contains(&chunks) {
             return;
         }
         let Some(backend) = self.backend.as_ref() else {
             return;
         };
         let want = (chunks / 2).clamp(1, RING_MAX);
+        // Which path runs is `EventLoop::multishot_receive` (not logged: a loop's start-up
+        // logs nothing when all is well).
         if backend.open_buf_ring(want) {
             let size = backend.buf_ring_size();
             self.buffers.open_recv_queues(size);
-            ptk_debug!("io_uring: multishot receives into {size} lent chunks at most");
-        } else {
-            ptk_debug!("io_uring: no multishot receives (Linux 6.0), single receives instead");
         }
     }
 
@@ -223,7 +222,11 @@ impl Core<'_> {
     /// A pooled read of stream `h` on the multishot path with nothing queued: what the
     /// receive ended with, a wait, or `None` to take the single receive path.
     #[inline]
-    pub(crate) fn ring_multi_wait<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
+    pub(crate) fn ring_multi_wait<T>(
+        &mut self,
+        h: RawHandle,
+        need: usize,
+    ) -> Option<Poll<Result<T>>> {
         let s = self.streams.get_mut(h).ok()?;
         if s.ring.recv != super::buffers::Chunk::NONE || s.ring.fin {
             return None;
@@ -311,36 +314,91 @@ impl Core<'_> {
     /// A direct read of stream `h` while its multishot receive is armed or has chunks
     /// queued: the receive is stopped and waited for, then the queued bytes move into the
     /// receive buffer, where they come before what the direct read gets (`None`: go on).
+    /// Queued bytes that the receive buffer cannot take (it holds a frame already) answer
+    /// `WouldBlock`: consume the receive buffer first.
     #[cold]
     #[inline(never)]
     pub(crate) fn ring_multi_settle<T>(&mut self, h: RawHandle) -> Option<Poll<Result<T>>> {
-        let s = self.streams.get_mut(h).ok()?;
-        if s.ring.armed {
-            if !s.ring.stopping {
-                s.ring.stopping = true;
-                if let Some(backend) = self.backend.as_ref() {
-                    let _ = backend.cancel(code(h));
-                }
-            }
-            s.read.ready = false;
-            let waiter = s.read.waiter;
-            return Some(self.pend_socket(h, Trigger::Readable, waiter));
+        if let Some(wait) = self.ring_multi_stop(h) {
+            return Some(wait);
         }
-        while self
-            .streams
-            .get(h)
-            .is_ok_and(|s| !s.ring.queue.is_empty())
-        {
+        while self.streams.get(h).is_ok_and(|s| !s.ring.queue.is_empty()) {
             match self.ring_multi_take(h, |_| ()) {
                 Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(Error::MessageTooLarge | Error::OutOfResources(_)))
+                | Poll::Pending => {
+                    if let Ok(s) = self.streams.get_mut(h) {
+                        if s.bufs.park != Park::No {
+                            self.streams.unpark(h.slot(), &mut self.buffers);
+                        }
+                    }
+                    return Some(Poll::Ready(Err(self.fail(Error::WouldBlock))));
+                }
                 Poll::Ready(Err(e)) => return Some(Poll::Ready(Err(e))),
-                Poll::Pending => return Some(Poll::Pending),
             }
         }
-        if let Ok(s) = self.streams.get_mut(h) {
-            // What the receive found is in the receive buffer: the direct read may try.
-            s.read.ready = true;
-        }
         None
+    }
+
+    /// Stops stream `h`'s multishot receive for a direct read and waits for its end (`None`:
+    /// it is not armed).
+    fn ring_multi_stop<T>(&mut self, h: RawHandle) -> Option<Poll<Result<T>>> {
+        let s = self.streams.get_mut(h).ok()?;
+        if !s.ring.armed {
+            return None;
+        }
+        if !s.ring.stopping {
+            s.ring.stopping = true;
+            if let Some(backend) = self.backend.as_ref() {
+                let _ = backend.cancel(code(h));
+            }
+        }
+        s.read.ready = false;
+        let waiter = s.read.waiter;
+        Some(self.pend_socket(h, Trigger::Readable, waiter))
+    }
+
+    /// [`Cx::read`](crate::Cx::read) of stream `h` on the multishot path while its receive
+    /// is armed, has chunks queued or left bytes in the receive buffer: those bytes come
+    /// first (`None`: nothing of theirs is left, read the socket).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn ring_direct_read(
+        &mut self,
+        h: RawHandle,
+        buf: &mut [u8],
+    ) -> Option<Poll<Result<usize>>> {
+        let s = self.streams.get_mut(h).ok()?;
+        if !s.bufs.rx.is_some() && !s.ring.queue.is_empty() {
+            // The first queued chunk becomes the receive buffer (no copy), read from below.
+            if let Poll::Ready(Err(e)) = self.ring_multi_take(h, |_| ()) {
+                return Some(Poll::Ready(Err(e)));
+            }
+        }
+        let s = self.streams.get_mut(h).ok()?;
+        let have = self.buffers.rx_bytes(&s.bufs.rx);
+        if have.is_empty() {
+            // Nothing received is left: the socket is next, once the receive stopped (the
+            // multishot receive ended: what the socket still holds may be read).
+            let stop = self.ring_multi_stop(h);
+            if stop.is_none() {
+                if let Ok(s) = self.streams.get_mut(h) {
+                    s.read.ready = true;
+                }
+            }
+            return stop;
+        }
+        if buf.is_empty() {
+            return Some(Poll::Ready(Ok(0)));
+        }
+        let n = have.len().min(buf.len());
+        buf[..n].copy_from_slice(&have[..n]);
+        if self.buffers.rx_consume(&mut s.bufs.rx, n) {
+            s.bufs.held -= 1;
+            if s.bufs.park == Park::Cap {
+                self.after_release(h);
+            }
+        }
+        Some(Poll::Ready(Ok(n)))
     }
 }

@@ -103,9 +103,12 @@ impl UringPoller {
         // SAFETY: the memory is page-aligned, zeroed, holds `entries` descriptors and lives
         // until `State` is dropped, which unregisters it first.
         let ok = unsafe {
-            st.ring
-                .submitter()
-                .register_buf_ring_with_flags(base.as_ptr() as u64, entries as u16, GROUP, 0)
+            st.ring.submitter().register_buf_ring_with_flags(
+                base.as_ptr() as u64,
+                entries as u16,
+                GROUP,
+                0,
+            )
         }
         .is_ok();
         if !ok {
@@ -118,7 +121,11 @@ impl UringPoller {
 
     /// Descriptors the provided-buffer ring holds (0: no ring, no multishot receives).
     pub(crate) fn buf_ring_size(&self) -> u32 {
-        self.st.borrow().bufs.as_ref().map_or(0, |b| u32::from(b.entries))
+        self.st
+            .borrow()
+            .bufs
+            .as_ref()
+            .map_or(0, |b| u32::from(b.entries))
     }
 
     /// Lends the chunk at `ptr` (`len` bytes, buffer id `bid`) to the kernel.
@@ -160,9 +167,12 @@ impl UringPoller {
         b.publish();
         // SAFETY: as in `open_buf_ring`: the same memory, which outlives the registration.
         unsafe {
-            st.ring
-                .submitter()
-                .register_buf_ring_with_flags(b.base.as_ptr() as u64, b.entries, GROUP, 0)
+            st.ring.submitter().register_buf_ring_with_flags(
+                b.base.as_ptr() as u64,
+                b.entries,
+                GROUP,
+                0,
+            )
         }?;
         b.registered = true;
         Ok(())
