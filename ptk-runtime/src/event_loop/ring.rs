@@ -4,6 +4,10 @@
 //!
 //! # The path
 //!
+//! Where the kernel has multishot receives (Linux 6.0), pooled reads take the path of
+//! `ring_recv.rs` instead of the single receives below (one multishot receive per stream into
+//! chunks lent to the kernel); these stay the fallback, and sends are the same on both.
+//!
 //! * **Receives.** A read into the stream's receive buffer ([`Cx::rx_read`](crate::Cx::rx_read),
 //!   which [`PooledFrameReader`](crate::PooledFrameReader) uses) of a stream that may be
 //!   readable (an edge came, or it is new) and has no completed receive to take queues a

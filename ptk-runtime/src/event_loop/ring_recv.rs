@@ -17,16 +17,19 @@
 //! The first pooled read of a stream arms one multishot receive (no `MSG_DONTWAIT`: it waits
 //! in the kernel, holding no chunk until data comes). Each completion carries a chunk (its
 //! index is the buffer id) and a length; it is queued on the stream (a first-in first-out
-//! list linked through a per-chunk array made at start-up), counted in the stream's `held`,
-//! and wakes the reader. A read takes the first queued chunk as the receive buffer (no copy),
+//! list linked through a per-chunk array made at start-up) and wakes the reader. A read takes the first queued chunk as the receive buffer (no copy),
 //! or, behind a partial frame, appends its bytes and gives it back. 0 is the peer's FIN and
 //! a negative result the error, both answered once the queued bytes are read. A completion
 //! without `IORING_CQE_F_MORE` ends the receive: the next read arms it again (after
 //! `ENOBUFS`, when the ring ran dry, it lends first; with nothing to lend it takes the single
 //! receive path, which pauses for the pool like any read that finds no buffer).
 //!
-//! A stream that holds its cap (`Buffers::per_stream`, queued chunks included) has its
-//! receive cancelled; it is armed again when its reads drain below the cap. A direct read
+//! A stream whose buffers and queued chunks reach its cap (`Buffers::per_stream`) has its
+//! receive cancelled; it is armed again when its reads drain below the cap. The queued
+//! chunks count towards that cap only, not towards `held` (the cap of what a stream may
+//! take from the pool otherwise): they are bytes received and not read, as in the socket's
+//! buffer, and a reader that holds its cap must still be able to read them (the kernel may
+//! fill a few chunks more before the cancel lands, at most those lent then). A direct read
 //! (`read`, `read_buf`) cancels it too and waits for its end, so that its bytes come first.
 //! While the receive is armed, the poll's readable edges of the stream wake nobody (its
 //! completions do): no extra pass per message.
@@ -86,8 +89,8 @@ pub(crate) fn orphan(
     if s.ring.armed {
         let _ = backend.cancel(code(h));
     }
-    let n = bufs.queue_drop(&mut s.ring.queue);
-    s.bufs.held = s.bufs.held.saturating_sub(n);
+    bufs.queue_drop(&mut s.ring.queue);
+    s.ring.queued = 0;
 }
 
 impl Core<'_> {
@@ -194,7 +197,7 @@ impl Core<'_> {
                 let mut q = s.ring.queue;
                 self.buffers.queue_push(&mut q, c, res as u32);
                 s.ring.queue = q;
-                s.bufs.held += 1;
+                s.ring.queued += 1;
             } else {
                 self.buffers.give_back_chunk(c);
             }
@@ -207,7 +210,7 @@ impl Core<'_> {
             } else if res < 0 && res != -ENOBUFS && res != -ECANCELED {
                 s.ring.error = res;
             }
-        } else if s.bufs.held >= cap && !s.ring.stopping {
+        } else if s.bufs.held + s.ring.queued >= cap && !s.ring.stopping {
             // At its cap: stop until its reads drain.
             s.ring.stopping = true;
             if let Some(backend) = self.backend.as_ref() {
@@ -248,6 +251,11 @@ impl Core<'_> {
     fn ring_multi_arm<T>(&mut self, h: RawHandle, need: usize) -> Option<Poll<Result<T>>> {
         let cap = self.buffers.per_stream();
         let s = self.streams.get_mut(h).ok()?;
+        if s.bufs.rx.is_some() {
+            // Behind a partial frame a single receive fills the receive buffer's room: no
+            // chunk of its own (which a pool run dry may not have) and no copy.
+            return None;
+        }
         if s.bufs.held >= cap || s.bufs.park != Park::No || self.buffers.parked != 0 {
             if let Some(wait) = self.rx_paused(h, need) {
                 return Some(wait);
@@ -291,13 +299,15 @@ impl Core<'_> {
             // The usual case: the chunk becomes the receive buffer, no copy.
             self.buffers.queue_pop(&mut q);
             Buffers::rx_from_chunk(&mut s.bufs.rx, c, n);
+            s.ring.queued -= 1;
+            s.bufs.held += 1;
         } else {
             // Behind a partial frame: appended, and the chunk goes back.
             match self.buffers.rx_append_chunk(&mut s.bufs.rx, c, n) {
                 Ok(()) => {
                     // `rx_append_chunk` gave the chunk back: unlink it only.
                     self.buffers.queue_pop(&mut q);
-                    s.bufs.held -= 1;
+                    s.ring.queued -= 1;
                 }
                 Err(Error::OutOfResources(_)) => return self.read_more_paused(h),
                 Err(e) => return Poll::Ready(Err(self.fail(e))),

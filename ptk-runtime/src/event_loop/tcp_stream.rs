@@ -78,8 +78,11 @@ pub(crate) struct RingOps {
     pub(crate) armed: bool,
     /// Its cancel was queued (the stream reached its cap, or a direct read settles).
     pub(crate) stopping: bool,
-    /// The chunks it filled, not read yet (counted towards the stream's buffers).
+    /// The chunks it filled, not read yet, and how many: they count towards the cap at which
+    /// the receive stops, not towards `held` (they are bytes received and not read, as in a
+    /// socket's buffer: a reader over its cap must still be able to take them).
     pub(crate) queue: ChunkQueue,
+    pub(crate) queued: u32,
     /// The error it ended with (a negated `errno`), reported after the queued bytes.
     pub(crate) error: i32,
 }
@@ -97,6 +100,7 @@ impl RingOps {
         armed: false,
         stopping: false,
         queue: ChunkQueue::EMPTY,
+        queued: 0,
         error: 0,
     };
 
