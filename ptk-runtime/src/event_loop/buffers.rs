@@ -1315,7 +1315,10 @@ impl<'s> Buffers<'s> {
         if self.lent >= ring || self.lent + 2 > free {
             return None;
         }
+        // A lent chunk is free, not in use: it does not raise the peak.
+        let peak = self.peak;
         let c = self.take_chunk(self.lend_class)?;
+        self.peak = peak;
         self.lent += 1;
         if let Some(m) = self.mq.as_mut() {
             m.next[c.chunk as usize] = LENT;
