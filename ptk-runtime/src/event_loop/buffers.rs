@@ -1343,6 +1343,9 @@ impl<'s> Buffers<'s> {
             Some(next) if *next == LENT => {
                 *next = NIL;
                 self.lent -= 1;
+                // In use from now on (it was free while lent).
+                let used = self.n - self.classes[0].top - self.classes[1].top - self.lent;
+                self.peak = self.peak.max(used);
                 true
             }
             _ => false,
