@@ -62,7 +62,14 @@ fn cap(buffers_per_stream: usize) -> Config {
     }
 }
 
+/// A loop over `memory`. These tests count buffers exactly as reads use them one receive at
+/// a time; multishot receives on io_uring (which lend free buffers to the kernel and bring
+/// data in buffer-sized pieces) have tests of their own (`ring_multishot.rs`).
 fn new_loop<A: 'static>(memory: &mut OwnedStorage, config: Config, app: A) -> EventLoop<'_, A> {
+    let config = Config {
+        multishot_receive: false,
+        ..config
+    };
     EventLoop::new(memory.storage(), config, app).unwrap()
 }
 

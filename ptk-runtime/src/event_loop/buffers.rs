@@ -308,6 +308,43 @@ pub(crate) struct Buffers<'s> {
     pub(crate) parked: u32,
     /// How many of the `parked` streams wait for a large buffer.
     pub(crate) parked_large: u32,
+    /// Chunks lent to the kernel's provided-buffer ring (off the free stack, counted free).
+    pub(crate) lent: u32,
+    /// The queues of chunks multishot receives filled (io_uring, see `ring.rs`).
+    pub(crate) mq: Option<RecvQueues>,
+}
+
+/// Per chunk of the pool, made at start-up for the multishot receives of a completion-based
+/// backend: the link of the chunk in its stream's queue of filled chunks (first in, first
+/// out) and the bytes it holds, or [`LENT`] for a chunk lent to the kernel.
+pub(crate) struct RecvQueues {
+    next: Box<[u32]>,
+    len: Box<[u32]>,
+    /// Descriptors the kernel's ring holds: at most this many chunks are lent at once.
+    pub(crate) ring: u32,
+}
+
+/// The `next` of a chunk lent to the kernel.
+const LENT: u32 = NIL - 1;
+
+/// A stream's queue of chunks filled by its multishot receive (indices, `NIL` for none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChunkQueue {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+}
+
+impl ChunkQueue {
+    pub(crate) const EMPTY: ChunkQueue = ChunkQueue {
+        head: NIL,
+        tail: NIL,
+    };
+
+    /// Whether no filled chunk waits.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
 }
 
 /// The free room of a buffer, for a read into it.
@@ -432,6 +469,8 @@ impl<'s> Buffers<'s> {
             parked_tail: NIL,
             parked: 0,
             parked_large: 0,
+            lent: 0,
+            mq: None,
         };
         for c in b.classes {
             // Lowest chunk on top: the first chunks used are at the start of the memory.
@@ -488,11 +527,18 @@ impl<'s> Buffers<'s> {
 
     pub(crate) fn stats(&self) -> BufferStats {
         let [s, l] = self.classes;
+        // Chunks lent to the kernel are free ones staged for receives.
+        let [lent_small, lent_large] = if self.lend_class == 0 {
+            [self.lent, 0]
+        } else {
+            [0, self.lent]
+        };
         BufferStats {
             small_capacity: s.count as usize,
-            small_in_use: (s.count - s.top) as usize,
+            small_in_use: (s.count - s.top - lent_small) as usize,
             large_capacity: l.count as usize,
-            large_in_use: (l.count - l.top) as usize,
+            large_in_use: (l.count - l.top - lent_large) as usize,
+
             peak_in_use: self.peak as usize,
             queued: self.queued as usize,
             pool_pauses: self.pool_pauses,
@@ -555,7 +601,7 @@ impl<'s> Buffers<'s> {
         }
         c.top -= 1;
         let (first, top, size, class_base) = (c.first, c.top, c.size, c.base);
-        let used = self.n - self.classes[0].top - self.classes[1].top;
+        let used = self.n - self.classes[0].top - self.classes[1].top - self.lent;
         if used > self.peak {
             self.peak = used;
         }
@@ -1244,6 +1290,149 @@ impl<'s> Buffers<'s> {
         sb.held = sb.held.saturating_sub(1);
         self.queued = self.queued.saturating_sub(1);
         Some(i)
+    }
+
+    // --- Chunks lent to the kernel, and the queues multishot receives fill ---
+
+    /// Makes the per-chunk queue links for multishot receives with a kernel ring of `ring`
+    /// descriptors (start-up only).
+    pub(crate) fn open_recv_queues(&mut self, ring: u32) {
+        let n = self.n as usize;
+        self.mq = Some(RecvQueues {
+            next: vec![NIL; n].into_boxed_slice(),
+            len: vec![0; n].into_boxed_slice(),
+            ring,
+        });
+    }
+
+    /// Takes a free chunk to lend to the kernel's ring, if the rule allows: at most as many
+    /// as the ring holds, and never more than stay on the free stack (so at most half of
+    /// the free chunks are lent, and sends and other reads always find the rest).
+    #[inline]
+    pub(crate) fn take_lend_chunk(&mut self) -> Option<Chunk> {
+        let ring = self.mq.as_ref()?.ring;
+        let free = self.classes[self.lend_class].top;
+        if self.lent >= ring || self.lent + 2 > free {
+            return None;
+        }
+        // A lent chunk is free, not in use: it does not raise the peak.
+        let peak = self.peak;
+        let c = self.take_chunk(self.lend_class)?;
+        self.peak = peak;
+        self.lent += 1;
+        if let Some(m) = self.mq.as_mut() {
+            m.next[c.chunk as usize] = LENT;
+        }
+        Some(c)
+    }
+
+    /// Chunk `c` (from [`take_lend_chunk`](Self::take_lend_chunk)) could not be lent.
+    pub(crate) fn unlend_chunk(&mut self, c: u32) {
+        self.returned(c);
+        self.give_back(c);
+    }
+
+    /// A completion named chunk `c` (the kernel filled it, or recycled it): no longer lent,
+    /// and the caller's. `false` for an index that is not a lent chunk (bad input).
+    #[inline]
+    pub(crate) fn returned(&mut self, c: u32) -> bool {
+        let Some(m) = self.mq.as_mut() else {
+            return false;
+        };
+        match m.next.get_mut(c as usize) {
+            Some(next) if *next == LENT => {
+                *next = NIL;
+                self.lent -= 1;
+                // In use from now on (it was free while lent).
+                let used = self.n - self.classes[0].top - self.classes[1].top - self.lent;
+                self.peak = self.peak.max(used);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every chunk still lent goes back to the free stack (the ring was reset, with no
+    /// receive in flight).
+    pub(crate) fn reclaim_lent(&mut self) {
+        if self.lent == 0 {
+            return;
+        }
+        for c in 0..self.n {
+            if self.returned(c) {
+                self.give_back(c);
+            }
+        }
+    }
+
+    /// The chunk with index `c` (below [`chunks`](Self::chunks)).
+    #[inline]
+    pub(crate) fn chunk_at(&self, c: u32) -> Chunk {
+        let k = usize::from(c >= self.classes[1].first);
+        let class = &self.classes[k];
+        Chunk {
+            chunk: c,
+            base: class.base + (c - class.first) as usize * class.size as usize,
+            cap: class.size,
+        }
+    }
+
+    /// Queues chunk `c`, filled with `n` bytes, at the end of `q`.
+    #[inline]
+    pub(crate) fn queue_push(&mut self, q: &mut ChunkQueue, c: u32, n: u32) {
+        let Some(m) = self.mq.as_mut() else {
+            return;
+        };
+        m.next[c as usize] = NIL;
+        m.len[c as usize] = n;
+        if q.tail == NIL {
+            q.head = c;
+        } else {
+            m.next[q.tail as usize] = c;
+        }
+        q.tail = c;
+    }
+
+    /// The first chunk of `q` and its length (the queue is not empty).
+    #[inline]
+    pub(crate) fn queue_front(&self, q: &ChunkQueue) -> (Chunk, usize) {
+        let n = self.mq.as_ref().map_or(0, |m| m.len[q.head as usize]);
+        (self.chunk_at(q.head), n as usize)
+    }
+
+    /// Takes the first chunk off `q` (the caller owns it now).
+    #[inline]
+    pub(crate) fn queue_pop(&mut self, q: &mut ChunkQueue) {
+        let Some(m) = self.mq.as_mut() else {
+            return;
+        };
+        let c = q.head as usize;
+        q.head = m.next[c];
+        m.next[c] = NIL;
+        if q.head == NIL {
+            q.tail = NIL;
+        }
+    }
+
+    /// Frees every chunk of `q`; returns how many.
+    pub(crate) fn queue_drop(&mut self, q: &mut ChunkQueue) -> u32 {
+        let mut n = 0;
+        while !q.is_empty() {
+            let c = q.head;
+            self.queue_pop(q);
+            self.give_back(c);
+            n += 1;
+        }
+        n
+    }
+
+    /// After [`grow`](Self::grow): copies the chunks of `q` from the old memory.
+    pub(crate) fn queue_copy_from(&mut self, q: &ChunkQueue, old: &[u8]) {
+        let mut c = q.head;
+        while c != NIL {
+            self.chunk_copy_from(&self.chunk_at(c), old);
+            c = self.mq.as_ref().map_or(NIL, |m| m.next[c as usize]);
+        }
     }
 
     /// After [`grow`](Self::grow): copies chunk `c` from the old memory.

@@ -76,7 +76,8 @@ pub(super) fn run_io<A: 'static>(cx: &mut Cx<'_>, state: &mut A, events: &Events
                     continue; // stale: closed (or reused) since the event was queued
                 };
                 s.on_readiness(&r);
-                if r.read {
+                // A stream with a multishot receive armed is woken by its completions.
+                if r.read && !s.ring.armed {
                     if let Waiter::Pt(pt) = s.read.waiter {
                         calls += resume_woken(cx, pt, (h, Trigger::Readable));
                     } else {

@@ -37,6 +37,7 @@ mod remote;
 mod ring;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
 mod ring_files;
+mod ring_recv;
 mod running;
 mod semaphores;
 mod side;
@@ -115,6 +116,11 @@ pub struct Config {
     /// Makes a fallback from the backend asked for an error of [`EventLoop::new`] instead
     /// (default false, or true when the environment variable `PTK_BACKEND_STRICT` is `1`).
     pub backend_strict: bool,
+    /// On io_uring (Linux 6.0 or later), pooled reads use one multishot receive per stream
+    /// into buffers of the pool lent to the kernel, instead of one receive request per read
+    /// (default true, or false when the environment variable `PTK_RECV_MULTISHOT` is `0`).
+    /// [`EventLoop::multishot_receive`] says whether they do.
+    pub multishot_receive: bool,
 }
 
 impl Default for Config {
@@ -133,6 +139,7 @@ impl Default for Config {
                 .and_then(|v| BackendKind::parse(&v))
                 .unwrap_or_default(),
             backend_strict: env("PTK_BACKEND_STRICT").is_some_and(|v| v == "1"),
+            multishot_receive: env("PTK_RECV_MULTISHOT").is_none_or(|v| v != "0"),
         }
     }
 }
@@ -294,6 +301,7 @@ impl<'s, A: 'static> EventLoop<'s, A> {
             .backend
             .as_ref()
             .is_some_and(|b| ring::fits(b, core.streams.capacity(), core.buffers.chunks()));
+        core.open_recv_ring(config.multishot_receive);
         core.open_signals(core.signals.capacity())?;
         let native_files = core.backend.as_ref().is_some_and(Backend::completes);
         core.files.start(file_op_size, &shared, native_files)?;
@@ -312,6 +320,22 @@ impl<'s, A: 'static> EventLoop<'s, A> {
 
     fn core(&self) -> &Core<'s> {
         &self.cx.core
+    }
+
+    /// Whether pooled reads ([`Cx::rx_read`](crate::Cx::rx_read)) use multishot receives
+    /// into buffers of the pool lent to the kernel (io_uring on Linux 6.0 or later), rather
+    /// than one receive request per read. `false` on `mio`, on older kernels, and when
+    /// [`Config::multishot_receive`] is off.
+    pub fn multishot_receive(&self) -> bool {
+        self.core().multishot()
+    }
+
+    /// Free pool buffers lent to the kernel for multishot receives now (see
+    /// [`multishot_receive`](Self::multishot_receive)): they count as free in
+    /// [`buffer_stats`](crate::Cx::buffer_stats), not in use. At most half the free buffers
+    /// of the class reads borrow from are lent.
+    pub fn buffers_lent(&self) -> usize {
+        self.core().buffers.lent as usize
     }
 
     /// Which backend this loop runs on, which one its [`Config`] asked for, and why they

@@ -4,6 +4,10 @@
 //!
 //! # The path
 //!
+//! Where the kernel has multishot receives (Linux 6.0), pooled reads take the path of
+//! `ring_recv.rs` instead of the single receives below (one multishot receive per stream into
+//! chunks lent to the kernel); these stay the fallback, and sends are the same on both.
+//!
 //! * **Receives.** A read into the stream's receive buffer ([`Cx::rx_read`](crate::Cx::rx_read),
 //!   which [`PooledFrameReader`](crate::PooledFrameReader) uses) of a stream that may be
 //!   readable (an edge came, or it is new) and has no completed receive to take queues a
@@ -108,6 +112,7 @@ pub(crate) fn orphan(h: RawHandle, s: &mut StreamEntry, backend: &Backend, bufs:
         let _ = backend.cancel(code(op::SEND, h, front));
         bufs.orphan_front(&mut s.bufs);
     }
+    super::ring_recv::orphan(h, s, backend, bufs);
     s.ring = RingOps::NEW;
 }
 
@@ -129,7 +134,37 @@ impl Core<'_> {
         if need > self.buffers.max_size() {
             return Poll::Ready(Err(self.fail(Error::MessageTooLarge)));
         }
-        if s.ring.recv != Chunk::NONE {
+        if self.buffers.mq.is_some() {
+            // Multishot receives (`ring_recv.rs`): what they queued first.
+            if !s.ring.queue.is_empty() {
+                return self.ring_multi_take(h, look);
+            }
+            if let Some(p) = self.ring_multi_wait(h, need) {
+                return p;
+            }
+            let Ok(s) = self.streams.get_mut(h) else {
+                return Poll::Ready(Err(self.invalid()));
+            };
+            let single = s.ring.recv != Chunk::NONE;
+            return self.ring_rx_single(h, need, look, single);
+        }
+        let single = s.ring.recv != Chunk::NONE;
+        self.ring_rx_single(h, need, look, single)
+    }
+
+    /// A pooled read of stream `h` by single receives (`receiving`: one was submitted).
+    #[inline]
+    fn ring_rx_single<R>(
+        &mut self,
+        h: RawHandle,
+        need: usize,
+        look: impl FnOnce(&[u8]) -> R,
+        receiving: bool,
+    ) -> Poll<Result<(usize, R)>> {
+        let Ok(s) = self.streams.get_mut(h) else {
+            return Poll::Ready(Err(self.invalid()));
+        };
+        if receiving {
             if !s.ring.recv_done {
                 s.read.ready = false;
                 let waiter = s.read.waiter;
@@ -388,6 +423,9 @@ impl Core<'_> {
                 .accept_done(d, self.backend.as_ref())
                 .map(|h| (h, Dir::Read));
         }
+        if op::kind(d.user_data) == op::RECV_MULTI {
+            return self.ring_multi_done(d);
+        }
         let (kind, aux, res) = (op::kind(d.user_data), op::aux(d.user_data), d.result);
         let live = self
             .streams
@@ -458,13 +496,15 @@ impl Core<'_> {
         let Some(backend) = self.backend.as_ref() else {
             return;
         };
-        if backend.in_flight() == self.files.ring_requests() {
-            return;
+        if backend.in_flight() != self.files.ring_requests() {
+            // No send goes out meanwhile (a short send's completion would queue the rest),
+            // and no chunk is lent.
+            self.ring_held = true;
+            self.ring_cancel_and_wait(events);
+            self.ring_held = false;
         }
-        // No send goes out meanwhile (a short send's completion would queue the rest).
-        self.ring_held = true;
-        self.ring_cancel_and_wait(events);
-        self.ring_held = false;
+        // No receive is left: the chunks lent to the kernel come back.
+        self.ring_reclaim();
     }
 
     /// After [`ring_quiesce`](Self::ring_quiesce) and the move of the pool's memory: the
@@ -504,6 +544,9 @@ impl Core<'_> {
         for (h, r, front) in self.streams.ring_ops() {
             if r.receiving() {
                 let _ = backend.cancel(code(op::RECV, h, r.recv.index()));
+            }
+            if r.armed {
+                let _ = backend.cancel(code(op::RECV_MULTI, h, 0));
             }
             if r.send_busy {
                 let _ = backend.cancel(code(op::SEND, h, front));
@@ -615,6 +658,9 @@ impl Core<'_> {
         let Ok(s) = self.streams.get_mut(h) else {
             return Some(Poll::Ready(Err(self.invalid())));
         };
+        if s.ring.armed || !s.ring.queue.is_empty() {
+            return self.ring_multi_settle(h);
+        }
         if s.ring.recv == Chunk::NONE {
             return None;
         }

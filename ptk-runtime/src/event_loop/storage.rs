@@ -372,6 +372,8 @@ impl<'s, A: 'static> super::EventLoop<'s, A> {
             if r.recv != super::buffers::Chunk::NONE {
                 core.buffers.chunk_copy_from(&r.recv, old_memory);
             }
+            // And the chunks multishot receives queued.
+            core.buffers.queue_copy_from(&r.queue, old_memory);
         }
         // The sends that were taken back go on from the new memory.
         core.ring_resume_sends();

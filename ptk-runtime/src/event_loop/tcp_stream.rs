@@ -20,7 +20,7 @@ use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
 use super::backend::{Backend, Interest, Readiness};
-use super::buffers::{Buffers, Chunk, Park, StreamBufs, NIL};
+use super::buffers::{Buffers, Chunk, ChunkQueue, Park, StreamBufs, NIL};
 use super::side::{Attempt, Side};
 
 /// Where a stream's connect stands.
@@ -73,6 +73,18 @@ pub(crate) struct RingOps {
     /// A readable edge was reported while the receive was out: a receive that comes back
     /// short or empty does not prove the socket drained.
     pub(crate) edge: bool,
+    /// A multishot receive is in the kernel (until its last completion): its completions,
+    /// not the poll's edges, make the stream readable.
+    pub(crate) armed: bool,
+    /// Its cancel was queued (the stream reached its cap, or a direct read settles).
+    pub(crate) stopping: bool,
+    /// The chunks it filled, not read yet, and how many: they count towards the cap at which
+    /// the receive stops, not towards `held` (they are bytes received and not read, as in a
+    /// socket's buffer: a reader over its cap must still be able to take them).
+    pub(crate) queue: ChunkQueue,
+    pub(crate) queued: u32,
+    /// The error it ended with (a negated `errno`), reported after the queued bytes.
+    pub(crate) error: i32,
 }
 
 impl RingOps {
@@ -85,7 +97,18 @@ impl RingOps {
         into_rx: false,
         recv_len: 0,
         edge: false,
+        armed: false,
+        stopping: false,
+        queue: ChunkQueue::EMPTY,
+        queued: 0,
+        error: 0,
     };
+
+    /// No chunk filled by a multishot receive waits to be read.
+    #[inline]
+    pub(crate) fn ready_queue_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
 
     /// A receive is in the kernel (submitted, its completion not come).
     #[inline]
@@ -143,7 +166,7 @@ impl StreamEntry {
     pub(crate) fn on_readiness(&mut self, r: &Readiness) {
         // While a receive is out, its completion is what makes the stream readable; an edge
         // meanwhile is remembered for when it comes back.
-        if self.ring.receiving() {
+        if self.ring.receiving() || self.ring.armed {
             self.ring.edge |= r.read;
         } else {
             self.read.ready |= r.read;

@@ -111,6 +111,9 @@ pub(crate) struct OpDone {
     pub(crate) user_data: u64,
     /// Bytes moved, 0 for a receive at the peer's FIN, or a negated `errno`.
     pub(crate) result: i32,
+    /// The completion's flags (`IORING_CQE_F_MORE`, `IORING_CQE_F_BUFFER` and the buffer id
+    /// of a multishot receive).
+    pub(crate) flags: u32,
 }
 
 /// The `user_data` of the loop's receives and sends on a completion-based backend: which
@@ -122,7 +125,7 @@ pub(crate) struct OpDone {
 /// |-------|--------------------------------------------------|
 /// | 0-19  | the stream's slot                                |
 /// | 20-31 | the low 12 bits of the chunk or buffer slot      |
-/// | 32-39 | the kind ([`RECV`](op::RECV), [`SEND`](op::SEND), [`FILE`](op::FILE), [`ACCEPT`](op::ACCEPT); polls use 1-5) |
+/// | 32-39 | the kind ([`RECV`](op::RECV), [`SEND`](op::SEND), [`FILE`](op::FILE), [`ACCEPT`](op::ACCEPT), [`RECV_MULTI`](op::RECV_MULTI); polls use 1-5) |
 /// | 40-55 | the stream handle's generation                   |
 /// | 56-63 | the high 8 bits of the chunk or buffer slot      |
 #[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
@@ -137,6 +140,9 @@ pub(crate) mod op {
     /// A listener's multishot accept (the slot and generation are the listener's, the
     /// chunk field its arm number; see `tcp_listener`).
     pub(crate) const ACCEPT: u8 = 11;
+    /// A multishot receive into chunks of the pool lent to the provided-buffer ring (the
+    /// chunk field is 0: each completion names its chunk in its flags).
+    pub(crate) const RECV_MULTI: u8 = 12;
     /// Slots (of streams, and chunks or buffers) a code can name.
     pub(crate) const SLOTS: u32 = 1 << 20;
 
@@ -455,6 +461,74 @@ impl Backend {
             Backend::Mio(_) => 0,
             #[cfg(all(feature = "io-uring", target_os = "linux"))]
             Backend::Uring(p) => p.in_flight(),
+        }
+    }
+
+    /// Makes the provided-buffer ring of multishot receives, `entries` descriptors at most
+    /// (start-up only). `false` when the backend or the kernel has none.
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn open_buf_ring(&self, entries: u32) -> bool {
+        match self {
+            Backend::Mio(_) => false,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.open_buf_ring(entries),
+        }
+    }
+
+    /// Descriptors the provided-buffer ring holds (0: none).
+    pub(crate) fn buf_ring_size(&self) -> u32 {
+        match self {
+            Backend::Mio(_) => 0,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.buf_ring_size(),
+        }
+    }
+
+    /// Lends `len` bytes at `buf` (chunk `bid`) to the provided-buffer ring.
+    ///
+    /// # Safety
+    ///
+    /// The memory must stay valid, and be touched by nobody else, until a completion names
+    /// `bid` or [`reset_buf_ring`](Self::reset_buf_ring) runs with no receive in flight; at
+    /// most [`buf_ring_size`](Self::buf_ring_size) chunks are lent at once.
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn lend(&self, buf: *mut u8, len: u32, bid: u16) -> bool {
+        match self {
+            Backend::Mio(_) => false,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            // SAFETY: the caller's promise is the callee's requirement.
+            Backend::Uring(p) => unsafe { p.lend(buf, len, bid) },
+        }
+    }
+
+    /// Takes every lent chunk back (no receive may be in flight).
+    pub(crate) fn reset_buf_ring(&self) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Ok(()),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.reset_buf_ring(),
+        }
+    }
+
+    /// Queues a multishot receive on `socket` into lent chunks under `code`; its completions
+    /// (one per chunk filled, the last without `IORING_CQE_F_MORE`) come back in
+    /// [`Events::ops`].
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn recv_multi(&self, socket: &::mio::net::TcpStream, code: u64) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.recv_multi(std::os::fd::AsRawFd::as_raw_fd(socket), code),
         }
     }
 }

@@ -69,6 +69,8 @@ use super::{FallbackReason, Interest, OpDone, Readiness, Socket};
 
 #[path = "uring_accept.rs"]
 mod accept;
+#[path = "uring_bufs.rs"]
+mod bufs;
 
 /// Request kinds, in bits 32-39 of `user_data`.
 const READ: u64 = 1;
@@ -86,6 +88,8 @@ const OP_ACCEPT: u64 = super::op::ACCEPT as u64;
 /// [`super::accept::MORE`] where it sits in a code (the chunk field's bits 12-19 are the
 /// code's bits 56-63).
 const ACCEPT_MORE: u64 = (super::accept::MORE as u64 >> 12) << 56;
+/// A multishot receive into the provided-buffer ring: in flight until its last completion.
+const OP_RECV_MULTI: u64 = super::op::RECV_MULTI as u64;
 
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
@@ -177,6 +181,9 @@ struct State {
     in_flight: u32,
     /// Listeners accept through a multishot accept (`uring_accept.rs`).
     multishot_accept: bool,
+    /// The provided-buffer ring of multishot receives (`uring_bufs.rs`), if the kernel has
+    /// them (dropped after `ring`, which `State`'s drop unregisters it from).
+    bufs: Option<bufs::BufRing>,
 }
 
 /// An io_uring driven as a readiness poller.
@@ -275,6 +282,17 @@ impl State {
                     ops.push(OpDone {
                         user_data: ud,
                         result: c.result(),
+                        flags: c.flags(),
+                    });
+                }
+                OP_RECV_MULTI => {
+                    if !more {
+                        self.in_flight = self.in_flight.saturating_sub(1);
+                    }
+                    ops.push(OpDone {
+                        user_data: ud,
+                        result: c.result(),
+                        flags: c.flags(),
                     });
                 }
                 OP_ACCEPT => {
@@ -282,6 +300,7 @@ impl State {
                     ops.push(OpDone {
                         user_data: if more { ud | ACCEPT_MORE } else { ud },
                         result: c.result(),
+                        flags: c.flags(),
                     });
                 }
                 DOORBELL => {
@@ -440,6 +459,7 @@ impl UringPoller {
             capacity: capacity.max(1),
             in_flight: 0,
             multishot_accept: accept::probe(&probe),
+            bufs: None,
         };
         st.poll_add(DOORBELL, st.doorbell, 0, libc::POLLIN as u32)
             .map_err(refused)?;

@@ -33,7 +33,10 @@ macro_rules! readable_stream {
                 return Poll::Ready(Err($core.fail(Error::MessageTooLarge)));
             }
         )?
-        let s = if s.ring.recv != super::super::buffers::Chunk::NONE {
+        let s = if s.ring.recv != super::super::buffers::Chunk::NONE
+            || s.ring.armed
+            || !s.ring.ready_queue_empty()
+        {
             // What a receive in the ring brought comes first.
             if let Some(wait) = $core.ring_settle($h) {
                 return wait;

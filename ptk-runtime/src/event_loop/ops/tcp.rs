@@ -202,6 +202,20 @@ impl Cx<'_> {
         if s.connection() != Connection::Ready {
             return core.unconnected(h, Trigger::Readable);
         }
+        let s = if core.buffers.mq.is_some()
+            && (s.ring.armed || !s.ring.ready_queue_empty() || s.bufs.rx.is_some())
+        {
+            // What multishot receives brought comes first.
+            if let Some(r) = core.ring_direct_read(h, buf) {
+                return r;
+            }
+            match core.streams.get_mut(h) {
+                Ok(s) => s,
+                Err(_) => return Poll::Ready(Err(core.invalid())),
+            }
+        } else {
+            s
+        };
         if !s.read.ready && !buf.is_empty() {
             // A read that waits completes nothing, so it spends no budget.
             let waiter = s.read.waiter;
