@@ -404,11 +404,20 @@ impl UringPoller {
             return Err(FallbackReason::Refused(libc::EPERM));
         }
         let refused = |e: io::Error| FallbackReason::Refused(e.raw_os_error().unwrap_or(0));
-        let ring = IoUring::builder()
+        let entries = SQ_ENTRIES.max((capacity.min(1 << 14) as u32 * 2).next_power_of_two());
+        let mut builder = IoUring::builder();
+        builder
             .setup_cqsize(CQ_ENTRIES.max(capacity.min(1 << 16) as u32 * 2))
-            .setup_clamp()
-            .build(SQ_ENTRIES.max((capacity.min(1 << 14) as u32 * 2).next_power_of_two()))
-            .map_err(refused)?;
+            .setup_clamp();
+        // Completions' task work runs when the loop enters the kernel instead of interrupting
+        // it wherever it is (Linux 5.19), and the kernel flags pending work so that a poll
+        // with nothing to submit still collects it. Older kernels refuse the flags.
+        let mut cooperative = builder.clone();
+        cooperative.setup_coop_taskrun().setup_taskrun_flag();
+        let ring = match cooperative.build(entries) {
+            Ok(ring) => ring,
+            Err(_) => builder.build(entries).map_err(refused)?,
+        };
         let params = ring.params();
         if !params.is_feature_ext_arg() {
             return Err(FallbackReason::Missing("IORING_FEAT_EXT_ARG (Linux 5.11)"));
