@@ -140,6 +140,27 @@ check_backend() {
     esac
 }
 
+# under_perf TAG IMPL PERF-ARGS...: serves one load with `perf PERF-ARGS -p PID` attached to
+# the server for exactly the load (started once it listens, stopped when loadgen ends).
+under_perf() {
+    local tag=$1 impl=$2 pid perf_pid
+    shift 2
+    start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || return 1
+    check_backend "$tag" "$impl"
+    pid=$SERVER_PROC
+    [ -n "$pid" ] || pid=$(pgrep -P "$SERVER_PID" | head -n 1)
+    perf "$@" -p "$pid" >"$WORK/$tag.perf.log" 2>&1 &
+    perf_pid=$!
+    sleep 0.5 # perf attaches
+    if ! load_or_fail "$tag" "$CONNS" "$MESSAGES"; then
+        kill -INT "$perf_pid"
+        return 1
+    fi
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    finish_server "$tag"
+}
+
 # ----- phase 1: CPU time per message, interleaved -----
 : >"$WORK/cpu.tsv"
 for round in $(seq "$ROUNDS"); do
@@ -175,17 +196,7 @@ fi
 if [ "$SYSCALLS" = 1 ]; then
     for impl in $IMPLS; do
         tag="sys-$impl"
-        start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || continue
-        check_backend "$tag" "$impl"
-        pid=$SERVER_PROC
-        [ -n "$pid" ] || pid=$(pgrep -P "$SERVER_PID" | head -n 1)
-        perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$WORK/$tag.perf" &
-        perf_pid=$!
-        sleep 0.5 # perf attaches
-        load_or_fail "$tag" "$CONNS" "$MESSAGES" || { kill -INT "$perf_pid"; continue; }
-        kill -INT "$perf_pid"
-        wait "$perf_pid" || true
-        finish_server "$tag"
+        under_perf "$tag" "$impl" stat -x, -e raw_syscalls:sys_enter -o "$WORK/$tag.perf" || continue
         calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$WORK/$tag.perf")
         if [ -z "$calls" ]; then
             fail "$tag: no count from perf: $(tail -n 2 "$WORK/$tag.perf")"
@@ -221,17 +232,7 @@ fi
 if [ "$PROFILE" = 1 ]; then
     for impl in $PROFILE_IMPLS; do
         tag="prof-$impl"
-        start_server "$impl" "$CONNS" $((MESSAGES + CONNS)) "$tag" || continue
-        check_backend "$tag" "$impl"
-        pid=$SERVER_PROC
-        [ -n "$pid" ] || pid=$(pgrep -P "$SERVER_PID" | head -n 1)
-        perf record -q -F 2000 -p "$pid" -o "$WORK/$tag.data" >"$WORK/$tag.rec.log" 2>&1 &
-        perf_pid=$!
-        sleep 0.5 # perf attaches
-        load_or_fail "$tag" "$CONNS" "$MESSAGES" || { kill -INT "$perf_pid"; continue; }
-        kill -INT "$perf_pid"
-        wait "$perf_pid" || true
-        finish_server "$tag"
+        under_perf "$tag" "$impl" record -q -F 2000 -o "$WORK/$tag.data" || continue
         perf report -i "$WORK/$tag.data" --no-children --sort sym --stdio -q 2>/dev/null |
             awk 'NF >= 3 && $1 ~ /%$/' >"$WORK/$tag.all"
         head -n "$PROFILE_TOP" "$WORK/$tag.all" >"$WORK/$tag.top"

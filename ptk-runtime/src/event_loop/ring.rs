@@ -54,23 +54,13 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::handle::{RawHandle, ResourceType};
 
+use super::backend::errno::{EAGAIN, ECANCELED};
 use super::backend::{op, Backend, Events, OpDone};
 use super::buffers::{Buffers, Chunk, Park, Rx};
 use super::core::Core;
 use super::side::Dir;
 use super::tcp_stream::{Connection, RingOps, StreamEntry};
 use super::waiter::Waiter;
-
-/// The `errno` values a receive's completion may carry that are not failures (only a
-/// completion-based backend, on Linux, gives them).
-#[cfg(unix)]
-const EAGAIN: i32 = libc::EAGAIN;
-#[cfg(unix)]
-const ECANCELED: i32 = libc::ECANCELED;
-#[cfg(not(unix))]
-const EAGAIN: i32 = 11;
-#[cfg(not(unix))]
-const ECANCELED: i32 = 125;
 
 /// The longest `grow` or dropping the loop waits for the kernel to give requests back.
 pub(crate) const QUIESCE: Duration = Duration::from_secs(5);

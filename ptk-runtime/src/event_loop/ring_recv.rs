@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::handle::RawHandle;
 
+use super::backend::errno::{ECANCELED, ENOBUFS};
 use super::backend::{op, OpDone};
 use super::buffers::{Buffers, Park};
 use super::core::Core;
@@ -60,15 +61,6 @@ use super::tcp_stream::StreamEntry;
 const F_BUFFER: u32 = 1;
 const F_MORE: u32 = 2;
 const BUFFER_SHIFT: u32 = 16;
-
-#[cfg(unix)]
-const ENOBUFS: i32 = libc::ENOBUFS;
-#[cfg(unix)]
-const ECANCELED: i32 = libc::ECANCELED;
-#[cfg(not(unix))]
-const ENOBUFS: i32 = 105;
-#[cfg(not(unix))]
-const ECANCELED: i32 = 125;
 
 /// The code of stream `h`'s multishot receive.
 #[inline]

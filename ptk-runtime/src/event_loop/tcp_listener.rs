@@ -39,6 +39,7 @@ use crate::event::ListenOptions;
 use crate::handle::{RawHandle, ResourceType};
 use crate::pool::{Pool, Slot};
 
+use super::backend::errno::{ECANCELED, EINVAL};
 use super::backend::{op, Backend, Interest, OpDone, ACCEPT_ARMS, ACCEPT_MORE};
 use super::side::{Attempt, Side};
 
@@ -118,17 +119,6 @@ pub(crate) struct Listeners<'s> {
     /// (the one without `IORING_CQE_F_MORE`), whether their listener lives or not.
     in_kernel: u32,
 }
-
-/// `errno` values of accept completions (only a completion-based backend, on Linux, gives
-/// them).
-#[cfg(unix)]
-const ECANCELED: i32 = libc::ECANCELED;
-#[cfg(unix)]
-const EINVAL: i32 = libc::EINVAL;
-#[cfg(not(unix))]
-const ECANCELED: i32 = 125;
-#[cfg(not(unix))]
-const EINVAL: i32 = 22;
 
 /// Takes ownership of the descriptor an accept completion brought (`fd` non-negative).
 #[cfg(unix)]

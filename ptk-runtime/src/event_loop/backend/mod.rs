@@ -116,6 +116,22 @@ pub(crate) struct OpDone {
     pub(crate) flags: u32,
 }
 
+/// The `errno` values the loop tells apart in completions (negated in their results; only
+/// a completion-based backend, on Linux, gives them, so elsewhere Linux's numbers stand in).
+pub(crate) mod errno {
+    #[cfg(unix)]
+    pub(crate) use libc::{EAGAIN, ECANCELED, EINVAL, ENOBUFS};
+
+    #[cfg(not(unix))]
+    pub(crate) const EAGAIN: i32 = 11;
+    #[cfg(not(unix))]
+    pub(crate) const ECANCELED: i32 = 125;
+    #[cfg(not(unix))]
+    pub(crate) const EINVAL: i32 = 22;
+    #[cfg(not(unix))]
+    pub(crate) const ENOBUFS: i32 = 105;
+}
+
 /// The `user_data` of the loop's receives and sends on a completion-based backend: which
 /// operation, for which stream (slot and generation, so that a completion for a stream
 /// closed since, whose slot was reused, is recognised as stale) and on which memory (the
