@@ -24,6 +24,8 @@
 //! number in the code tells the completions of an accept cancelled and armed again apart.
 //! Dropping the loop cancels every accept and handles completions until the kernel has
 //! ended them all ([`Listeners::cancel_accepts`]), so no accepted descriptor is left open.
+//! The store is made only for a loop made with listener slots: one that gets its first
+//! slots from `EventLoop::grow` accepts directly.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -194,7 +196,7 @@ impl<'s> Listeners<'s> {
         spare: bool,
         ring: bool,
     ) -> Self {
-        let ring = ring && slots.len() <= op::SLOTS as usize;
+        let ring = ring && !slots.is_empty() && slots.len() <= op::SLOTS as usize;
         let n = if ring { STORE } else { 0 };
         let store = (0..n)
             .map(|i| Held {
