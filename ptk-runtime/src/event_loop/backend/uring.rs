@@ -17,9 +17,11 @@
 //!   is touched) holds each registration's token (the socket's handle) and number. A
 //!   completion from an earlier registration of a reused descriptor names an old number and
 //!   is dropped; a removed poll's cancel completion likewise.
-//! * **Closing.** A poll in flight holds a reference to its file, so `deregister` removes both
+//! * **Closing.** A poll in flight holds a reference to its file, so `deregister` ends both
 //!   polls and submits at once: the socket closes (and the peer sees its FIN) when the caller
-//!   drops it, not at the next poll.
+//!   drops it, not at the next poll. Polls are ended by `ASYNC_CANCEL`, which always ends
+//!   them; `POLL_REMOVE` gives up (`EALREADY`) on a poll whose wake-up is being handled and
+//!   leaves it armed, holding the file.
 //! * **Sources without a descriptor** (the signal self-pipe that `signal-hook-mio` wraps) go
 //!   to an epoll of the backend's own, whose descriptor the ring polls; its reports are read
 //!   with a non-blocking `epoll_wait` when that poll fires (only when a signal arrived).
@@ -246,8 +248,13 @@ impl State {
         self.push(&e)
     }
 
+    /// Ends a poll: by `ASYNC_CANCEL`, not `POLL_REMOVE`, which fails with `EALREADY` and
+    /// leaves a multishot poll armed when it finds the poll's wake-up being handled (its task
+    /// work pending, common between two polls of the loop): the poll would go on reporting
+    /// and hold the socket's file after its owner closed it. A cancel marks the poll
+    /// cancelled whoever holds it, and it ends with `-ECANCELED`.
     fn poll_remove(&mut self, kind: u64, fd: RawFd, registration: u32) -> io::Result<()> {
-        let e = opcode::PollRemove::new(user_data(kind, fd, registration))
+        let e = opcode::AsyncCancel::new(user_data(kind, fd, registration))
             .build()
             .user_data(user_data(IGNORE, fd, 0));
         self.push(&e)
@@ -798,5 +805,57 @@ mod tests {
         // A second edge, a second report: the poll stays armed.
         peer.write_all(b"y").unwrap();
         assert_eq!(reports_for(&mut p, h.to_u64()), 1);
+    }
+
+    /// A socket deregistered while its poll's wake-up waits to be handled (data arrived from
+    /// another thread, and the loop's thread has not entered the kernel since) still has its
+    /// poll ended: closing it closes the connection (a reset, as the byte was never read).
+    /// (`POLL_REMOVE` fails there with `EALREADY` and leaves the poll holding the socket
+    /// open: the peer would wait in vain.)
+    #[test]
+    fn a_socket_deregistered_with_a_wake_up_pending_closes() {
+        use std::io::Read;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+
+        let (mut p, _waker) = UringPoller::new(64).expect("io_uring available");
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        for round in 0..20u16 {
+            let (mut s, peer) = pair(&l);
+            let h = RawHandle::new(ResourceType::TcpStream, 0, round, 7);
+            p.register(&mut s, h, Interest::Read).unwrap();
+            let mut out = Vec::with_capacity(64 + EXTRA);
+            let mut ops = Vec::with_capacity(64);
+            // The poll is armed (submitted) and finds nothing to report.
+            p.poll(&mut out, &mut ops, Some(Duration::ZERO)).unwrap();
+            assert!(out.iter().all(|r| r.token != h.to_u64()));
+            // The peer writes from another thread: the wake-up is queued for this thread,
+            // which makes no system call until `deregister`.
+            let written = Arc::new(AtomicBool::new(false));
+            let w = written.clone();
+            let mut writer = peer.try_clone().unwrap();
+            let t = std::thread::spawn(move || {
+                writer.write_all(b"x").unwrap();
+                w.store(true, Ordering::Release);
+            });
+            let mut spins = 0u64;
+            while !written.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+                spins += 1;
+                assert!(spins < 1 << 36, "the writer never wrote");
+            }
+            p.deregister(&mut s).unwrap();
+            drop(s);
+            t.join().unwrap();
+            let mut peer = peer;
+            peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 8];
+            let end = peer.read(&mut buf).map_err(|e| e.kind());
+            assert_eq!(
+                end,
+                Err(io::ErrorKind::ConnectionReset),
+                "round {round}: the connection stayed open"
+            );
+        }
     }
 }
