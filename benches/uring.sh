@@ -8,12 +8,15 @@
 # Phase 1 (CPU time): ROUNDS interleaved rounds of every server of IMPLS, each echoing
 # MESSAGES 64-byte frames over CONNS connections from `loadgen`; a server's CPU time per
 # message is its steady-state CPU time over the frames it echoed then (its report), or for
-# the examples (no report) the CPU time of the whole load from /proc over every frame.
+# the examples (no report) the CPU time of the whole load from /proc over every frame. The
+# report gives each server's median and the median of its per-round ratios to mio (paired:
+# the host's swings, which move servers run seconds apart alike, cancel in each ratio).
 # Phase 2 (system calls): each server once more, with `perf stat -e raw_syscalls:sys_enter`
 # attached to it for exactly the load (started once it listens, stopped when loadgen ends):
 # the count over the frames echoed is the system calls per message, connection set-up (100
 # accepts, a few registrations) included, which adds about 0.01 per message at 100
-# connections. For the servers that exit by themselves, `strace -c -f` gives the breakdown by
+# connections. Where the kernel has io_uring's tracepoints, the same run counts the ring's
+# completions and requests per message (`io_uring:io_uring_complete`, `io_uring_submit_req`). For the servers that exit by themselves, `strace -c -f` gives the breakdown by
 # system call (a separate run: strace slows the server, its counts are exact).
 # Phase 3 (profile, PROFILE=1): each server of PROFILE_IMPLS once more under `perf record`
 # (sampling user and kernel code at 2 kHz for exactly the load); the report lists, per server,
@@ -194,9 +197,15 @@ if [ "$SYSCALLS" = 1 ] && ! perf stat -e raw_syscalls:sys_enter -- true >/dev/nu
     SYSCALLS=0
 fi
 if [ "$SYSCALLS" = 1 ]; then
+    # io_uring's own tracepoints count the completions the server reaps and the requests it
+    # submits (exact counts: where a change of the ring path shows, whatever the noise).
+    EVENTS=raw_syscalls:sys_enter
+    if perf stat -e io_uring:io_uring_complete,io_uring:io_uring_submit_req -- true >/dev/null 2>&1; then
+        EVENTS=$EVENTS,io_uring:io_uring_complete,io_uring:io_uring_submit_req
+    fi
     for impl in $IMPLS; do
         tag="sys-$impl"
-        under_perf "$tag" "$impl" stat -x, -e raw_syscalls:sys_enter -o "$WORK/$tag.perf" || continue
+        under_perf "$tag" "$impl" stat -x, -e "$EVENTS" -o "$WORK/$tag.perf" || continue
         calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$WORK/$tag.perf")
         if [ -z "$calls" ]; then
             fail "$tag: no count from perf: $(tail -n 2 "$WORK/$tag.perf")"
@@ -204,7 +213,9 @@ if [ "$SYSCALLS" = 1 ]; then
         fi
         frames=$((MESSAGES + CONNS))
         per=$(awk -v c="$calls" -v f="$frames" 'BEGIN { printf "%.3f", c / f }')
-        printf '%s\t%s\t%s\n' "$impl" "$calls" "$per" >>"$WORK/sys.tsv"
+        cqes=$(awk -F, -v f="$frames" '/io_uring:io_uring_complete/ { printf "%.3f", $1 / f }' "$WORK/$tag.perf")
+        sqes=$(awk -F, -v f="$frames" '/io_uring:io_uring_submit_req/ { printf "%.3f", $1 / f }' "$WORK/$tag.perf")
+        printf '%s\t%s\t%s\t%s\t%s\n' "$impl" "$calls" "$per" "${cqes:--}" "${sqes:--}" >>"$WORK/sys.tsv"
         log "$tag: $calls system calls for $frames frames: $per per message"
         if ! interrupted "$impl" && command -v strace >/dev/null; then
             server_command "$impl" "$CONNS" $((MESSAGES + CONNS))
@@ -243,6 +254,12 @@ fi
 # ----- report -----
 set +e +o pipefail
 cpu_median() { awk -F '\t' -v i="$1" '$1 == i { print $3 }' "$WORK/cpu.tsv" | median; }
+# The median over rounds of a server's CPU time over mio's in the same round: the host's
+# swings (the same for servers run seconds apart) cancel out of each round's ratio.
+paired() {
+    awk -F '\t' -v i="$1" '$1 == "mio" { m[$2] = $3 } $1 == i { c[$2] = $3 }
+        END { for (r in c) if (m[r] > 0) printf "%.3f\n", c[r] / m[r] }' "$WORK/cpu.tsv" | median
+}
 mio_cpu=$(cpu_median mio)
 {
     echo "# io_uring: system calls and CPU time per echoed message"
@@ -253,15 +270,23 @@ mio_cpu=$(cpu_median mio)
         "load average before the run: $LOAD_BEFORE."
     echo "$CONNS connections, $MESSAGES frames of $PAYLOAD bytes per run, $ROUNDS interleaved rounds."
     echo
-    echo "| server | CPU us/msg (median) | vs mio | rt/s (median) | system calls/msg |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| server | CPU us/msg (median) | vs mio | vs mio, paired | rt/s (median) | system calls/msg | completions/msg | requests/msg |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for impl in $IMPLS; do
         c=$(cpu_median "$impl")
         r=$(awk -F '\t' -v i="$impl" '$1 == i { print $4 }' "$WORK/cpu.tsv" | median)
         s=$(awk -F '\t' -v i="$impl" '$1 == i { print $3 }' "$WORK/sys.tsv")
+        q=$(awk -F '\t' -v i="$impl" '$1 == i { print $4 }' "$WORK/sys.tsv")
+        e=$(awk -F '\t' -v i="$impl" '$1 == i { print $5 }' "$WORK/sys.tsv")
         v=$(awk -v c="$c" -v m="$mio_cpu" 'BEGIN { if (c == "-" || m == "-" || m == 0) print "-"; else printf "%.2fx", c / m }')
-        echo "| $impl | $c | $v | $r | ${s:--} |"
+        p=$(paired "$impl")
+        [ "$p" != - ] && p=${p}x
+        echo "| $impl | $c | $v | $p | $r | ${s:--} | ${q:--} | ${e:--} |"
     done
+    echo
+    echo "*vs mio, paired*: the median over rounds of the server's CPU time per message over"
+    echo "mio's in the same round. *completions/msg*, *requests/msg*: io_uring completions"
+    echo 'posted and requests submitted per message (`perf stat -e io_uring:*`, phase 2).'
     echo
     echo "Per round (CPU us/msg):"
     echo
@@ -306,8 +331,10 @@ mio_cpu=$(cpu_median mio)
         c=$(cpu_median "$t")
         [ -n "$s" ] && echo && echo "* $t: $s system calls per message (target <= 0.5):" \
             "**$(awk -v s="$s" 'BEGIN { print (s <= 0.5 ? "met" : "not met") }')**"
-        [ "$c" != - ] && [ "$mio_cpu" != - ] && echo "* $t: $c us CPU per message against raw mio's $mio_cpu (target: below):" \
-            "**$(awk -v c="$c" -v m="$mio_cpu" 'BEGIN { print (c < m ? "met" : "not met") }')**"
+        p=$(paired "$t")
+        [ "$p" != - ] && echo "* $t: CPU per message ${p}x raw mio's, the median of the rounds' ratios" \
+            "($c us against $mio_cpu us by the medians; target: below):" \
+            "**$(awk -v p="$p" 'BEGIN { print (p < 1 ? "met" : "not met") }')**"
     done
     if [ "$STATUS" -ne 0 ]; then
         echo

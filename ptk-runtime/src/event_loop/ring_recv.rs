@@ -17,12 +17,13 @@
 //! The first pooled read of a stream arms one multishot receive (no `MSG_DONTWAIT`: it waits
 //! in the kernel, holding no chunk until data comes). Each completion carries a chunk (its
 //! index is the buffer id) and a length; it is queued on the stream (a first-in first-out
-//! list linked through a per-chunk array made at start-up) and wakes the reader. A read takes the first queued chunk as the receive buffer (no copy),
-//! or, behind a partial frame, appends its bytes and gives it back. 0 is the peer's FIN and
-//! a negative result the error, both answered once the queued bytes are read. A completion
-//! without `IORING_CQE_F_MORE` ends the receive: the next read arms it again (after
-//! `ENOBUFS`, when the ring ran dry, it lends first; with nothing to lend it takes the single
-//! receive path, which pauses for the pool like any read that finds no buffer).
+//! list linked through a per-chunk array made at start-up) and wakes the reader. A read
+//! takes the first queued chunk as the receive buffer (no copy), or, behind a partial frame,
+//! appends its bytes and gives it back. 0 is the peer's FIN and a negative result the error,
+//! both answered once the queued bytes are read. A completion without `IORING_CQE_F_MORE`
+//! ends the receive: the next read arms it again. After `ENOBUFS` (the ring ran dry) the next
+//! read takes the single receive path instead, which pauses for the pool like any read that
+//! finds no buffer, and the one after arms again; so does a read that finds nothing to lend.
 //!
 //! A stream whose buffers and queued chunks reach its cap (`Buffers::per_stream`) has its
 //! receive cancelled; it is armed again when its reads drain below the cap. The queued
@@ -31,8 +32,10 @@
 //! buffer, and a reader that holds its cap must still be able to read them (the kernel may
 //! fill a few chunks more before the cancel lands, at most those lent then). A direct read
 //! (`read`, `read_buf`) cancels it too and waits for its end, so that its bytes come first.
-//! While the receive is armed, the poll's readable edges of the stream wake nobody (its
-//! completions do): no extra pass per message.
+//! While the receive is armed the backend removes the stream's read poll (its completions
+//! are the read side: data, FIN, errors) and adds it back after the last completion, so the
+//! kernel wakes the ring once per message, not twice; an edge that still comes meanwhile
+//! (from the poll's last moments) wakes nobody.
 //!
 //! # Ownership
 //!
@@ -197,9 +200,18 @@ impl Core<'_> {
         if !more {
             s.ring.armed = false;
             s.ring.stopping = false;
+            if let Some(backend) = self.backend.as_ref() {
+                // The read poll the receive stood in for comes back (it reports at once
+                // what the socket holds now).
+                if let Err(e) = backend.resume_read(s.sock()) {
+                    ptk_warn!("io_uring: resuming a stream's read poll failed: {e}");
+                }
+            }
             if res == 0 {
                 s.ring.fin = true;
-            } else if res < 0 && res != -ENOBUFS && res != -ECANCELED {
+            } else if res == -ENOBUFS {
+                s.ring.starved = true;
+            } else if res < 0 && res != -ECANCELED {
                 s.ring.error = res;
             }
         } else if s.bufs.held + s.ring.queued >= cap && !s.ring.stopping {
@@ -246,6 +258,10 @@ impl Core<'_> {
         if s.bufs.rx.is_some() {
             // Behind a partial frame a single receive fills the receive buffer's room: no
             // chunk of its own (which a pool run dry may not have) and no copy.
+            return None;
+        }
+        if std::mem::take(&mut s.ring.starved) {
+            // The last one found the kernel's ring dry: one single receive first.
             return None;
         }
         if s.bufs.held >= cap || s.bufs.park != Park::No || self.buffers.parked != 0 {

@@ -85,6 +85,10 @@ pub(crate) struct RingOps {
     pub(crate) queued: u32,
     /// The error it ended with (a negated `errno`), reported after the queued bytes.
     pub(crate) error: i32,
+    /// It ended with `ENOBUFS` (the kernel's ring ran dry): the next read takes the single
+    /// receive path (which pauses for the pool) before a multishot receive is armed again,
+    /// instead of arming one that other streams' data would starve at once.
+    pub(crate) starved: bool,
 }
 
 impl RingOps {
@@ -102,6 +106,7 @@ impl RingOps {
         queue: ChunkQueue::EMPTY,
         queued: 0,
         error: 0,
+        starved: false,
     };
 
     /// No chunk filled by a multishot receive waits to be read.

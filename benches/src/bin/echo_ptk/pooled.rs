@@ -110,7 +110,11 @@ pub fn serve(o: &ServerOptions, backend: BackendKind) -> Result<Meter, Error> {
         signals: 0,
         // A buffer holds any frame; one per connection is in use at a time (its receive buffer,
         // then the same chunk on its way out), twice that leaves room for frames behind it.
-        buffers: 2 * o.max_connections,
+        // On io_uring's multishot receives the loop also lends free chunks to the kernel
+        // ahead of the data (at most half the free ones): twice as many again keeps one lent
+        // per connection, so a burst from every connection at once never finds the kernel's
+        // ring dry (`ENOBUFS` ends a receive, which the next read must arm again).
+        buffers: 4 * o.max_connections,
         buffer_size: BUF,
         large_buffers: 0,
         large_buffer_size: 0,

@@ -547,6 +547,20 @@ impl Backend {
             Backend::Uring(p) => p.recv_multi(std::os::fd::AsRawFd::as_raw_fd(socket), code),
         }
     }
+
+    /// A multishot receive on `socket` ended: its read readiness is reported again (the
+    /// backend pauses it while the receive stands in for it).
+    #[cfg_attr(
+        not(all(feature = "io-uring", target_os = "linux")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn resume_read(&self, socket: &::mio::net::TcpStream) -> io::Result<()> {
+        match self {
+            Backend::Mio(_) => Ok(()),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Backend::Uring(p) => p.resume_read(std::os::fd::AsRawFd::as_raw_fd(socket)),
+        }
+    }
 }
 
 /// The token a socket is registered under: the whole handle where a poller token holds it,

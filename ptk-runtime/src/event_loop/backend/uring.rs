@@ -96,6 +96,8 @@ const OP_RECV_MULTI: u64 = super::op::RECV_MULTI as u64;
 /// `state` flags per descriptor (the registration number is in bits 8-31).
 const READ_ARMED: u32 = 1;
 const WRITE_ARMED: u32 = 2;
+/// The read poll is removed while a multishot receive stands in for it (`uring_bufs.rs`).
+const READ_PAUSED: u32 = 4;
 
 /// Reports one completion can add to the event buffer at most (the inner epoll's batch).
 pub(super) const EXTRA: usize = 4;
@@ -258,6 +260,28 @@ impl State {
             .build()
             .user_data(user_data(IGNORE, fd, 0));
         self.push(&e)
+    }
+
+    /// Ends `fd`'s read poll while a multishot receive reports its read side.
+    fn pause_read(&mut self, fd: RawFd) -> io::Result<()> {
+        let i = self.slot(fd)?;
+        let s = self.state[i];
+        if s & READ_ARMED == 0 {
+            return Ok(());
+        }
+        self.state[i] = (s & !READ_ARMED) | READ_PAUSED;
+        self.poll_remove(READ, fd, s >> 8)
+    }
+
+    /// Adds `fd`'s read poll again after [`pause_read`](Self::pause_read).
+    fn resume_read(&mut self, fd: RawFd) -> io::Result<()> {
+        let i = self.slot(fd)?;
+        let s = self.state[i];
+        if s & READ_PAUSED == 0 {
+            return Ok(());
+        }
+        self.state[i] = (s & !READ_PAUSED) | READ_ARMED;
+        self.poll_add(READ, fd, s >> 8, READ_MASK)
     }
 
     fn slot(&self, fd: RawFd) -> io::Result<usize> {
@@ -565,7 +589,7 @@ impl UringPoller {
         };
         let i = st.slot(fd)?;
         let s = st.state[i];
-        if s & READ_ARMED == 0 {
+        if s & (READ_ARMED | READ_PAUSED) == 0 {
             return Err(io::Error::from(io::ErrorKind::NotFound));
         }
         let registration = s >> 8;
@@ -857,5 +881,48 @@ mod tests {
                 "round {round}: the connection stayed open"
             );
         }
+    }
+
+    /// A paused read poll (a multishot receive stands in for it) reports nothing; resumed,
+    /// it reports at once what arrived meanwhile; a socket deregistered while paused closes.
+    #[test]
+    fn a_paused_read_poll_reports_nothing_and_its_resume_reports_what_came() {
+        use std::io::Read;
+
+        let (mut p, _waker) = UringPoller::new(64).expect("io_uring available");
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (mut s, mut peer) = pair(&l);
+        let fd = s.as_raw_fd();
+        let h = RawHandle::new(ResourceType::TcpStream, 0, 1, 7);
+        p.register(&mut s, h, Interest::Read).unwrap();
+        peer.write_all(b"a").unwrap();
+        assert_eq!(reports_for(&mut p, h.to_u64()), 1);
+        p.st.borrow_mut().pause_read(fd).unwrap();
+        peer.write_all(b"b").unwrap();
+        assert_eq!(reports_for(&mut p, h.to_u64()), 0, "paused");
+        // Pausing twice is pausing once.
+        p.st.borrow_mut().pause_read(fd).unwrap();
+        p.resume_read(fd).unwrap();
+        assert_eq!(
+            reports_for(&mut p, h.to_u64()),
+            1,
+            "resumed: the bytes are there"
+        );
+        // Resuming twice is resuming once: one poll, one report per edge.
+        p.resume_read(fd).unwrap();
+        peer.write_all(b"c").unwrap();
+        assert_eq!(reports_for(&mut p, h.to_u64()), 1);
+        // Deregistered while paused: no poll holds the socket, which closes when dropped.
+        p.st.borrow_mut().pause_read(fd).unwrap();
+        p.deregister(&mut s).unwrap();
+        drop(s);
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 8];
+        let end = peer.read(&mut buf).map_err(|e| e.kind());
+        assert_eq!(
+            end,
+            Err(io::ErrorKind::ConnectionReset),
+            "unread bytes: a reset"
+        );
     }
 }

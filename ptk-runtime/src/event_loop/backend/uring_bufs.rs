@@ -181,13 +181,31 @@ impl UringPoller {
     /// Queues a multishot receive on `fd` into chunks of the provided-buffer ring, under
     /// `user_data`: counted in flight until its last completion (one without
     /// `IORING_CQE_F_MORE`) is drained.
+    ///
+    /// While it is armed its completions are the socket's read side (data, the peer's FIN,
+    /// an error), so the socket's read poll is paused: removed in the same submission, ahead
+    /// of the receive, and added again by [`resume_read`](Self::resume_read) once the
+    /// receive's last completion came back. A read poll would only wake the ring a second
+    /// time per message for a report nobody acts on.
     pub(crate) fn recv_multi(&self, fd: RawFd, user_data: u64) -> io::Result<()> {
         let st = &mut *self.st.borrow_mut();
+        st.pause_read(fd)?;
         let e = opcode::RecvMulti::new(types::Fd(fd), GROUP)
             .build()
             .user_data(user_data);
         // SAFETY: the receive names no memory of its own: it writes only into chunks lent
         // through `lend`, whose caller keeps them valid until a completion names them.
-        unsafe { st.push_op(&e) }
+        let pushed = unsafe { st.push_op(&e) };
+        if pushed.is_err() {
+            st.resume_read(fd)?;
+        }
+        pushed
+    }
+
+    /// A multishot receive on `fd` ended (its last completion was drained): the read poll
+    /// paused by [`recv_multi`](Self::recv_multi) is added again, which reports the socket
+    /// at once if it is readable, so no edge is lost in between.
+    pub(crate) fn resume_read(&self, fd: RawFd) -> io::Result<()> {
+        self.st.borrow_mut().resume_read(fd)
     }
 }
